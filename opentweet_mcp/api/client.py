@@ -1,0 +1,427 @@
+"""OpenTweetClient: one method per upstream operation, all through one request path.
+
+`send()` is the only place that talks HTTP. It applies the API key, the User-Agent, timeouts,
+the client-side rate limiter, the retry policy, error mapping, JSON parsing and redaction, so
+no tool can forget one of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import time
+import weakref
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+import httpx2
+
+from opentweet_mcp import __version__
+from opentweet_mcp.api import operations as ops
+from opentweet_mcp.api.errors import (
+    BadResponse,
+    OutcomeUnknown,
+    UpstreamUnavailable,
+    error_for_status,
+    upstream_message,
+)
+from opentweet_mcp.api.operations import ApiRequest
+from opentweet_mcp.api.retry import Failure, RetryPolicy, TokenBucket, classify, parse_retry_after
+
+logger = logging.getLogger("opentweet_mcp.api")
+
+DEFAULT_BASE_URL = "https://opentweet.io"
+USER_AGENT = f"opentweet-mcp/{__version__}"
+REDACTED = "[REDACTED]"
+
+# Shorter "keys" are not secrets worth the damage of blanking every occurrence in user content.
+_MIN_SECRET_LENGTH = 4
+# Error bodies and log lines also lose anything shaped like a bearer credential, in case an
+# upstream echoes a header we do not know; success bodies are user content and keep their text.
+_BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=\-]{8,}")
+_MAX_ERROR_TEXT = 2000
+
+
+def redact_text(text: str, secret: str | None, *, bearer: bool = True) -> str:
+    """`text` with `secret` (and, if `bearer`, any bearer credential) blanked out."""
+    if secret and len(secret) >= _MIN_SECRET_LENGTH and secret in text:
+        text = text.replace(secret, REDACTED)
+    if bearer:
+        text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    return text
+
+
+def redact(value: Any, secret: str | None, *, bearer: bool = True) -> Any:
+    """A copy of a parsed JSON value with the secret removed from every string and key."""
+    if isinstance(value, str):
+        return redact_text(value, secret, bearer=bearer)
+    if isinstance(value, list):
+        return [redact(item, secret, bearer=bearer) for item in value]
+    if isinstance(value, dict):
+        return {
+            redact_text(str(k), secret, bearer=bearer): redact(v, secret, bearer=bearer)
+            for k, v in value.items()
+        }
+    return value
+
+
+_live_clients: weakref.WeakSet[OpenTweetClient] = weakref.WeakSet()
+
+
+class _KeyRedactingFilter(logging.Filter):
+    """Last line of defence: no record on the api logger can carry a live client's key."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = message
+        for client in list(_live_clients):
+            clean = redact_text(clean, client._api_key)
+        clean = redact_text(clean, None)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+logger.addFilter(_KeyRedactingFilter())
+
+
+def _quiet_transport_logs() -> None:
+    # httpx2 logs every request at INFO; on stdio that is noise on stderr for every tool call.
+    # Only loggers nobody configured are touched.
+    for name in ("httpx2", "httpcore2"):
+        named = logging.getLogger(name)
+        if named.level == logging.NOTSET:
+            named.setLevel(logging.WARNING)
+
+
+class OpenTweetClient:
+    """Async client for the OpenTweet REST API; share one per API key, close it at shutdown."""
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        timeout: float = 30.0,
+        rate_per_minute: int = 60,
+        transport: httpx2.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        if not api_key or not api_key.strip():
+            raise ValueError("an OpenTweet API key is required")
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        self._api_key = api_key
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self.limiter = TokenBucket(rate_per_minute)
+        self._transport = transport
+        self._http: httpx2.AsyncClient | None = None
+        _live_clients.add(self)
+
+    def __repr__(self) -> str:
+        return f"OpenTweetClient(base_url={self.base_url!r}, api_key=<redacted>)"
+
+    @property
+    def api_key_digest(self) -> str:
+        """sha256 hex of the key: binds confirmation tokens and ledgers without holding it."""
+        return hashlib.sha256(self._api_key.encode("utf-8")).hexdigest()
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def _http_client(self) -> httpx2.AsyncClient:
+        # Built on first use: creating it loads the TLS trust store (tens of ms), which has
+        # no place on the start-up path of a stdio server.
+        if self._http is None:
+            _quiet_transport_logs()
+            self._http = httpx2.AsyncClient(
+                base_url=self.base_url,
+                headers={
+                    "Authorization": f"Bearer {self._api_key}",
+                    "User-Agent": USER_AGENT,
+                    "Accept": "application/json",
+                },
+                timeout=httpx2.Timeout(self.timeout),
+                transport=self._transport,
+                follow_redirects=False,
+            )
+        return self._http
+
+    async def aclose(self) -> None:
+        """Close the connection pool; a later call opens a new one."""
+        if self._http is not None:
+            http, self._http = self._http, None
+            await http.aclose()
+
+    async def __aenter__(self) -> OpenTweetClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # --- the one request path ------------------------------------------------------------
+
+    async def send(self, request: ApiRequest) -> dict[str, Any]:
+        """Perform `request` under the retry policy; the parsed, redacted JSON object.
+
+        Raises an ApiError subclass for an HTTP error status, OutcomeUnknown when a write that
+        is unsafe to repeat may or may not have been applied, UpstreamUnavailable when no
+        answer could be had, BadResponse when a 2xx body cannot be read.
+        """
+        http = self._http_client()
+        idempotent = request.is_idempotent
+        lost_in_transit = False  # an earlier attempt may have reached the server
+        attempt = 0
+        while True:
+            attempt += 1
+            await self.limiter.acquire()
+            started = time.perf_counter()
+            try:
+                response = await http.request(request.method, request.path, **_http_args(request))
+            except httpx2.TransportError as exc:
+                failure = classify(exc)
+                self._log(request, failure.value, started, attempt)
+                delay = self.retry.after_failure(failure, idempotent=idempotent, attempt=attempt)
+                if delay is None:
+                    raise self._transport_error(request, failure, attempt) from exc
+                lost_in_transit = lost_in_transit or not failure.never_left
+                await self.retry.sleep(delay)
+                continue
+            status = response.status_code
+            self._log(request, str(status), started, attempt)
+            if 200 <= status < 300:
+                return self._read_success(request, response)
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            delay = self.retry.after_status(
+                status, idempotent=idempotent, attempt=attempt, retry_after=retry_after
+            )
+            if delay is not None:
+                lost_in_transit = lost_in_transit or status >= 500
+                await self.retry.sleep(delay)
+                continue
+            body = self._read_error_body(response)
+            if status >= 500 and not idempotent:
+                raise OutcomeUnknown(
+                    method=request.method,
+                    path=request.path,
+                    reason="server error",
+                    status=status,
+                    upstream_message=upstream_message(body),
+                    body=body,
+                )
+            raise error_for_status(
+                status,
+                body,
+                method=request.method,
+                path=request.path,
+                retry_after=retry_after,
+                after_ambiguous_attempt=lost_in_transit,
+            )
+
+    def _log(self, request: ApiRequest, outcome: str, started: float, attempt: int) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            logger.debug(
+                "%s %s -> %s in %.0f ms (attempt %d)",
+                request.method,
+                request.path,
+                outcome,
+                elapsed_ms,
+                attempt,
+            )
+
+    def _transport_error(
+        self, request: ApiRequest, failure: Failure, attempt: int
+    ) -> UpstreamUnavailable | OutcomeUnknown:
+        if failure.never_left or request.is_idempotent:
+            return UpstreamUnavailable(
+                method=request.method, path=request.path, reason=failure.value, attempts=attempt
+            )
+        return OutcomeUnknown(method=request.method, path=request.path, reason=failure.value)
+
+    def _read_success(self, request: ApiRequest, response: httpx2.Response) -> dict[str, Any]:
+        if response.status_code == 204:
+            return {}
+
+        def bad(detail: str) -> BadResponse:
+            return BadResponse(
+                detail,
+                status=response.status_code,
+                method=request.method,
+                path=request.path,
+                write=not request.is_idempotent,
+            )
+
+        raw = response.content
+        if not raw.strip():
+            raise bad("the body is empty")
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            raise bad("the body is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise bad(f"expected a JSON object, got {type(data).__name__}")
+        cleaned: dict[str, Any] = redact(data, self._api_key, bearer=False)
+        return cleaned
+
+    def _read_error_body(self, response: httpx2.Response) -> Any:
+        raw = response.content
+        try:
+            body: Any = json.loads(raw) if raw.strip() else None
+        except ValueError:
+            body = raw.decode("utf-8", errors="replace")[:_MAX_ERROR_TEXT]
+        return redact(body, self._api_key)
+
+    # --- account -------------------------------------------------------------------------
+
+    async def me(self) -> dict[str, Any]:
+        return await self.send(ops.me())
+
+    async def accounts(self) -> dict[str, Any]:
+        return await self.send(ops.accounts())
+
+    # --- posts ---------------------------------------------------------------------------
+
+    async def create_post(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return await self.send(ops.create_post(body))
+
+    async def list_posts(
+        self,
+        status: str | None = None,
+        page: int | None = None,
+        limit: int | None = None,
+        x_account_id: str | None = None,
+    ) -> dict[str, Any]:
+        return await self.send(ops.list_posts(status, page, limit, x_account_id))
+
+    async def get_post(self, id: str, x_account_id: str | None = None) -> dict[str, Any]:
+        return await self.send(ops.get_post(id, x_account_id))
+
+    async def update_post(self, id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        return await self.send(ops.update_post(id, body))
+
+    async def delete_post(
+        self, id: str, delete_from_x: bool = True, x_account_id: str | None = None
+    ) -> dict[str, Any]:
+        return await self.send(ops.delete_post(id, delete_from_x, x_account_id))
+
+    async def schedule_post(self, id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        return await self.send(ops.schedule_post(id, body))
+
+    async def publish_post(self, id: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return await self.send(ops.publish_post(id, body))
+
+    async def batch_schedule(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return await self.send(ops.batch_schedule(body))
+
+    # --- media ---------------------------------------------------------------------------
+
+    async def upload(
+        self,
+        filename: str,
+        content: bytes,
+        content_type: str,
+        x_account_id: str | None = None,
+    ) -> dict[str, Any]:
+        return await self.send(ops.upload(filename, content, content_type, x_account_id))
+
+    # --- evergreen -----------------------------------------------------------------------
+
+    async def get_evergreen_settings(self) -> dict[str, Any]:
+        return await self.send(ops.get_evergreen_settings())
+
+    async def update_evergreen_settings(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return await self.send(ops.update_evergreen_settings(body))
+
+    async def list_evergreen_posts(
+        self,
+        page: int | None = None,
+        limit: int | None = None,
+        paused: bool | None = None,
+        x_account_id: str | None = None,
+    ) -> dict[str, Any]:
+        return await self.send(ops.list_evergreen_posts(page, limit, paused, x_account_id))
+
+    async def add_evergreen_post(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return await self.send(ops.add_evergreen_post(body))
+
+    async def get_evergreen_post(self, id: str, x_account_id: str | None = None) -> dict[str, Any]:
+        return await self.send(ops.get_evergreen_post(id, x_account_id))
+
+    async def update_evergreen_post(self, id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        return await self.send(ops.update_evergreen_post(id, body))
+
+    async def remove_evergreen_post(
+        self, id: str, x_account_id: str | None = None
+    ) -> dict[str, Any]:
+        return await self.send(ops.remove_evergreen_post(id, x_account_id))
+
+    async def evergreen_history(
+        self,
+        page: int | None = None,
+        limit: int | None = None,
+        source_id: str | None = None,
+        x_account_id: str | None = None,
+    ) -> dict[str, Any]:
+        return await self.send(ops.evergreen_history(page, limit, source_id, x_account_id))
+
+    # --- inspiration ---------------------------------------------------------------------
+
+    async def search_inspiration(
+        self,
+        q: str,
+        max_results: int | None = None,
+        sort_order: str | None = None,
+        lang: str | None = None,
+        has_media: bool | None = None,
+        min_likes: int | None = None,
+        min_retweets: int | None = None,
+        x_account_id: str | None = None,
+    ) -> dict[str, Any]:
+        return await self.send(
+            ops.search_inspiration(
+                q, max_results, sort_order, lang, has_media, min_likes, min_retweets, x_account_id
+            )
+        )
+
+    async def repurpose(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return await self.send(ops.repurpose(body))
+
+    # --- analytics -----------------------------------------------------------------------
+
+    async def analytics_overview(self, x_account_id: str | None = None) -> dict[str, Any]:
+        return await self.send(ops.analytics_overview(x_account_id))
+
+    async def tweet_analytics(
+        self, period: int | str | None = None, x_account_id: str | None = None
+    ) -> dict[str, Any]:
+        return await self.send(ops.tweet_analytics(period, x_account_id))
+
+    async def best_times(self, x_account_id: str | None = None) -> dict[str, Any]:
+        return await self.send(ops.best_times(x_account_id))
+
+    async def analyze_best_times(self, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return await self.send(ops.analyze_best_times(body))
+
+
+def _http_args(request: ApiRequest) -> dict[str, Any]:
+    args: dict[str, Any] = {}
+    if request.params:
+        args["params"] = list(request.params)
+    if request.files is not None:
+        upload = request.files
+        args["files"] = {upload.field_name: (upload.filename, upload.content, upload.content_type)}
+        if request.form:
+            args["data"] = dict(request.form)
+    elif request.json is not None:
+        args["json"] = request.json
+    return args

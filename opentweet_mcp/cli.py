@@ -1,0 +1,238 @@
+"""The command line: `serve` (the default), `sandbox`, `tools` and `call` (SPEC §9).
+
+Heavy modules (the MCP server, the sandbox) are imported inside the command that needs them,
+so `--help` and configuration errors answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from opentweet_mcp import __version__
+from opentweet_mcp.config import TOOLSETS, ConfigError, FlagValues, Settings, load_settings
+
+if TYPE_CHECKING:
+    from opentweet_mcp.sandbox.runner import SandboxServer
+
+SANDBOX_DEMO_KEY = "pro_sandbox_demo"
+COMMANDS = ("serve", "sandbox", "tools", "call")
+
+
+def _server_flags(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--base-url", help="OpenTweet API root (env OPENTWEET_BASE_URL; default opentweet.io)")
+    add("--x-account-id", help="default X account for calls that name none")
+    add("--toolsets", help=f"comma list of toolsets: {','.join(TOOLSETS)} or all (default all)")
+    add("--tools", help="comma list of extra tool names to expose")
+    add("--exclude-tools", help="comma list of tool names to hide")
+    add("--read-only", action="store_true", default=None, help="expose only read-only tools")
+    add("--daily-publish-limit", type=int, help="cap on tweets published per UTC day")
+    add("--confirm", choices=("auto", "elicit", "token"), help="how gated calls are confirmed")
+    add("--media-dir", action="append", dest="media_dirs", help="folder upload_media may read")
+    add("--timeout", type=float, help="seconds per upstream request (default 30)")
+    add("--transport", choices=("stdio", "sse", "http"), help="MCP transport (default stdio)")
+    add("--host", help="bind address for sse/http (default 127.0.0.1)")
+    add("--port", type=int, help="port for sse/http (default 8000)")
+    add("--stateless", action="store_true", default=None, help="stateless streamable HTTP")
+    add("--allowed-host", action="append", dest="allowed_hosts", help="extra Host to accept")
+    add("--allowed-origin", action="append", dest="allowed_origins", help="Origin to accept")
+    add("--log-level", choices=("debug", "info", "warning", "error"), help="stderr log level")
+    add(
+        "--sandbox",
+        nargs="?",
+        const=":memory:",
+        default=None,
+        metavar="DB_PATH",
+        help="run against the embedded sandbox instead of opentweet.io (optional SQLite file)",
+    )
+
+
+def _flags(args: argparse.Namespace) -> FlagValues:
+    return FlagValues(
+        base_url=args.base_url,
+        x_account_id=args.x_account_id,
+        toolsets=args.toolsets,
+        tools=args.tools,
+        exclude_tools=args.exclude_tools,
+        read_only=args.read_only,
+        daily_publish_limit=args.daily_publish_limit,
+        confirm=args.confirm,
+        media_dirs=args.media_dirs,
+        timeout=args.timeout,
+        transport=args.transport,
+        host=args.host,
+        port=args.port,
+        stateless=args.stateless,
+        allowed_hosts=args.allowed_hosts,
+        allowed_origins=args.allowed_origins,
+        sandbox=args.sandbox is not None,
+        sandbox_db=args.sandbox,
+        log_level=args.log_level,
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="opentweet-mcp",
+        description="MCP server for the OpenTweet API (X/Twitter). Without a command it serves "
+        "MCP over stdio with OPENTWEET_API_KEY; add --sandbox to try it with no account.",
+    )
+    parser.add_argument("--version", action="version", version=f"opentweet-mcp {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the MCP server (the default command)")
+    _server_flags(serve)
+
+    sandbox = commands.add_parser("sandbox", help="run only the OpenTweet API simulator")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8765)
+    sandbox.add_argument("--db", default="opentweet-sandbox.sqlite3", help="SQLite file")
+
+    tools = commands.add_parser("tools", help="list the tools that would be exposed")
+    _server_flags(tools)
+    tools.add_argument("--json", action="store_true", help="print the full tools/list schemas")
+
+    call = commands.add_parser(
+        "call", help="call one tool through an in-process MCP client session and print the result"
+    )
+    call.add_argument("tool", help="tool name, e.g. get_account")
+    call.add_argument("arguments", nargs="?", default="{}", help="JSON object of arguments")
+    _server_flags(call)
+    return parser
+
+
+def _settings(args: argparse.Namespace, *, need_key: bool = True) -> Settings:
+    flags = _flags(args)
+    if not need_key:
+        flags.sandbox = True  # listing tools needs no key
+    settings = load_settings(flags)
+    if not need_key:
+        settings = replace(settings, sandbox=args.sandbox is not None)
+    from opentweet_mcp.server import selected_tools
+
+    selected_tools(settings)  # unknown tool names fail here, before anything starts
+    return settings
+
+
+def _start_sandbox(settings: Settings) -> tuple[Settings, SandboxServer]:
+    from opentweet_mcp.sandbox.runner import SandboxServer
+
+    sandbox = SandboxServer(db=settings.sandbox_db or ":memory:")
+    sandbox.start()
+    key = settings.api_key or SANDBOX_DEMO_KEY
+    logging.getLogger("opentweet_mcp").info("sandbox serving at %s", sandbox.base_url)
+    return replace(settings, base_url=sandbox.base_url, api_key=key), sandbox
+
+
+def _serve(settings: Settings) -> int:
+    from opentweet_mcp.server import build_server
+
+    sandbox = None
+    if settings.sandbox:
+        settings, sandbox = _start_sandbox(settings)
+    try:
+        server = build_server(settings)
+        if settings.transport == "stdio":
+            server.run("stdio")
+        else:
+            from opentweet_mcp.hosting import serve_http
+
+            serve_http(server, settings)
+    finally:
+        if sandbox is not None:
+            sandbox.stop()
+    return 0
+
+
+def _tools(settings: Settings, as_json: bool) -> int:
+    import anyio
+    from mcp import Client
+
+    from opentweet_mcp.server import build_server
+
+    async def listing() -> list[Any]:
+        async with Client(build_server(settings), mode="legacy") as client:
+            return list((await client.list_tools()).tools)
+
+    tools = anyio.run(listing)
+    if as_json:
+        dumped = [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools]
+        print(json.dumps(dumped, indent=2, ensure_ascii=False))
+        return 0
+    for tool in tools:
+        hints = tool.annotations
+        flags = "".join(
+            letter
+            for letter, on in (
+                ("R", hints and hints.read_only_hint),
+                ("D", hints and hints.destructive_hint),
+                ("I", hints and hints.idempotent_hint),
+            )
+            if on
+        )
+        first_line = (tool.description or "").splitlines()[0] if tool.description else ""
+        print(f"{tool.name:<26} {flags:<3} {first_line}")
+    return 0
+
+
+def _call(settings: Settings, tool: str, raw_arguments: str) -> int:
+    import anyio
+    from mcp import Client
+
+    from opentweet_mcp.server import build_server
+
+    try:
+        arguments = json.loads(raw_arguments)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"arguments must be a JSON object: {exc}") from None
+    if not isinstance(arguments, dict):
+        raise ConfigError("arguments must be a JSON object")
+    sandbox = None
+    if settings.sandbox:
+        settings, sandbox = _start_sandbox(settings)
+
+    async def calling() -> Any:
+        async with Client(build_server(settings), mode="legacy") as client:
+            return await client.call_tool(tool, arguments)
+
+    try:
+        result = anyio.run(calling)
+    finally:
+        if sandbox is not None:
+            sandbox.stop()
+    for block in result.content:
+        print(getattr(block, "text", block))
+    if result.structured_content is not None:
+        print(json.dumps(result.structured_content, indent=2, ensure_ascii=False))
+    return 1 if result.is_error else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in (*COMMANDS, "-h", "--help", "--version"):
+        argv = ["serve", *argv]
+    args = _parser().parse_args(argv)
+    level = (getattr(args, "log_level", None) or "warning").upper()
+    logging.basicConfig(
+        stream=sys.stderr, level=level, format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        if args.command == "sandbox":
+            from opentweet_mcp.sandbox.runner import main_sandbox
+
+            main_sandbox(host=args.host, port=args.port, db=args.db)
+            return 0
+        if args.command == "tools":
+            return _tools(_settings(args, need_key=False), args.json)
+        if args.command == "call":
+            return _call(_settings(args), args.tool, args.arguments)
+        return _serve(_settings(args))
+    except ConfigError as exc:
+        print(f"opentweet-mcp: {exc}", file=sys.stderr)
+        return 2

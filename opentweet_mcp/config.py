@@ -1,0 +1,246 @@
+"""Settings: environment variables and command-line flags merged into one frozen object.
+
+Everything that can be wrong with the configuration is found here, at start, so the server
+either starts with a coherent configuration or exits 2 with one clear line (SPEC §3).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+TOOLSETS: tuple[str, ...] = (
+    "account",
+    "posts",
+    "media",
+    "evergreen",
+    "inspiration",
+    "analytics",
+    "compose",
+)
+
+ConfirmMode = Literal["auto", "elicit", "token"]
+Transport = Literal["stdio", "sse", "http"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+DEFAULT_BASE_URL = "https://opentweet.io"
+
+
+class ConfigError(ValueError):
+    """The configuration cannot work; the message is the one line shown to the user."""
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def parse_bool(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be one of 1/true/yes/on or 0/false/no/off, got {value!r}")
+
+
+def parse_csv(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole configuration of one server process."""
+
+    api_key: str | None = None
+    base_url: str = DEFAULT_BASE_URL
+    x_account_id: str | None = None
+    toolsets: tuple[str, ...] = TOOLSETS
+    tools: tuple[str, ...] = ()
+    exclude_tools: tuple[str, ...] = ()
+    read_only: bool = False
+    daily_publish_limit: int | None = None
+    confirm: ConfirmMode = "auto"
+    secret: bytes | None = field(default=None, repr=False)
+    media_dirs: tuple[Path, ...] = ()
+    timeout: float = 30.0
+    transport: Transport = "stdio"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    auth_token: str | None = field(default=None, repr=False)
+    stateless: bool = False
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    sandbox: bool = False
+    sandbox_db: str | None = None
+    log_level: LogLevel = "WARNING"
+
+    def __repr__(self) -> str:  # the key must never show, even in a debugger or a traceback
+        key = "set" if self.api_key else "unset"
+        return (
+            f"Settings(api_key={key}, base_url={self.base_url!r}, toolsets={self.toolsets!r}, "
+            f"read_only={self.read_only}, confirm={self.confirm!r}, transport={self.transport!r}, "
+            f"sandbox={self.sandbox})"
+        )
+
+
+@dataclass
+class FlagValues:
+    """What the command line said; None means "not given" so the environment applies."""
+
+    base_url: str | None = None
+    x_account_id: str | None = None
+    toolsets: str | None = None
+    tools: str | None = None
+    exclude_tools: str | None = None
+    read_only: bool | None = None
+    daily_publish_limit: int | None = None
+    confirm: str | None = None
+    media_dirs: list[str] | None = None
+    timeout: float | None = None
+    transport: str | None = None
+    host: str | None = None
+    port: int | None = None
+    stateless: bool | None = None
+    allowed_hosts: list[str] | None = None
+    allowed_origins: list[str] | None = None
+    sandbox: bool = False
+    sandbox_db: str | None = None
+    log_level: str | None = None
+
+
+def _pick(flag: object, env: Mapping[str, str], name: str) -> str | None:
+    if flag is not None:
+        return str(flag)
+    value = env.get(name)
+    return value if value not in (None, "") else None
+
+
+def load_settings(flags: FlagValues, env: Mapping[str, str] | None = None) -> Settings:
+    """Merge flags over environment variables and validate the result (raises ConfigError)."""
+    env = os.environ if env is None else env
+
+    toolsets = parse_csv(_pick(flags.toolsets, env, "OPENTWEET_MCP_TOOLSETS")) or ("all",)
+    if "all" in toolsets:
+        toolsets = TOOLSETS
+    unknown = [name for name in toolsets if name not in TOOLSETS]
+    if unknown:
+        raise ConfigError(
+            f"unknown toolset {unknown[0]!r}; choose from {', '.join(TOOLSETS)} or 'all'"
+        )
+
+    read_only = bool(flags.read_only)
+    read_only_env = env.get("OPENTWEET_MCP_READ_ONLY")
+    if not read_only and read_only_env:
+        read_only = parse_bool("OPENTWEET_MCP_READ_ONLY", read_only_env)
+
+    limit_raw = _pick(flags.daily_publish_limit, env, "OPENTWEET_MCP_DAILY_PUBLISH_LIMIT")
+    daily_limit: int | None = None
+    if limit_raw is not None:
+        try:
+            daily_limit = int(limit_raw)
+        except ValueError:
+            raise ConfigError(
+                f"daily publish limit must be a whole number, got {limit_raw!r}"
+            ) from None
+        if daily_limit < 0:
+            raise ConfigError("daily publish limit must be 0 or more")
+
+    confirm = _pick(flags.confirm, env, "OPENTWEET_MCP_CONFIRM") or "auto"
+    if confirm not in ("auto", "elicit", "token"):
+        raise ConfigError(f"confirm mode must be auto, elicit or token, got {confirm!r}")
+
+    timeout_raw = _pick(flags.timeout, env, "OPENTWEET_TIMEOUT") or "30"
+    try:
+        timeout = float(timeout_raw)
+    except ValueError:
+        raise ConfigError(f"timeout must be a number of seconds, got {timeout_raw!r}") from None
+    if not 0 < timeout <= 600:
+        raise ConfigError("timeout must be between 0 and 600 seconds")
+
+    if flags.media_dirs:
+        media_raw: list[str] = list(flags.media_dirs)
+    else:
+        media_raw = [p for p in env.get("OPENTWEET_MCP_MEDIA_DIRS", "").split(os.pathsep) if p]
+    media_dirs: list[Path] = []
+    for raw in media_raw:
+        path = Path(raw).expanduser()
+        if not path.is_dir():
+            raise ConfigError(f"media dir {raw!r} does not exist or is not a folder")
+        media_dirs.append(path.resolve())
+
+    transport = flags.transport or "stdio"
+    if transport not in ("stdio", "sse", "http"):
+        raise ConfigError(f"transport must be stdio, sse or http, got {transport!r}")
+    host = flags.host or "127.0.0.1"
+    port = flags.port if flags.port is not None else 8000
+    auth_token = env.get("OPENTWEET_MCP_AUTH_TOKEN") or None
+    if transport != "stdio" and not is_loopback(host) and not auth_token:
+        raise ConfigError(
+            f"refusing to bind {host} without OPENTWEET_MCP_AUTH_TOKEN: "
+            "a non-loopback bind needs a bearer token"
+        )
+
+    stateless = bool(flags.stateless)
+    if not stateless and env.get("OPENTWEET_MCP_STATELESS"):
+        stateless = parse_bool("OPENTWEET_MCP_STATELESS", env["OPENTWEET_MCP_STATELESS"])
+    allowed_hosts = tuple(flags.allowed_hosts or parse_csv(env.get("OPENTWEET_MCP_ALLOWED_HOSTS")))
+    allowed_origins = tuple(
+        flags.allowed_origins or parse_csv(env.get("OPENTWEET_MCP_ALLOWED_ORIGINS"))
+    )
+
+    api_key = env.get("OPENTWEET_API_KEY") or None
+    if not flags.sandbox and not api_key and transport == "stdio":
+        raise ConfigError(
+            "OPENTWEET_API_KEY is not set: set it to your OpenTweet API key, "
+            "or run with --sandbox to try the server without an account"
+        )
+
+    secret_raw = env.get("OPENTWEET_MCP_SECRET") or None
+    x_account_id = _pick(flags.x_account_id, env, "OPENTWEET_X_ACCOUNT_ID")
+    base_url = (_pick(flags.base_url, env, "OPENTWEET_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+    if not base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"base URL must start with http:// or https://, got {base_url!r}")
+
+    log_level = (flags.log_level or env.get("OPENTWEET_MCP_LOG_LEVEL") or "WARNING").upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"log level must be debug, info, warning or error, got {log_level!r}")
+
+    return Settings(
+        api_key=api_key,
+        base_url=base_url,
+        x_account_id=x_account_id,
+        toolsets=toolsets,
+        tools=parse_csv(_pick(flags.tools, env, "OPENTWEET_MCP_TOOLS")),
+        exclude_tools=parse_csv(_pick(flags.exclude_tools, env, "OPENTWEET_MCP_EXCLUDE_TOOLS")),
+        read_only=read_only,
+        daily_publish_limit=daily_limit,
+        confirm=confirm,  # type: ignore[arg-type]  # checked against the literal above
+        secret=secret_raw.encode() if secret_raw else None,
+        media_dirs=tuple(media_dirs),
+        timeout=timeout,
+        transport=transport,  # type: ignore[arg-type]
+        host=host,
+        port=port,
+        auth_token=auth_token,
+        stateless=stateless,
+        allowed_hosts=allowed_hosts,
+        allowed_origins=allowed_origins,
+        sandbox=flags.sandbox,
+        sandbox_db=flags.sandbox_db,
+        log_level=log_level,  # type: ignore[arg-type]
+    )

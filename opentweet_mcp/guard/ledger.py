@@ -1,0 +1,342 @@
+"""State that must outlive one tool call: single-use nonces, idempotency results, the daily
+publish budget (SPEC §6, §7).
+
+Everything sits behind `Ledger`, a handful of atomic operations chosen to map one-to-one onto
+Redis (SET NX PX, SET PX, GET, DEL and two short Lua scripts), so replicas can share one
+store later without the callers changing. `MemoryLedger` is the single-process version.
+`IdempotencyStore` and `DailyPublishBudget` are the policies built on top of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+RESULT_TTL = 24 * 3600.0
+BUDGET_TTL_MARGIN = 3600.0
+
+
+class Ledger(Protocol):
+    """Atomic key-value operations with expiry; values are strings, counters integers.
+
+    Redis mapping (for the Redis implementation): `claim` = SET key value NX PX ttl;
+    `put_result` = SET key value PX ttl; `get_result` = GET; `delete` = DEL;
+    `reserve` = Lua: read the counter (0 if absent), return nil if it plus `amount` would pass
+    `limit`, else INCRBY and, if the key has no TTL yet, PEXPIRE; `release` = Lua: if the key
+    exists, DECRBY but never below zero; `peek` = GET as int, 0 if absent.
+    """
+
+    async def claim(self, key: str, ttl: float, value: str = "1") -> bool:
+        """Set `key` only if absent; True if this call set it."""
+        ...
+
+    async def put_result(self, key: str, value: str, ttl: float) -> None:
+        """Set `key` unconditionally, replacing any value and expiry."""
+        ...
+
+    async def get_result(self, key: str) -> str | None: ...
+
+    async def delete(self, key: str) -> None: ...
+
+    async def reserve(self, counter_key: str, amount: int, limit: int, ttl: float) -> int | None:
+        """Add `amount` if the new total stays within `limit`: the new total, or None and no
+        change. `ttl` applies when the counter is created; later reserves keep its expiry."""
+        ...
+
+    async def release(self, counter_key: str, amount: int) -> None:
+        """Give back `amount`, never below zero; a counter that is gone stays gone."""
+        ...
+
+    async def peek(self, counter_key: str) -> int: ...
+
+
+class MemoryLedger:
+    """`Ledger` in one process's memory.
+
+    Every operation runs without awaiting inside, under a plain lock, so each is atomic for
+    asyncio tasks and threads alike. Expired entries are dropped as time passes (a heap of
+    expiry times is swept on every operation), so memory holds only what is still live.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._data: dict[str, tuple[str, float]] = {}
+        self._expiries: list[tuple[float, str]] = []
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        """Live entries (after pruning what has expired)."""
+        with self._lock:
+            self._prune(self._clock())
+            return len(self._data)
+
+    # --- internals (call with the lock held) --------------------------------------------
+
+    def _prune(self, now: float) -> None:
+        heap = self._expiries
+        while heap and heap[0][0] <= now:
+            _, key = heapq.heappop(heap)
+            entry = self._data.get(key)
+            if entry is not None and entry[1] <= now:
+                del self._data[key]
+        # Keys rewritten many times leave stale heap items; rebuild when they dominate.
+        if len(heap) > 2 * len(self._data) + 64:
+            self._expiries = [(exp, key) for key, (_, exp) in self._data.items()]
+            heapq.heapify(self._expiries)
+
+    def _set(self, key: str, value: str, expires_at: float) -> None:
+        self._data[key] = (value, expires_at)
+        heapq.heappush(self._expiries, (expires_at, key))
+
+    def _now(self) -> float:
+        now = self._clock()
+        self._prune(now)
+        return now
+
+    @staticmethod
+    def _check_ttl(ttl: float) -> None:
+        if not ttl > 0:
+            raise ValueError(f"ttl must be positive, got {ttl}")
+
+    # --- Ledger ----------------------------------------------------------------------------
+
+    async def claim(self, key: str, ttl: float, value: str = "1") -> bool:
+        self._check_ttl(ttl)
+        with self._lock:
+            now = self._now()
+            if key in self._data:
+                return False
+            self._set(key, value, now + ttl)
+            return True
+
+    async def put_result(self, key: str, value: str, ttl: float) -> None:
+        self._check_ttl(ttl)
+        with self._lock:
+            self._set(key, value, self._now() + ttl)
+
+    async def get_result(self, key: str) -> str | None:
+        with self._lock:
+            self._now()
+            entry = self._data.get(key)
+            return entry[0] if entry is not None else None
+
+    async def delete(self, key: str) -> None:
+        with self._lock:
+            self._data.pop(key, None)
+
+    async def reserve(self, counter_key: str, amount: int, limit: int, ttl: float) -> int | None:
+        self._check_ttl(ttl)
+        if amount < 0:
+            raise ValueError("amount must not be negative")
+        with self._lock:
+            now = self._now()
+            entry = self._data.get(counter_key)
+            total = (int(entry[0]) if entry else 0) + amount
+            if total > limit:
+                return None
+            if entry is None:
+                self._set(counter_key, str(total), now + ttl)
+            else:
+                self._data[counter_key] = (str(total), entry[1])
+            return total
+
+    async def release(self, counter_key: str, amount: int) -> None:
+        with self._lock:
+            self._now()
+            entry = self._data.get(counter_key)
+            if entry is not None:
+                self._data[counter_key] = (str(max(0, int(entry[0]) - amount)), entry[1])
+
+    async def peek(self, counter_key: str) -> int:
+        with self._lock:
+            self._now()
+            entry = self._data.get(counter_key)
+            return int(entry[0]) if entry is not None else 0
+
+
+# --- idempotency keys ----------------------------------------------------------------------
+
+IN_PROGRESS = (
+    "a call with this idempotency_key is still in progress or its outcome is unknown; "
+    "check list_posts before retrying with a new key"
+)
+OTHER_ARGUMENTS = "idempotency_key already used with other arguments"
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The stored result of a call already carried out under the same key and arguments."""
+
+    result: str
+
+
+class IdempotencyConflict(Exception):
+    """An idempotency_key that cannot be used for this call; the message is for the model."""
+
+
+@dataclass(frozen=True)
+class _Entry:
+    fingerprint: str
+    result: str | None  # None while in flight
+
+    def dump(self) -> str:
+        return json.dumps({"fp": self.fingerprint, "result": self.result})
+
+    @classmethod
+    def load(cls, raw: str) -> _Entry | None:
+        try:
+            data = json.loads(raw)
+            fingerprint, result = data["fp"], data["result"]
+        except (ValueError, TypeError, KeyError):
+            return None
+        if not isinstance(fingerprint, str) or not isinstance(result, str | None):
+            return None
+        return cls(fingerprint, result)
+
+
+class IdempotencyStore:
+    """At most one write per (API key, tool, idempotency_key) within 24 hours.
+
+    An entry is claimed as "in flight" before the request goes out and replaced by the result
+    when it completes. A marker left in flight (the call is running, or ended ambiguously)
+    keeps blocking the key for 24 hours: the write may have happened, so only a person
+    checking can say whether to try again. `abandon` removes it when it provably did not.
+    """
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    @staticmethod
+    def _key(key_digest: str, tool: str, idem_key: str) -> str:
+        # hashed: the caller's key is free text, the ledger key should be bounded and plain
+        return f"idem:{key_digest}:{tool}:{hashlib.sha256(idem_key.encode()).hexdigest()}"
+
+    async def begin(
+        self, key_digest: str, tool: str, idem_key: str, fingerprint: str
+    ) -> Replay | None:
+        """Claim the key for this call (None: go ahead), or the earlier result to replay."""
+        key = self._key(key_digest, tool, idem_key)
+        marker = _Entry(fingerprint, None).dump()
+        for _ in range(3):  # retried only if the entry vanished between claim and read
+            if await self.ledger.claim(key, RESULT_TTL, marker):
+                return None
+            raw = await self.ledger.get_result(key)
+            if raw is None:
+                continue
+            entry = _Entry.load(raw)
+            if entry is None:
+                raise IdempotencyConflict(IN_PROGRESS)
+            if entry.fingerprint != fingerprint:
+                raise IdempotencyConflict(OTHER_ARGUMENTS)
+            if entry.result is None:
+                raise IdempotencyConflict(IN_PROGRESS)
+            return Replay(entry.result)
+        raise IdempotencyConflict(IN_PROGRESS)
+
+    async def complete(
+        self, key_digest: str, tool: str, idem_key: str, fingerprint: str, result_json: str
+    ) -> None:
+        """Remember the result for 24 hours, replacing the in-flight marker."""
+        await self.ledger.put_result(
+            self._key(key_digest, tool, idem_key),
+            _Entry(fingerprint, result_json).dump(),
+            RESULT_TTL,
+        )
+
+    async def abandon(self, key_digest: str, tool: str, idem_key: str) -> None:
+        """Drop the marker: the request provably did not happen, so a retry may proceed."""
+        await self.ledger.delete(self._key(key_digest, tool, idem_key))
+
+    async def peek(self, key_digest: str, tool: str, idem_key: str, fingerprint: str) -> str | None:
+        """The stored result if this call already completed; None if not (or still in flight).
+
+        Raises IdempotencyConflict if the key was used with other arguments.
+        """
+        raw = await self.ledger.get_result(self._key(key_digest, tool, idem_key))
+        if raw is None:
+            return None
+        entry = _Entry.load(raw)
+        if entry is None:
+            return None
+        if entry.fingerprint != fingerprint:
+            raise IdempotencyConflict(OTHER_ARGUMENTS)
+        return entry.result
+
+
+# --- daily publish budget ------------------------------------------------------------------
+
+
+class DailyLimitReached(Exception):
+    """A publish that would pass --daily-publish-limit; refused before any request."""
+
+    def __init__(self, used: int, limit: int, resets_at: datetime, tweets: int) -> None:
+        self.used = used
+        self.limit = limit
+        self.resets_at = resets_at
+        self.tweets = tweets
+        reset = resets_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        super().__init__(
+            f"daily publish limit reached: {used} of {limit} tweets already published today "
+            f"(UTC) through this server, and this call would publish {tweets} more. Nothing "
+            f"was sent. The limit resets at {reset}; until then, schedule the posts instead "
+            "of publishing them now"
+        )
+
+
+class DailyPublishBudget:
+    """Counts tweets published per API key per UTC day and refuses what would pass the limit.
+
+    `check` answers at preview time without counting; `reserve` counts atomically right
+    before the request and `release` gives it back if the request provably did not happen.
+    """
+
+    def __init__(
+        self, ledger: Ledger, limit: int | None, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.ledger = ledger
+        self.limit = limit
+        self._clock = clock
+
+    def _today(self) -> tuple[str, datetime]:
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        midnight = datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=1)
+        return now.strftime("%Y-%m-%d"), midnight
+
+    def _counter(self, key_digest: str, day: str) -> str:
+        return f"budget:{key_digest}:{day}"
+
+    async def check(self, key_digest: str, tweets: int) -> None:
+        if self.limit is None or tweets <= 0:
+            return
+        day, resets_at = self._today()
+        used = await self.ledger.peek(self._counter(key_digest, day))
+        if used + tweets > self.limit:
+            raise DailyLimitReached(used, self.limit, resets_at, tweets)
+
+    async def reserve(self, key_digest: str, tweets: int) -> None:
+        if self.limit is None or tweets <= 0:
+            return
+        day, resets_at = self._today()
+        counter = self._counter(key_digest, day)
+        ttl = (resets_at - datetime.fromtimestamp(self._clock(), UTC)).total_seconds()
+        if await self.ledger.reserve(counter, tweets, self.limit, ttl + BUDGET_TTL_MARGIN) is None:
+            used = await self.ledger.peek(counter)
+            raise DailyLimitReached(used, self.limit, resets_at, tweets)
+
+    async def release(self, key_digest: str, tweets: int) -> None:
+        """Give back a reservation made moments ago by the same call.
+
+        Released on today's counter: in the seconds around midnight that is the new day's,
+        which then allows at most `tweets` more that day (and only if it already has a count).
+        """
+        if self.limit is None or tweets <= 0:
+            return
+        day, _ = self._today()
+        await self.ledger.release(self._counter(key_digest, day), tweets)

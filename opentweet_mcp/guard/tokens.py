@@ -1,0 +1,180 @@
+"""Confirmation tokens: proof that a gated call is the one that was previewed (SPEC §6).
+
+A token is `ct1.<expiry>.<nonce>.<mac>`: the expiry in whole Unix seconds, a random 128-bit
+nonce and an HMAC-SHA256 under the server secret, each base64url without padding. The MAC
+covers the token's own text before it plus the tool name, the request digest and the API-key
+digest, so the token is only good for the exact call it was minted for. Those three are not
+in the token; the verifier recomputes them from the call it is asked to run, which is why a
+token for other arguments, another tool, another key or another secret all fail the same
+way, and why the messages here can never leak them.
+
+Encodings must be canonical (no leading zeros, no stray bits in the last base64 character):
+otherwise two spellings of one token would both verify, and the nonce — the single-use handle
+the ledger consumes — could be replayed under a second spelling.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+PREFIX = "ct1"
+NONCE_BYTES = 16
+_MAC_BYTES = 32
+_MAX_LENGTH = 128
+_SHAPE = re.compile(
+    rf"{PREFIX}\.([1-9][0-9]{{0,10}})\.([A-Za-z0-9_-]{{22}})\.([A-Za-z0-9_-]{{43}})",
+    re.ASCII,
+)
+
+
+class ConfirmationRefused(Exception):
+    """A confirmation that cannot be accepted; nothing was sent.
+
+    `code` says why: `malformed`, `expired`, `mismatch` or `used` (and
+    `elicitation_unavailable` from the gate). The message is written for the model to read
+    and never contains the secret or a digest.
+    """
+
+    def __init__(self, reason: str, code: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+@dataclass(frozen=True)
+class MintedToken:
+    token: str
+    nonce: str
+    expires_at: datetime  # aware, UTC
+    expires_at_iso: str  # e.g. 2025-01-01T12:00:00Z
+
+    def __repr__(self) -> str:
+        # the token is a bearer credential for one call; keep it out of logs
+        return f"MintedToken(nonce={self.nonce!r}, expires_at={self.expires_at_iso!r})"
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    nonce: str
+    expires_at: datetime
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str, size: int) -> bytes | None:
+    """Decode canonical unpadded base64url of exactly `size` bytes, else None."""
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    if len(raw) != size or _b64(raw) != text:
+        return None
+    return raw
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ConfirmationTokens:
+    """Mints and verifies confirmation tokens under one server secret.
+
+    Verification is stateless: single use is the ledger's job (the gate claims the nonce).
+    """
+
+    def __init__(
+        self,
+        secret: bytes,
+        ttl_seconds: float = 600,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not secret:
+            raise ValueError("the confirmation secret must not be empty")
+        if ttl_seconds <= 0:
+            raise ValueError("ttl_seconds must be positive")
+        self._secret = secret
+        self.ttl_seconds = ttl_seconds
+        self._clock = clock
+
+    @classmethod
+    def from_secret(cls, secret: bytes | None) -> ConfirmationTokens:
+        """Use the configured secret, or a random one for this process.
+
+        A random secret means tokens die with the process, which is the safe default: a
+        configured secret is only needed when several replicas must accept each other's tokens.
+        """
+        return cls(secret if secret else secrets.token_bytes(32))
+
+    def __repr__(self) -> str:
+        return f"ConfirmationTokens(ttl_seconds={self.ttl_seconds})"
+
+    def _mac(self, body: str, tool: str, request_digest: str, key_digest: str) -> bytes:
+        # Length-prefixed fields: no choice of values can make two different calls collide.
+        message = b"".join(
+            len(part).to_bytes(4, "big") + part
+            for part in (
+                body.encode("ascii"),
+                tool.encode("utf-8"),
+                request_digest.encode("utf-8"),
+                key_digest.encode("utf-8"),
+            )
+        )
+        return hmac.new(self._secret, message, hashlib.sha256).digest()
+
+    def mint(self, tool: str, request_digest: str, key_digest: str) -> MintedToken:
+        expiry = int(self._clock() + self.ttl_seconds)
+        nonce = _b64(secrets.token_bytes(NONCE_BYTES))
+        body = f"{PREFIX}.{expiry}.{nonce}"
+        mac = _b64(self._mac(body, tool, request_digest, key_digest))
+        expires_at = datetime.fromtimestamp(expiry, UTC)
+        return MintedToken(f"{body}.{mac}", nonce, expires_at, _iso(expires_at))
+
+    def verify(self, token: str, tool: str, request_digest: str, key_digest: str) -> VerifiedToken:
+        """Check `token` against the call about to be made; raise ConfirmationRefused if not."""
+        match = (
+            _SHAPE.fullmatch(token)
+            if isinstance(token, str) and len(token) <= _MAX_LENGTH
+            else None
+        )
+        if (
+            match is None
+            or _unb64(match[2], NONCE_BYTES) is None
+            or (mac := _unb64(match[3], _MAC_BYTES)) is None
+        ):
+            raise ConfirmationRefused(
+                "the confirmation_token is malformed; pass it exactly as it was returned, "
+                f"or call {tool} again without a token for a fresh preview",
+                "malformed",
+            )
+        body = token[: match.start(3) - 1]
+        if not hmac.compare_digest(mac, self._mac(body, tool, request_digest, key_digest)):
+            raise ConfirmationRefused(
+                f"the confirmation_token does not match this {tool} call: it was issued for "
+                "other arguments, another tool or another API key, or before the server "
+                "restarted; repeat the previewed call with exactly the same arguments, or call "
+                f"{tool} again without a token for a fresh preview",
+                "mismatch",
+            )
+        expiry = int(match[1])
+        expires_at = datetime.fromtimestamp(expiry, UTC)
+        if self._clock() >= expiry:
+            raise ConfirmationRefused(
+                f"the confirmation_token expired at {_iso(expires_at)}; call {tool} again "
+                "without a token for a fresh preview and show it to the user again",
+                "expired",
+            )
+        return VerifiedToken(match[2], expires_at)

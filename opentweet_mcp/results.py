@@ -1,0 +1,116 @@
+"""Building tool results: a short summary from the real response beside the structured data,
+and the one place where errors become the text a model reads (SPEC §4).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, ParamSpec, TypeVar
+
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, TextContent
+from pydantic import BaseModel, ConfigDict
+
+from opentweet_mcp.api.errors import OpenTweetError
+from opentweet_mcp.guard.ledger import DailyLimitReached, IdempotencyConflict
+from opentweet_mcp.guard.tokens import ConfirmationRefused
+from opentweet_mcp.validate import InvalidArguments
+
+log = logging.getLogger("opentweet_mcp.tools")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class Out(BaseModel):
+    """Upstream JSON passes through as is; the schema names only what every result shares."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class PostOut(Out):
+    """A post result: the post itself, or the created posts, plus publish fields when posted."""
+
+    post: dict[str, Any] | None = None
+    posts: list[dict[str, Any]] | None = None
+    status: str | None = None
+    url: str | None = None
+
+
+class GatedOut(PostOut):
+    """Either the performed result, or status "confirmation_required" with a token."""
+
+    action: str | None = None
+    preview: dict[str, Any] | None = None
+    confirmation_token: str | None = None
+    expires_at: str | None = None
+
+
+class ListOut(Out):
+    posts: list[dict[str, Any]] | None = None
+    pagination: dict[str, Any] | None = None
+
+
+def success(summary: str, data: Mapping[str, Any] | list[Any]) -> CallToolResult:
+    structured = dict(data) if isinstance(data, Mapping) else {"result": data}
+    return CallToolResult(
+        content=[TextContent(type="text", text=summary)], structured_content=structured
+    )
+
+
+def describe_post(post: Mapping[str, Any]) -> str:
+    """One line naming the post's real id, status, date and URL, as the response gave them."""
+    parts = [f"post {post.get('id', '?')}", f"status {post.get('status', '?')}"]
+    if post.get("isEvergreen"):
+        parts.append("evergreen source")
+    if post.get("scheduled_date"):
+        parts.append(f"scheduled for {post['scheduled_date']}")
+    if post.get("url"):
+        parts.append(f"url {post['url']}")
+    text = str(post.get("text") or "")
+    if text:
+        parts.append(f'"{preview_text(text)}"')
+    return ", ".join(parts)
+
+
+def preview_text(text: str, limit: int = 80) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+USER_ERRORS = (
+    OpenTweetError,
+    InvalidArguments,
+    ConfirmationRefused,
+    IdempotencyConflict,
+    DailyLimitReached,
+)
+
+
+def error_message(tool: str, exc: Exception) -> str:
+    if isinstance(exc, InvalidArguments):
+        return f"{tool}: invalid arguments, nothing was sent: {exc}"
+    if isinstance(exc, ConfirmationRefused):
+        return f"{tool}: confirmation refused, nothing was sent: {exc}"
+    if isinstance(exc, IdempotencyConflict | DailyLimitReached):
+        return f"{tool}: refused, nothing was sent: {exc}"
+    return f"{tool} failed: {exc}"
+
+
+def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Turn the errors a model should read into ToolError, so their text reaches it.
+
+    Any other exception is a bug: the SDK hides its message from the model and logs it.
+    """
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except USER_ERRORS as exc:
+            log.info("%s: %s", fn.__name__, type(exc).__name__)
+            raise ToolError(error_message(fn.__name__, exc)) from exc
+
+    return wrapper

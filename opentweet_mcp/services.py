@@ -1,0 +1,80 @@
+"""What every tool call reaches through its context: settings, the upstream client for the
+caller's key, and the guard. Built once in the server's lifespan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
+
+from mcp.server.mcpserver import Context
+
+from opentweet_mcp.api.client import OpenTweetClient
+from opentweet_mcp.api.errors import OpenTweetError
+from opentweet_mcp.config import Settings
+
+if TYPE_CHECKING:
+    from opentweet_mcp.guard.confirm import Guard
+
+KEY_HEADER = "x-opentweet-key"
+
+
+class NoApiKey(OpenTweetError):
+    """The call has no OpenTweet key to act with (HTTP mode without a per-request key)."""
+
+
+def key_digest(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+@dataclass
+class Caller:
+    """The key a call acts with, and its client; tokens and budgets bind to `key_digest`."""
+
+    client: OpenTweetClient
+    key_digest: str
+    default_account: str | None
+
+    def account(self, x_account_id: str | None) -> str | None:
+        return x_account_id or self.default_account
+
+
+@dataclass
+class Services:
+    settings: Settings
+    guard: Guard
+    _clients: dict[str, OpenTweetClient] = field(default_factory=dict)
+    handles: dict[tuple[str, str | None], str] = field(default_factory=dict)
+
+    def caller(self, ctx: Context[Any, Any] | None) -> Caller:
+        """The caller of this request: its per-request key (HTTP), else the configured key."""
+        api_key = self._api_key(ctx)
+        client = self._clients.get(api_key)
+        if client is None:
+            client = OpenTweetClient(
+                api_key, base_url=self.settings.base_url, timeout=self.settings.timeout
+            )
+            self._clients[api_key] = client
+        return Caller(client, key_digest(api_key), self.settings.x_account_id)
+
+    def _api_key(self, ctx: Context[Any, Any] | None) -> str:
+        headers = ctx.headers if ctx is not None and self.settings.transport != "stdio" else None
+        if headers is not None:
+            per_request = headers.get(KEY_HEADER)
+            if per_request:
+                return str(per_request)
+        if self.settings.api_key:
+            return self.settings.api_key
+        raise NoApiKey(
+            "no OpenTweet API key: set OPENTWEET_API_KEY, or send it in the X-OpenTweet-Key header"
+        )
+
+    async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
+
+
+def services(ctx: Context[Any, Any]) -> Services:
+    return cast(Services, ctx.request_context.lifespan_context)

@@ -1,0 +1,129 @@
+"""Compose tools: count and split tweets exactly as X does, locally, with no network."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Annotated, Any
+
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from opentweet_mcp.results import Out, success
+from opentweet_mcp.text.split import split_thread as split_text
+from opentweet_mcp.text.weighted import V3, TextConfig, parse_tweet
+from opentweet_mcp.tools.spec import ToolSpec, declare
+from opentweet_mcp.validate import InvalidArguments, check_media_urls
+
+TOOLS: list[ToolSpec] = []
+
+MaxLength = Annotated[int, Field(ge=10, le=25000, description="280, or 25000 for Premium")]
+
+
+class CheckOut(Out):
+    ok: bool
+    tweets: list[dict[str, Any]]
+    problems: list[str]
+
+
+class SplitOut(Out):
+    parts: list[str]
+    lengths: list[int]
+
+
+def _utf16_slice(text: str, start: int, end: int) -> str:
+    data = text.encode("utf-16-le")
+    return data[start * 2 : end * 2].decode("utf-16-le", errors="replace")
+
+
+def _report(index: int, text: str, config: TextConfig) -> tuple[dict[str, Any], list[str]]:
+    parsed = parse_tweet(text, config)
+    problems: list[str] = []
+    label = f"tweet {index + 1}"
+    if not text.strip():
+        problems.append(f"{label} is empty")
+    elif parsed.weighted_length > config.max_weighted_length:
+        over = parsed.weighted_length - config.max_weighted_length
+        problems.append(
+            f"{label} is {parsed.weighted_length} weighted characters, {over} over the limit of "
+            f"{config.max_weighted_length}"
+        )
+    elif not parsed.valid:
+        problems.append(f"{label} contains characters X rejects (U+FFFE, U+FEFF or U+FFFF)")
+    report = {
+        "weighted_length": parsed.weighted_length,
+        "remaining": config.max_weighted_length - parsed.weighted_length,
+        "valid": parsed.valid,
+        "permillage": parsed.permillage,
+        "valid_range": list(parsed.valid_range),
+        "urls": [_utf16_slice(text, start, end) for start, end in parsed.url_spans],
+    }
+    return report, problems
+
+
+def _media_problems(label: str, urls: list[str]) -> list[str]:
+    try:
+        check_media_urls(urls)
+    except ValueError as exc:
+        return [f"{label}: {exc}"]
+    return []
+
+
+@declare(TOOLS, "Check post", read_only=True, open_world=False)
+async def check_post(
+    text: str,
+    thread_tweets: list[str] | None = None,
+    media_urls: list[str] | None = None,
+    thread_media: list[list[str]] | None = None,
+    max_length: MaxLength = V3.max_weighted_length,
+) -> Annotated[CallToolResult, CheckOut]:
+    """Check tweets before creating them: X's weighted length per tweet (URLs 23, emoji/CJK
+    2), remaining characters, media rules, every problem. No network."""
+    config = replace(V3, max_weighted_length=max_length)
+    tweets = [text, *(thread_tweets or [])]
+    reports: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for index, tweet in enumerate(tweets):
+        report, found = _report(index, tweet, config)
+        reports.append(report)
+        problems += found
+    problems += _media_problems("tweet 1 media", media_urls or [])
+    if thread_media is not None:
+        if len(thread_media) != len(thread_tweets or []):
+            problems.append(
+                f"thread_media has {len(thread_media)} lists for {len(thread_tweets or [])} "
+                "thread tweets; give one list per thread tweet"
+            )
+        for index, urls in enumerate(thread_media, start=2):
+            problems += _media_problems(f"tweet {index} media", urls)
+    lines = [
+        f"Tweet {i + 1}: {r['weighted_length']}/{max_length} ({r['remaining']} left)"
+        + (f", URLs counted as 23: {', '.join(r['urls'])}" if r["urls"] else "")
+        for i, r in enumerate(reports)
+    ]
+    lines.append("OK: ready to post." if not problems else "Problems: " + "; ".join(problems))
+    data = {"ok": not problems, "tweets": reports, "problems": problems}
+    return success("\n".join(lines), data)
+
+
+@declare(TOOLS, "Split into thread", read_only=True, open_world=False)
+async def split_thread(
+    text: Annotated[str, Field(min_length=1, max_length=100_000)],
+    numbering: Annotated[bool, Field(description='Append " i/n" to each part')] = False,
+    max_length: MaxLength = V3.max_weighted_length,
+) -> Annotated[CallToolResult, SplitOut]:
+    """Split long text into thread tweets that each fit: at blank lines, then sentences, then
+    words. No network."""
+    config = replace(V3, max_weighted_length=max_length)
+    try:
+        parts = split_text(text, numbering=numbering, max_length=max_length, config=config)
+    except ValueError as exc:
+        raise InvalidArguments(str(exc)) from None
+    lengths = [parse_tweet(part, config).weighted_length for part in parts]
+    lines = [f"{len(parts)} part(s):"]
+    lines += [
+        f"{i}. ({n}) {part}" for i, (part, n) in enumerate(zip(parts, lengths, strict=True), 1)
+    ]
+    lines.append(
+        "Create it with create_post: text = part 1, thread_tweets = the rest, is_thread = true."
+    )
+    return success("\n".join(lines), {"parts": parts, "lengths": lengths})

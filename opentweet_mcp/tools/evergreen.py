@@ -1,0 +1,246 @@
+"""Evergreen tools: the pool of timeless posts the scheduler republishes as clones, its
+settings, and the history of what it published."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context
+from mcp.types import CallToolResult
+from pydantic import AfterValidator, Field
+
+from opentweet_mcp.api import operations as ops
+from opentweet_mcp.guard.confirm import Plan
+from opentweet_mcp.results import ListOut, Out, describe_post, success
+from opentweet_mcp.services import services
+from opentweet_mcp.tools.spec import ToolSpec, declare
+from opentweet_mcp.validate import (
+    AccountId,
+    CooldownDays,
+    IdempotencyKey,
+    InvalidArguments,
+    Limit,
+    MediaUrls,
+    Page,
+    PostId,
+    TweetText,
+    check_thread,
+    drop_none,
+)
+
+TOOLS: list[ToolSpec] = []
+_HHMM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
+
+
+def _check_times(times: list[str]) -> list[str]:
+    for value in times:
+        if not _HHMM.fullmatch(value):
+            raise ValueError(f"posting time {value!r} is not 24-hour HH:mm, e.g. 09:00 or 17:30")
+    if len(set(times)) != len(times):
+        raise ValueError("posting_times has the same time twice")
+    return times
+
+
+PostingTimes = Annotated[
+    list[str],
+    Field(min_length=1, max_length=24, description='"HH:mm" list'),
+    AfterValidator(_check_times),
+]
+
+
+class EvergreenOut(Out):
+    settings: dict[str, Any] | None = None
+    post: dict[str, Any] | None = None
+    recent_posts: list[dict[str, Any]] | None = None
+
+
+def _inner(data: dict[str, Any], key: str) -> dict[str, Any]:
+    """The object under `key` when the response wraps it there, else the response itself."""
+    value = data.get(key)
+    return value if isinstance(value, dict) else data
+
+
+def _pool_line(item: dict[str, Any]) -> str:
+    state = "paused" if item.get("paused") else "active"
+    return (
+        f"{describe_post(item)}; cooldown {item.get('cooldown_days')} d, posted "
+        f"{item.get('times_posted', 0)}×, last {item.get('last_posted_at') or 'never'}, {state}"
+    )
+
+
+def _settings_summary(data: dict[str, Any]) -> str:
+    settings = _inner(data, "settings")
+    parts = [
+        f"Evergreen {'enabled' if settings.get('enabled') else 'disabled'}",
+        f"{settings.get('posts_per_day')} post(s)/day at {settings.get('posting_times')}",
+        f"default cooldown {settings.get('default_cooldown_days')} days",
+    ]
+    for key in ("pool", "stats", "limits", "plan_limits"):
+        if data.get(key):
+            parts.append(f"{key}: {data[key]}")
+    return "; ".join(parts)
+
+
+@declare(TOOLS, "Get evergreen settings", read_only=True)
+async def get_evergreen_settings(ctx: Context) -> Annotated[CallToolResult, EvergreenOut]:
+    """Evergreen queue settings, pool counts and plan limits (not on trial plans)."""
+    data = await services(ctx).caller(ctx).client.get_evergreen_settings()
+    return success(_settings_summary(data), data)
+
+
+@declare(TOOLS, "Update evergreen settings", idempotent=True)
+async def update_evergreen_settings(
+    ctx: Context,
+    enabled: bool | None = None,
+    posts_per_day: Annotated[int | None, Field(ge=1, le=50, description="Capped by plan")] = None,
+    posting_times: PostingTimes | None = None,
+    default_cooldown_days: CooldownDays | None = None,
+) -> Annotated[CallToolResult, EvergreenOut]:
+    """Change evergreen settings; only the fields given change."""
+    body = drop_none(
+        {
+            "enabled": enabled,
+            "posts_per_day": posts_per_day,
+            "posting_times": posting_times,
+            "default_cooldown_days": default_cooldown_days,
+        }
+    )
+    if not body:
+        raise InvalidArguments("nothing to change: give at least one setting")
+    data = await services(ctx).caller(ctx).client.update_evergreen_settings(body)
+    summary = "Updated. " + _settings_summary(data)
+    settings = _inner(data, "settings")
+    if posts_per_day and settings.get("posts_per_day") not in (None, posts_per_day):
+        summary += f" (posts_per_day capped to {settings['posts_per_day']} by the plan)"
+    return success(summary, data)
+
+
+@declare(TOOLS, "List evergreen pool", read_only=True)
+async def list_evergreen_posts(
+    ctx: Context,
+    page: Page | None = None,
+    limit: Limit | None = None,
+    paused: bool | None = None,
+    x_account_id: AccountId | None = None,
+) -> Annotated[CallToolResult, ListOut]:
+    """List the evergreen pool with cooldowns, times posted and paused state."""
+    caller = services(ctx).caller(ctx)
+    data = await caller.client.list_evergreen_posts(
+        page=page, limit=limit, paused=paused, x_account_id=caller.account(x_account_id)
+    )
+    items = data.get("posts") or data.get("items") or data.get("data") or []
+    lines = [f"{len(items)} evergreen post(s):", *[f"- {_pool_line(i)}" for i in items]]
+    return success("\n".join(lines), data)
+
+
+@declare(TOOLS, "Add to evergreen pool")
+async def add_to_evergreen(
+    ctx: Context,
+    post_id: Annotated[PostId | None, Field(description="Mode 1: convert this post")] = None,
+    text: Annotated[TweetText | None, Field(description="Mode 2: new evergreen post")] = None,
+    category: str | None = None,
+    is_thread: bool | None = None,
+    thread_tweets: list[TweetText] | None = None,
+    media_urls: MediaUrls | None = None,
+    cooldown_days: CooldownDays | None = None,
+    x_account_id: AccountId | None = None,
+    idempotency_key: IdempotencyKey | None = None,
+) -> Annotated[CallToolResult, EvergreenOut]:
+    """Add a post to the evergreen pool: an existing post (post_id) or new text. Give exactly
+    one."""
+    if (post_id is None) == (text is None):
+        raise InvalidArguments(
+            "give exactly one of post_id (convert an existing post) or text (a new one)"
+        )
+    if post_id is not None and (category or is_thread or thread_tweets or media_urls):
+        raise InvalidArguments("category, is_thread, thread_tweets and media_urls go with text")
+    check_thread(is_thread, thread_tweets, None)
+    svc = services(ctx)
+    caller = svc.caller(ctx)
+    body = drop_none(
+        {
+            "post_id": post_id,
+            "text": text,
+            "category": category,
+            "is_thread": is_thread if is_thread is not None else (True if thread_tweets else None),
+            "thread_tweets": thread_tweets,
+            "media_urls": media_urls,
+            "cooldown_days": cooldown_days,
+            "x_account_id": caller.account(x_account_id),
+        }
+    )
+    request = ops.add_evergreen_post(body)
+
+    async def perform() -> CallToolResult:
+        data = await caller.client.send(request)
+        post = _inner(data, "post")
+        return success(f"Added to the evergreen pool: {_pool_line(post)}", data)
+
+    plan = Plan(
+        "add_to_evergreen", caller, request, caller.account(x_account_id), perform, gated=False
+    )
+    return await svc.guard.once(plan, idempotency_key)
+
+
+@declare(TOOLS, "Get evergreen post", read_only=True)
+async def get_evergreen_post(
+    ctx: Context, id: PostId, x_account_id: AccountId | None = None
+) -> Annotated[CallToolResult, EvergreenOut]:
+    """One evergreen post with its last 5 published clones (recent_posts) and their X urls."""
+    caller = services(ctx).caller(ctx)
+    data = await caller.client.get_evergreen_post(id, x_account_id=caller.account(x_account_id))
+    post = _inner(data, "post")
+    recent = data.get("recent_posts") or post.get("recent_posts") or []
+    lines = [_pool_line(post), f"{len(recent)} recent clone(s):"]
+    lines += [f"- {r.get('posted_date') or r.get('posted_at')}: {r.get('url')}" for r in recent]
+    return success("\n".join(lines), data)
+
+
+@declare(TOOLS, "Update evergreen post", idempotent=True)
+async def update_evergreen_post(
+    ctx: Context,
+    id: PostId,
+    cooldown_days: CooldownDays | None = None,
+    paused: bool | None = None,
+    x_account_id: AccountId | None = None,
+) -> Annotated[CallToolResult, EvergreenOut]:
+    """Change an evergreen post's cooldown or pause/resume it."""
+    caller = services(ctx).caller(ctx)
+    body = drop_none({"cooldown_days": cooldown_days, "paused": paused})
+    if not body:
+        raise InvalidArguments("nothing to change: give cooldown_days or paused")
+    body |= drop_none({"x_account_id": caller.account(x_account_id)})
+    data = await caller.client.update_evergreen_post(id, body)
+    post = _inner(data, "post")
+    return success(f"Updated: {_pool_line(post)}", data)
+
+
+@declare(TOOLS, "Remove from evergreen pool", idempotent=True)
+async def remove_from_evergreen(
+    ctx: Context, id: PostId, x_account_id: AccountId | None = None
+) -> Annotated[CallToolResult, EvergreenOut]:
+    """Take a post out of the evergreen pool. It becomes a draft again; nothing is deleted."""
+    caller = services(ctx).caller(ctx)
+    data = await caller.client.remove_evergreen_post(id, x_account_id=caller.account(x_account_id))
+    return success(
+        f"Removed post {id} from the evergreen pool; it is a draft again (not deleted).", data
+    )
+
+
+@declare(TOOLS, "Evergreen history", read_only=True)
+async def get_evergreen_history(
+    ctx: Context,
+    page: Page | None = None,
+    limit: Limit | None = None,
+    source_id: PostId | None = None,
+    x_account_id: AccountId | None = None,
+) -> Annotated[CallToolResult, ListOut]:
+    """Clones the evergreen scheduler published, newest first; source_id narrows to one."""
+    caller = services(ctx).caller(ctx)
+    data = await caller.client.evergreen_history(
+        page=page, limit=limit, source_id=source_id, x_account_id=caller.account(x_account_id)
+    )
+    items = data.get("history") or data.get("posts") or data.get("data") or []
+    lines = [f"{len(items)} published clone(s):", *[f"- {describe_post(i)}" for i in items]]
+    return success("\n".join(lines), data)

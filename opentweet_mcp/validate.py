@@ -1,0 +1,164 @@
+"""Shared parameter types and cross-field checks, applied before any request is made.
+
+Field types are `Annotated` aliases, so the SDK validates them while parsing the arguments and
+the JSON schema the model sees carries the same constraints. Checks that span several fields
+(thread media against thread tweets, duplicate texts in a bulk call) raise `InvalidArguments`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field
+
+from opentweet_mcp.text.weighted import V3, parse_tweet
+
+MAX_TWEET = V3.max_weighted_length
+MAX_BULK = 50
+MAX_THREAD_TWEETS = 24  # X threads are 1–25 tweets: the first tweet plus 24 more
+VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v")
+_OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")
+_IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+class InvalidArguments(ValueError):
+    """Arguments that fail a check spanning several fields; the message says what to change."""
+
+
+def check_object_id(value: str) -> str:
+    if not _OBJECT_ID.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a post id: ids are 24-character hex ObjectIds "
+            "such as 507f1f77bcf86cd799439011 (take them from list_posts or a create result)"
+        )
+    return value.lower()
+
+
+def check_tweet(text: str) -> str:
+    if not text.strip():
+        raise ValueError("tweet text is empty")
+    parsed = parse_tweet(text)
+    if parsed.weighted_length > MAX_TWEET:
+        raise ValueError(
+            f"tweet is {parsed.weighted_length} weighted characters; the limit is {MAX_TWEET} "
+            "(URLs count 23, emoji and CJK count 2; check_post or split_thread can help)"
+        )
+    if not parsed.valid:
+        raise ValueError("tweet contains characters X does not accept (U+FFFE, U+FEFF, U+FFFF)")
+    return text
+
+
+def parse_future_date(value: str, *, now: datetime | None = None) -> str:
+    """Parse an ISO 8601 date with an offset that lies in the future; return it in UTC ("Z")."""
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not an ISO 8601 date; use e.g. 2026-05-01T10:00:00Z"
+        ) from None
+    if moment.tzinfo is None:
+        raise ValueError(
+            f"{value!r} has no UTC offset; add one, e.g. 2026-05-01T10:00:00Z or +02:00"
+        )
+    moment = moment.astimezone(UTC)
+    if moment <= (now or datetime.now(UTC)):
+        raise ValueError(f"{value!r} is in the past; scheduled dates must lie in the future")
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def check_media_urls(urls: list[str]) -> list[str]:
+    for url in urls:
+        if not url.startswith(("https://", "http://")):
+            raise ValueError(f"{url!r} is not a URL; upload files with upload_media first")
+    videos = sum(1 for url in urls if url.lower().split("?")[0].endswith(VIDEO_SUFFIXES))
+    if videos > 1 or (videos and len(urls) > 1):
+        raise ValueError("a tweet takes up to 4 images or 1 video, not both")
+    if len(urls) > 4:
+        raise ValueError(f"a tweet takes at most 4 images, got {len(urls)}")
+    return urls
+
+
+def check_idempotency_key(value: str) -> str:
+    if not _IDEMPOTENCY_KEY.fullmatch(value):
+        raise ValueError("idempotency_key is 1–128 characters of letters, digits and . _ : -")
+    return value
+
+
+_ID_SCHEMA = {"pattern": "^[0-9a-fA-F]{24}$"}
+
+PostId = Annotated[
+    str,
+    Field(description="Post id (24-hex ObjectId)", json_schema_extra=_ID_SCHEMA),
+    AfterValidator(check_object_id),
+]
+TweetText = Annotated[str, AfterValidator(check_tweet)]
+FutureDate = Annotated[
+    str,
+    Field(description="ISO 8601 with offset, in the future"),
+    AfterValidator(parse_future_date),
+]
+MediaUrls = Annotated[
+    list[str],
+    Field(description="URLs from upload_media: ≤4 images or 1 video"),
+    AfterValidator(check_media_urls),
+]
+AccountId = Annotated[
+    str, Field(min_length=1, max_length=64, description="X account (default: primary)")
+]
+RetweetOffset = Annotated[int, Field(ge=1, le=10080, description="Minutes after posting")]
+Page = Annotated[int, Field(ge=1)]
+Limit = Annotated[int, Field(ge=1, le=100)]
+CooldownDays = Annotated[int, Field(ge=1, le=90)]
+IdempotencyKey = Annotated[
+    str,
+    Field(description="Same key + same arguments within 24 h returns the first result"),
+    AfterValidator(check_idempotency_key),
+]
+ConfirmationToken = Annotated[
+    str, Field(max_length=512, description="From the confirmation_required result")
+]
+
+
+def check_thread(
+    is_thread: bool | None,
+    thread_tweets: Sequence[str] | None,
+    thread_media: Sequence[Sequence[str]] | None,
+) -> None:
+    """A thread needs its tweets; per-tweet media must line up with them one to one."""
+    tweets = list(thread_tweets or [])
+    if len(tweets) > MAX_THREAD_TWEETS:
+        raise InvalidArguments(
+            f"a thread has at most {MAX_THREAD_TWEETS + 1} tweets; got {len(tweets) + 1}"
+        )
+    if is_thread and not tweets:
+        raise InvalidArguments("is_thread is true but thread_tweets is empty")
+    if tweets and is_thread is False:
+        raise InvalidArguments("thread_tweets given but is_thread is false")
+    if thread_media is not None:
+        if not tweets:
+            raise InvalidArguments("thread_media needs thread_tweets")
+        if len(thread_media) != len(tweets):
+            raise InvalidArguments(
+                f"thread_media has {len(thread_media)} lists but thread_tweets has "
+                f"{len(tweets)} tweets; give one list per thread tweet ([] for none)"
+            )
+
+
+def check_no_duplicates(texts: Sequence[str], what: str = "posts") -> None:
+    seen: dict[str, int] = {}
+    for index, text in enumerate(texts):
+        key = " ".join(text.split()).casefold()
+        if key in seen:
+            raise InvalidArguments(
+                f"{what}[{index}] repeats the text of {what}[{seen[key]}]; "
+                "X rejects duplicate tweets"
+            )
+        seen[key] = index
+
+
+def drop_none(values: dict[str, Any]) -> dict[str, Any]:
+    """The request body: fields the caller did not give are not sent as changes."""
+    return {key: value for key, value in values.items() if value is not None}

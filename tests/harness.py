@@ -1,0 +1,54 @@
+"""Driving the MCP server in tests: a real MCP client session against the sandbox over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from mcp import Client
+from mcp.types import CallToolResult
+
+from opentweet_mcp.config import Settings
+from opentweet_mcp.server import build_server
+
+TEST_SECRET = b"test-secret-for-confirmation-tokens"
+PRO_KEY = "pro_test_key_0001"
+MODES = ("legacy", "auto")
+
+
+def settings_for(base_url: str, **overrides: Any) -> Settings:
+    base = Settings(
+        api_key=PRO_KEY, base_url=base_url, secret=TEST_SECRET, confirm="token", timeout=5
+    )
+    return replace(base, **overrides)
+
+
+@asynccontextmanager
+async def session(
+    base_url: str, mode: str = "legacy", *, client_options: dict[str, Any] | None = None, **overrides: Any
+) -> AsyncIterator[Client]:
+    server = build_server(settings_for(base_url, **overrides))
+    async with Client(server, mode=mode, **(client_options or {})) as client:  # type: ignore[arg-type]
+        yield client
+
+
+def text(result: CallToolResult) -> str:
+    return "\n".join(getattr(block, "text", "") for block in result.content)
+
+
+def data(result: CallToolResult) -> dict[str, Any]:
+    assert not result.is_error, text(result)
+    assert result.structured_content is not None
+    return result.structured_content
+
+
+def future(hours: float = 24) -> str:
+    return (datetime.now(UTC) + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def writes(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The requests that could change state (everything but reads)."""
+    return [r for r in requests if r["method"] != "GET"]

@@ -1,0 +1,100 @@
+"""Configuration: flags over environment, and every bad setting stops the start with exit 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from opentweet_mcp.config import TOOLSETS, ConfigError, FlagValues, load_settings
+
+
+def settings(env: dict[str, str] | None = None, **flags: object) -> object:
+    return load_settings(FlagValues(**flags), {"OPENTWEET_API_KEY": "pro_k", **(env or {})})
+
+
+def test_defaults() -> None:
+    s = load_settings(FlagValues(), {"OPENTWEET_API_KEY": "pro_k"})
+    assert s.toolsets == TOOLSETS
+    assert s.base_url == "https://opentweet.io"
+    assert s.confirm == "auto" and s.timeout == 30 and not s.read_only
+    assert "pro_k" not in repr(s)
+
+
+def test_flag_beats_env() -> None:
+    s = load_settings(
+        FlagValues(base_url="http://127.0.0.1:9/", toolsets="posts", timeout=5),
+        {
+            "OPENTWEET_API_KEY": "k",
+            "OPENTWEET_BASE_URL": "https://elsewhere",
+            "OPENTWEET_MCP_TOOLSETS": "account",
+            "OPENTWEET_TIMEOUT": "9",
+        },
+    )
+    assert s.base_url == "http://127.0.0.1:9"
+    assert s.toolsets == ("posts",)
+    assert s.timeout == 5
+
+
+@pytest.mark.parametrize("raw,expected", [("1", True), ("yes", True), ("off", False), ("0", False)])
+def test_boolean_env(raw: str, expected: bool) -> None:
+    s = load_settings(FlagValues(), {"OPENTWEET_API_KEY": "k", "OPENTWEET_MCP_READ_ONLY": raw})
+    assert s.read_only is expected
+
+
+@pytest.mark.parametrize(
+    "env,flags,message",
+    [
+        ({"OPENTWEET_MCP_TOOLSETS": "posts,nope"}, {}, "unknown toolset 'nope'"),
+        ({"OPENTWEET_MCP_READ_ONLY": "maybe"}, {}, "OPENTWEET_MCP_READ_ONLY"),
+        ({}, {"confirm": "never"}, "confirm mode"),
+        ({}, {"media_dirs": ["/does/not/exist"]}, "media dir"),
+        ({}, {"transport": "http", "host": "0.0.0.0"}, "OPENTWEET_MCP_AUTH_TOKEN"),
+        ({"OPENTWEET_TIMEOUT": "soon"}, {}, "timeout"),
+        ({"OPENTWEET_MCP_DAILY_PUBLISH_LIMIT": "lots"}, {}, "whole number"),
+    ],
+)
+def test_bad_settings(env: dict[str, str], flags: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        settings(env, **flags)
+
+
+def test_missing_key_is_an_error_unless_sandbox() -> None:
+    with pytest.raises(ConfigError, match="OPENTWEET_API_KEY"):
+        load_settings(FlagValues(), {})
+    assert load_settings(FlagValues(sandbox=True), {}).sandbox
+
+
+def test_non_loopback_bind_with_token_is_allowed() -> None:
+    s = settings({"OPENTWEET_MCP_AUTH_TOKEN": "t"}, transport="http", host="0.0.0.0")
+    assert s.host == "0.0.0.0"  # type: ignore[attr-defined]
+
+
+def test_media_dirs_from_env(tmp_path: Path) -> None:
+    s = settings({"OPENTWEET_MCP_MEDIA_DIRS": f"{tmp_path}:{tmp_path}"})
+    assert s.media_dirs == (tmp_path.resolve(), tmp_path.resolve())  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "args,env,needle",
+    [
+        ([], {}, "OPENTWEET_API_KEY is not set"),
+        (["--toolsets", "bogus", "--sandbox"], {}, "unknown toolset"),
+        (["--exclude-tools", "no_such_tool", "--sandbox"], {}, "unknown tool 'no_such_tool'"),
+    ],
+)
+def test_cli_bad_configuration_exits_2(args: list[str], env: dict[str, str], needle: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "opentweet_mcp", *args],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", **env},
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and needle in lines[0], proc.stderr
+    assert proc.stdout == ""

@@ -1,0 +1,126 @@
+"""Hosted use: the server as a real HTTP process (streamable HTTP and SSE), its bearer token,
+Host protection, and per-request OpenTweet keys with confirmation tokens bound to each key."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.sse import sse_client
+from mcp.client.streamable_http import streamable_http_client
+
+from tests.harness import data, text
+
+AUTH = "hosting-test-token"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_server(base_url: str, *flags: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    port = free_port()
+    environment = {
+        **os.environ,
+        "OPENTWEET_BASE_URL": base_url,
+        "OPENTWEET_MCP_AUTH_TOKEN": AUTH,
+        "OPENTWEET_MCP_SECRET": "shared-secret",
+        **(env or {}),
+    }
+    environment.pop("OPENTWEET_API_KEY", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "opentweet_mcp", "--port", str(port), *flags],
+        env=environment,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise AssertionError(proc.stderr.read().decode() if proc.stderr else "exited")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def http(key: str | None, token: str = AUTH) -> httpx2.AsyncClient:
+    headers = {"Authorization": f"Bearer {token}"}
+    if key:
+        headers["X-OpenTweet-Key"] = key
+    return httpx2.AsyncClient(headers=headers, timeout=30)
+
+
+async def test_token_required_with_www_authenticate(sandbox: Any) -> None:
+    with running_server(sandbox.base_url, "--transport", "http") as url:
+        async with httpx2.AsyncClient() as raw:
+            for headers in ({}, {"Authorization": "Bearer wrong"}):
+                response = await raw.post(
+                    f"{url}/mcp",
+                    json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                    headers={**headers, "Accept": "application/json, text/event-stream"},
+                )
+                assert response.status_code == 401
+                assert response.headers["www-authenticate"].startswith("Bearer")
+            rebinding = await raw.post(
+                f"{url}/mcp",
+                json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                headers={"Authorization": f"Bearer {AUTH}", "Host": "evil.example"},
+            )
+            assert rebinding.status_code in (400, 421)
+
+
+@pytest.mark.parametrize("flags", [(), ("--stateless",)])
+async def test_per_request_keys_and_bound_tokens(sandbox: Any, flags: tuple[str, ...]) -> None:
+    with running_server(sandbox.base_url, "--transport", "http", *flags) as url:
+        async with (
+            http("pro_alice_key") as alice_http,
+            Client(streamable_http_client(f"{url}/mcp", http_client=alice_http), mode="legacy") as alice,
+        ):
+            draft = data(await alice.call_tool("create_post", {"text": "Alice's draft"}))
+            post_id = draft["posts"][0]["id"]
+            token = data(await alice.call_tool("publish_post", {"id": post_id}))["confirmation_token"]
+        async with (
+            http("pro_bob_key") as bob_http,
+            Client(streamable_http_client(f"{url}/mcp", http_client=bob_http), mode="legacy") as bob,
+        ):
+            stolen = await bob.call_tool("publish_post", {"id": post_id, "confirmation_token": token})
+            assert stolen.is_error and "confirmation refused" in text(stolen)
+        async with (
+            http(None) as keyless_http,
+            Client(streamable_http_client(f"{url}/mcp", http_client=keyless_http), mode="legacy") as keyless,
+        ):
+            result = await keyless.call_tool("get_account", {})
+            assert result.is_error and "X-OpenTweet-Key" in text(result)
+    prefixes = {r["key_prefix"] for r in sandbox.requests()}
+    assert any(p.startswith("pro_alice") for p in prefixes)
+    assert not [r for r in sandbox.requests() if r["path"].endswith("/publish")]
+
+
+async def test_sse_transport(sandbox: Any) -> None:
+    with running_server(sandbox.base_url, "--transport", "sse") as url:
+        headers = {"Authorization": f"Bearer {AUTH}", "X-OpenTweet-Key": "pro_sse_user"}
+        async with Client(sse_client(f"{url}/sse", headers=headers), mode="legacy") as client:
+            tools = (await client.list_tools()).tools
+            assert len(tools) == 28
+            me = await client.call_tool("get_account", {})
+            assert data(me)["authenticated"] is True

@@ -1,0 +1,350 @@
+"""The ledger and the policies on it: single use, idempotency keys, daily budget (SPEC §7)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from opentweet_mcp.guard.ledger import (
+    DailyLimitReached,
+    DailyPublishBudget,
+    IdempotencyConflict,
+    IdempotencyStore,
+    Ledger,
+    MemoryLedger,
+    Replay,
+)
+
+KD = "k" * 64
+OTHER_KD = "q" * 64
+
+
+class Clock:
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def ledger(clock: Clock) -> MemoryLedger:
+    return MemoryLedger(clock=clock)
+
+
+def test_memory_ledger_is_a_ledger() -> None:
+    implementation: Ledger = MemoryLedger()
+    assert implementation is not None
+
+
+# --- MemoryLedger ------------------------------------------------------------------------
+
+
+async def test_claim_is_set_nx(ledger: MemoryLedger) -> None:
+    assert await ledger.claim("a", 10)
+    assert not await ledger.claim("a", 10)
+    assert await ledger.get_result("a") == "1"
+    assert await ledger.claim("b", 10, "marker")
+    assert await ledger.get_result("b") == "marker"
+
+
+async def test_fifty_concurrent_claims_one_winner(ledger: MemoryLedger) -> None:
+    async def contender() -> bool:
+        await asyncio.sleep(0)
+        return await ledger.claim("nonce:x", 60)
+
+    results = await asyncio.gather(*(contender() for _ in range(50)))
+    assert results.count(True) == 1
+
+
+async def test_claims_from_threads_one_winner() -> None:
+    ledger = MemoryLedger()
+    results = await asyncio.gather(
+        *(asyncio.to_thread(asyncio.run, ledger.claim("nonce:y", 60)) for _ in range(20))
+    )
+    assert results.count(True) == 1
+
+
+async def test_ttl_expiry(ledger: MemoryLedger, clock: Clock) -> None:
+    await ledger.claim("a", 10)
+    await ledger.put_result("r", "v", 5)
+    clock.now += 4.9
+    assert await ledger.get_result("r") == "v"
+    assert not await ledger.claim("a", 10)
+    clock.now += 0.1
+    assert await ledger.get_result("r") is None
+    clock.now += 5
+    assert await ledger.claim("a", 10)  # expired, claimable again
+
+
+async def test_put_result_replaces_value_and_expiry(ledger: MemoryLedger, clock: Clock) -> None:
+    await ledger.claim("a", 1, "pending")
+    await ledger.put_result("a", "done", 100)
+    clock.now += 50
+    assert await ledger.get_result("a") == "done"
+    clock.now += 50
+    assert await ledger.get_result("a") is None
+
+
+async def test_delete(ledger: MemoryLedger) -> None:
+    await ledger.put_result("a", "v", 10)
+    await ledger.delete("a")
+    await ledger.delete("missing")
+    assert await ledger.get_result("a") is None
+    assert await ledger.claim("a", 10)
+
+
+async def test_reserve_release_peek(ledger: MemoryLedger, clock: Clock) -> None:
+    assert await ledger.peek("c") == 0
+    assert await ledger.reserve("c", 3, 5, 100) == 3
+    assert await ledger.reserve("c", 3, 5, 100) is None
+    assert await ledger.peek("c") == 3
+    assert await ledger.reserve("c", 2, 5, 100) == 5
+    await ledger.release("c", 4)
+    assert await ledger.peek("c") == 1
+    await ledger.release("c", 10)
+    assert await ledger.peek("c") == 0  # never below zero
+    await ledger.release("gone", 1)
+    assert await ledger.peek("gone") == 0
+    assert await ledger.reserve("big", 6, 5, 100) is None
+    assert await ledger.peek("big") == 0
+
+
+async def test_counter_keeps_its_first_expiry(ledger: MemoryLedger, clock: Clock) -> None:
+    await ledger.reserve("c", 1, 10, 100)
+    clock.now += 90
+    await ledger.reserve("c", 1, 10, 100)  # does not extend
+    await ledger.release("c", 1)  # nor does this
+    clock.now += 10
+    assert await ledger.peek("c") == 0
+    assert await ledger.reserve("c", 1, 10, 100) == 1
+
+
+async def test_invalid_arguments(ledger: MemoryLedger) -> None:
+    with pytest.raises(ValueError):
+        await ledger.claim("a", 0)
+    with pytest.raises(ValueError):
+        await ledger.put_result("a", "v", -1)
+    with pytest.raises(ValueError):
+        await ledger.reserve("c", -1, 5, 10)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    amounts=st.lists(st.integers(min_value=0, max_value=7), min_size=1, max_size=60),
+    limit=st.integers(min_value=0, max_value=40),
+)
+def test_concurrent_reserves_never_exceed_limit(amounts: list[int], limit: int) -> None:
+    async def scenario() -> None:
+        ledger = MemoryLedger()
+
+        async def one(amount: int) -> int | None:
+            await asyncio.sleep(0)
+            return await ledger.reserve("budget", amount, limit, 60)
+
+        totals = await asyncio.gather(*(one(a) for a in amounts))
+        granted = [a for a, total in zip(amounts, totals, strict=True) if total is not None]
+        assert sum(granted) <= limit
+        assert await ledger.peek("budget") == sum(granted)
+        assert all(t is None or t <= limit for t in totals)
+
+    asyncio.run(scenario())
+
+
+async def test_memory_stays_bounded(ledger: MemoryLedger, clock: Clock) -> None:
+    for i in range(2000):
+        await ledger.put_result(f"k{i}", "v", 10)
+        await ledger.put_result("same", str(i), 10)  # rewrites leave stale heap items
+        clock.now += 0.1
+    assert len(ledger) <= 101
+    assert len(ledger._expiries) <= 2 * 101 + 64
+    clock.now += 11
+    assert len(ledger) == 0
+    assert len(ledger._data) == 0
+
+
+# --- IdempotencyStore --------------------------------------------------------------------
+
+
+@pytest.fixture
+def store(ledger: MemoryLedger) -> IdempotencyStore:
+    return IdempotencyStore(ledger)
+
+
+async def test_idempotency_first_call_then_replay(store: IdempotencyStore) -> None:
+    assert await store.peek(KD, "create_post", "k1", "fp") is None
+    assert await store.begin(KD, "create_post", "k1", "fp") is None
+    assert await store.peek(KD, "create_post", "k1", "fp") is None  # in flight: no result yet
+    await store.complete(KD, "create_post", "k1", "fp", '{"id": 1}')
+    assert await store.begin(KD, "create_post", "k1", "fp") == Replay('{"id": 1}')
+    assert await store.peek(KD, "create_post", "k1", "fp") == '{"id": 1}'
+
+
+async def test_idempotency_in_flight_conflict(store: IdempotencyStore) -> None:
+    assert await store.begin(KD, "create_post", "k1", "fp") is None
+    with pytest.raises(IdempotencyConflict, match="still in progress or its outcome is unknown"):
+        await store.begin(KD, "create_post", "k1", "fp")
+
+
+async def test_idempotency_other_arguments(store: IdempotencyStore) -> None:
+    assert await store.begin(KD, "create_post", "k1", "fp") is None
+    with pytest.raises(IdempotencyConflict, match="already used with other arguments"):
+        await store.begin(KD, "create_post", "k1", "other")
+    await store.complete(KD, "create_post", "k1", "fp", "{}")
+    with pytest.raises(IdempotencyConflict, match="already used with other arguments"):
+        await store.begin(KD, "create_post", "k1", "other")
+    with pytest.raises(IdempotencyConflict, match="already used with other arguments"):
+        await store.peek(KD, "create_post", "k1", "other")
+
+
+async def test_idempotency_abandon_allows_retry(store: IdempotencyStore) -> None:
+    assert await store.begin(KD, "publish_post", "k1", "fp") is None
+    await store.abandon(KD, "publish_post", "k1")
+    assert await store.begin(KD, "publish_post", "k1", "fp") is None
+
+
+async def test_idempotency_is_scoped_by_key_and_tool(store: IdempotencyStore) -> None:
+    assert await store.begin(KD, "create_post", "k1", "fp") is None
+    assert await store.begin(OTHER_KD, "create_post", "k1", "fp") is None
+    assert await store.begin(KD, "repurpose_tweet", "k1", "fp") is None
+    assert await store.begin(KD, "create_post", "k2", "fp") is None
+
+
+async def test_idempotency_results_last_a_day(
+    store: IdempotencyStore, clock: Clock, ledger: MemoryLedger
+) -> None:
+    assert await store.begin(KD, "create_post", "k1", "fp") is None
+    await store.complete(KD, "create_post", "k1", "fp", "{}")
+    clock.now += 24 * 3600 - 1
+    assert await store.begin(KD, "create_post", "k1", "fp") == Replay("{}")
+    clock.now += 1
+    assert await store.begin(KD, "create_post", "k1", "other") is None
+    assert len(ledger) == 1
+
+
+async def test_idempotency_concurrent_begin_one_winner(store: IdempotencyStore) -> None:
+    async def attempt() -> str:
+        await asyncio.sleep(0)
+        try:
+            return "won" if await store.begin(KD, "create_post", "k", "fp") is None else "replay"
+        except IdempotencyConflict:
+            return "conflict"
+
+    outcomes = await asyncio.gather(*(attempt() for _ in range(50)))
+    assert outcomes.count("won") == 1 and outcomes.count("conflict") == 49
+
+
+async def test_idempotency_ledger_keys_hold_no_raw_key(
+    store: IdempotencyStore, ledger: MemoryLedger
+) -> None:
+    await store.begin(KD, "create_post", "my secret-ish key", "fp")
+    (key,) = ledger._data
+    assert "my secret-ish key" not in key
+    assert json.loads(ledger._data[key][0]) == {"fp": "fp", "result": None}
+
+
+async def test_idempotency_corrupt_entry_blocks(
+    store: IdempotencyStore, ledger: MemoryLedger
+) -> None:
+    key = store._key(KD, "create_post", "k")
+    await ledger.put_result(key, "not json", 60)
+    with pytest.raises(IdempotencyConflict, match="in progress"):
+        await store.begin(KD, "create_post", "k", "fp")
+    assert await store.peek(KD, "create_post", "k", "fp") is None
+
+
+# --- DailyPublishBudget ------------------------------------------------------------------
+
+DAY = datetime(2025, 6, 15, 12, 0, tzinfo=UTC).timestamp()
+
+
+@pytest.fixture
+def wall() -> Clock:
+    return Clock(DAY)
+
+
+async def test_budget_check_reserve_release(ledger: MemoryLedger, wall: Clock) -> None:
+    budget = DailyPublishBudget(ledger, 5, clock=wall)
+    await budget.check(KD, 5)
+    await budget.reserve(KD, 3)
+    await budget.check(KD, 2)
+    with pytest.raises(DailyLimitReached) as info:
+        await budget.check(KD, 3)
+    assert (info.value.used, info.value.limit) == (3, 5)
+    assert info.value.resets_at == datetime(2025, 6, 16, tzinfo=UTC)
+    message = str(info.value)
+    assert "3 of 5" in message and "2025-06-16T00:00:00Z" in message and "Nothing" in message
+    with pytest.raises(DailyLimitReached):
+        await budget.reserve(KD, 3)
+    assert await ledger.peek(f"budget:{KD}:2025-06-15") == 3  # refused reserve changed nothing
+    await budget.release(KD, 3)
+    await budget.reserve(KD, 5)
+    await budget.reserve(OTHER_KD, 5)  # per API key
+
+
+async def test_budget_counts_threads_and_single_calls_over_limit(
+    ledger: MemoryLedger, wall: Clock
+) -> None:
+    budget = DailyPublishBudget(ledger, 3, clock=wall)
+    with pytest.raises(DailyLimitReached) as info:
+        await budget.reserve(KD, 4)
+    assert info.value.used == 0 and info.value.tweets == 4
+
+
+async def test_budget_disabled_or_zero_tweets(ledger: MemoryLedger, wall: Clock) -> None:
+    unlimited = DailyPublishBudget(ledger, None, clock=wall)
+    await unlimited.check(KD, 10_000)
+    await unlimited.reserve(KD, 10_000)
+    await unlimited.release(KD, 10_000)
+    zero = DailyPublishBudget(ledger, 0, clock=wall)
+    await zero.check(KD, 0)
+    await zero.reserve(KD, 0)
+    with pytest.raises(DailyLimitReached):
+        await zero.check(KD, 1)
+    assert len(ledger) == 0
+
+
+async def test_budget_day_rollover(wall: Clock) -> None:
+    ledger = MemoryLedger(clock=wall)  # expiry and day from one clock
+    budget = DailyPublishBudget(ledger, 2, clock=wall)
+    wall.now = datetime(2025, 6, 15, 23, 59, 59, tzinfo=UTC).timestamp()
+    await budget.reserve(KD, 2)
+    with pytest.raises(DailyLimitReached):
+        await budget.check(KD, 1)
+    wall.now += 1  # midnight UTC
+    await budget.check(KD, 2)
+    await budget.reserve(KD, 2)
+    with pytest.raises(DailyLimitReached) as info:
+        await budget.reserve(KD, 1)
+    assert info.value.resets_at == datetime(2025, 6, 17, tzinfo=UTC)
+    # yesterday's counter outlives midnight by the margin only, then is gone
+    assert await ledger.peek(f"budget:{KD}:2025-06-15") == 2
+    wall.now += 3601
+    assert await ledger.peek(f"budget:{KD}:2025-06-15") == 0
+    assert len(ledger) == 1
+
+
+async def test_concurrent_budget_reserves(ledger: MemoryLedger, wall: Clock) -> None:
+    budget = DailyPublishBudget(ledger, 10, clock=wall)
+
+    async def attempt(tweets: int) -> bool:
+        await asyncio.sleep(0)
+        try:
+            await budget.reserve(KD, tweets)
+        except DailyLimitReached:
+            return False
+        return True
+
+    outcomes = await asyncio.gather(*(attempt(3) for _ in range(20)))
+    assert outcomes.count(True) == 3
+    assert await ledger.peek(f"budget:{KD}:2025-06-15") == 9

@@ -1,0 +1,135 @@
+"""The tool surface: every tool of SPEC §5 with its exact name, flags and schemas, a committed
+tools/list snapshot, toolset selection, and the stdio subprocess path."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client, ClientSession, StdioServerParameters, stdio_client
+
+from opentweet_mcp.config import Settings
+from opentweet_mcp.server import SERVER_NAME, build_server
+from tests.harness import data, text
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "tools_list.json"
+
+# SPEC §5: tool → (toolset, read-only, destructive, idempotent, open-world)
+EXPECTED: dict[str, tuple[str, bool, bool, bool, bool]] = {
+    "get_account": ("account", True, False, False, True),
+    "list_accounts": ("account", True, False, False, True),
+    "create_post": ("posts", False, True, False, True),
+    "bulk_create_posts": ("posts", False, True, False, True),
+    "list_posts": ("posts", True, False, False, True),
+    "get_post": ("posts", True, False, False, True),
+    "update_post": ("posts", False, True, True, True),
+    "schedule_post": ("posts", False, False, True, True),
+    "publish_post": ("posts", False, True, False, True),
+    "batch_schedule_posts": ("posts", False, True, False, True),
+    "delete_post": ("posts", False, True, False, True),
+    "upload_media": ("media", False, False, False, True),
+    "get_evergreen_settings": ("evergreen", True, False, False, True),
+    "update_evergreen_settings": ("evergreen", False, False, True, True),
+    "list_evergreen_posts": ("evergreen", True, False, False, True),
+    "add_to_evergreen": ("evergreen", False, False, False, True),
+    "get_evergreen_post": ("evergreen", True, False, False, True),
+    "update_evergreen_post": ("evergreen", False, False, True, True),
+    "remove_from_evergreen": ("evergreen", False, False, True, True),
+    "get_evergreen_history": ("evergreen", True, False, False, True),
+    "search_inspiration": ("inspiration", True, False, False, True),
+    "repurpose_tweet": ("inspiration", False, False, False, True),
+    "get_analytics_overview": ("analytics", True, False, False, True),
+    "get_tweet_analytics": ("analytics", True, False, False, True),
+    "get_best_times": ("analytics", True, False, False, True),
+    "analyze_best_times": ("analytics", False, False, False, True),
+    "check_post": ("compose", True, False, False, False),
+    "split_thread": ("compose", True, False, False, False),
+}
+GATED = {"create_post", "bulk_create_posts", "publish_post", "batch_schedule_posts", "delete_post"}
+
+
+def listing(**overrides: Any) -> list[dict[str, Any]]:
+    import anyio
+
+    settings = Settings(api_key="pro_k", base_url="http://127.0.0.1:9", **overrides)
+
+    async def run() -> list[dict[str, Any]]:
+        async with Client(build_server(settings), mode="legacy") as client:
+            tools = (await client.list_tools()).tools
+        return [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools]
+
+    return anyio.run(run)
+
+
+def test_every_spec_tool_with_its_flags() -> None:
+    tools = {t["name"]: t for t in listing()}
+    assert set(tools) == set(EXPECTED)
+    for name, (_, read_only, destructive, idempotent, open_world) in EXPECTED.items():
+        hints = tools[name]["annotations"]
+        assert hints["title"] and tools[name]["title"] == hints["title"]
+        assert (hints["readOnlyHint"], hints["destructiveHint"]) == (read_only, destructive), name
+        assert (hints["idempotentHint"], hints["openWorldHint"]) == (idempotent, open_world), name
+        assert tools[name]["description"], name
+        assert "outputSchema" in tools[name], name
+        params = tools[name]["inputSchema"].get("properties", {})
+        assert ("confirmation_token" in params) == (name in GATED), name
+        assert "approval" not in params and "ctx" not in params, name
+        if open_world and name not in ("get_account", "list_accounts", "get_evergreen_settings", "update_evergreen_settings"):
+            assert "x_account_id" in params, name
+
+
+def test_snapshot_matches() -> None:
+    current = json.dumps(listing(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    if os.environ.get("UPDATE_SNAPSHOTS") or not SNAPSHOT.exists():
+        SNAPSHOT.write_text(current, encoding="utf-8")
+    assert SNAPSHOT.read_text(encoding="utf-8") == current, (
+        "tools/list changed: review the diff and rerun with UPDATE_SNAPSHOTS=1"
+    )
+
+
+def test_toolset_selection() -> None:
+    names = {t["name"] for t in listing(toolsets=("account", "compose"))}
+    assert names == {n for n, spec in EXPECTED.items() if spec[0] in ("account", "compose")}
+    names = {t["name"] for t in listing(toolsets=("account",), tools=("get_post",), exclude_tools=("list_accounts",))}
+    assert names == {"get_account", "get_post"}
+    read_only = {t["name"] for t in listing(read_only=True, tools=("publish_post",))}
+    assert read_only == {n for n, spec in EXPECTED.items() if spec[1]}
+
+
+async def test_stdio_subprocess(sandbox: Any) -> None:
+    env = {
+        **os.environ,
+        "OPENTWEET_API_KEY": "pro_stdio_user",
+        "OPENTWEET_BASE_URL": sandbox.base_url,
+    }
+    params = StdioServerParameters(command=sys.executable, args=["-m", "opentweet_mcp"], env=env)
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as client:
+        init = await client.initialize()
+        assert init.server_info.name == SERVER_NAME
+        tools = (await client.list_tools()).tools
+        assert len(tools) == len(EXPECTED)
+        created = await client.call_tool("create_post", {"text": "over stdio"})
+        assert data(created)["posts"][0]["status"] == "draft", text(created)
+        publish = await client.call_tool("publish_post", {"id": data(created)["posts"][0]["id"]})
+        assert data(publish)["status"] == "confirmation_required"
+
+
+@pytest.mark.parametrize("command", [["tools"], ["tools", "--read-only"]])
+def test_tools_command(command: list[str]) -> None:
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, "-m", "opentweet_mcp", *command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "OPENTWEET_API_KEY": ""},
+    )
+    assert out.returncode == 0, out.stderr
+    names = [line.split()[0] for line in out.stdout.splitlines()]
+    expected = [n for n, s in EXPECTED.items() if s[1] or "--read-only" not in command]
+    assert sorted(names) == sorted(expected)
