@@ -61,6 +61,8 @@ def running_server(base_url: str, *flags: str, env: dict[str, str] | None = None
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        if proc.stderr:
+            proc.stderr.close()
 
 
 def http(key: str | None, token: str = AUTH) -> httpx2.AsyncClient:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from opentweet_mcp.tools.media import read_media_file, sniff
+from opentweet_mcp.media_types import sniff
+from opentweet_mcp.tools.media import read_media_file
 from opentweet_mcp.validate import InvalidArguments
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 32
