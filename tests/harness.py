@@ -28,7 +28,11 @@ def settings_for(base_url: str, **overrides: Any) -> Settings:
 
 @asynccontextmanager
 async def session(
-    base_url: str, mode: str = "legacy", *, client_options: dict[str, Any] | None = None, **overrides: Any
+    base_url: str,
+    mode: str = "legacy",
+    *,
+    client_options: dict[str, Any] | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[Client]:
     server = build_server(settings_for(base_url, **overrides))
     async with Client(server, mode=mode, **(client_options or {})) as client:  # type: ignore[arg-type]

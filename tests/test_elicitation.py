@@ -55,7 +55,9 @@ async def test_decline_cancel_or_unticked_does_nothing(
 @pytest.mark.parametrize("mode", MODES)
 async def test_auto_without_capability_falls_back_to_tokens(sandbox: Any, mode: str) -> None:
     async with session(sandbox.base_url, mode, confirm="auto") as client:
-        result = await client.call_tool("create_post", {"text": "Token please", "publish_now": True})
+        result = await client.call_tool(
+            "create_post", {"text": "Token please", "publish_now": True}
+        )
         assert data(result)["status"] == "confirmation_required"
     assert writes(sandbox.requests()) == []
 

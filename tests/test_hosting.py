@@ -96,20 +96,30 @@ async def test_per_request_keys_and_bound_tokens(sandbox: Any, flags: tuple[str,
     with running_server(sandbox.base_url, "--transport", "http", *flags) as url:
         async with (
             http("pro_alice_key") as alice_http,
-            Client(streamable_http_client(f"{url}/mcp", http_client=alice_http), mode="legacy") as alice,
+            Client(
+                streamable_http_client(f"{url}/mcp", http_client=alice_http), mode="legacy"
+            ) as alice,
         ):
             draft = data(await alice.call_tool("create_post", {"text": "Alice's draft"}))
             post_id = draft["posts"][0]["id"]
-            token = data(await alice.call_tool("publish_post", {"id": post_id}))["confirmation_token"]
+            token = data(await alice.call_tool("publish_post", {"id": post_id}))[
+                "confirmation_token"
+            ]
         async with (
             http("pro_bob_key") as bob_http,
-            Client(streamable_http_client(f"{url}/mcp", http_client=bob_http), mode="legacy") as bob,
+            Client(
+                streamable_http_client(f"{url}/mcp", http_client=bob_http), mode="legacy"
+            ) as bob,
         ):
-            stolen = await bob.call_tool("publish_post", {"id": post_id, "confirmation_token": token})
+            stolen = await bob.call_tool(
+                "publish_post", {"id": post_id, "confirmation_token": token}
+            )
             assert stolen.is_error and "confirmation refused" in text(stolen)
         async with (
             http(None) as keyless_http,
-            Client(streamable_http_client(f"{url}/mcp", http_client=keyless_http), mode="legacy") as keyless,
+            Client(
+                streamable_http_client(f"{url}/mcp", http_client=keyless_http), mode="legacy"
+            ) as keyless,
         ):
             result = await keyless.call_tool("get_account", {})
             assert result.is_error and "X-OpenTweet-Key" in text(result)

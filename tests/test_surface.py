@@ -78,7 +78,12 @@ def test_every_spec_tool_with_its_flags() -> None:
         params = tools[name]["inputSchema"].get("properties", {})
         assert ("confirmation_token" in params) == (name in GATED), name
         assert "approval" not in params and "ctx" not in params, name
-        if open_world and name not in ("get_account", "list_accounts", "get_evergreen_settings", "update_evergreen_settings"):
+        if open_world and name not in (
+            "get_account",
+            "list_accounts",
+            "get_evergreen_settings",
+            "update_evergreen_settings",
+        ):
             assert "x_account_id" in params, name
 
 
@@ -94,7 +99,12 @@ def test_snapshot_matches() -> None:
 def test_toolset_selection() -> None:
     names = {t["name"] for t in listing(toolsets=("account", "compose"))}
     assert names == {n for n, spec in EXPECTED.items() if spec[0] in ("account", "compose")}
-    names = {t["name"] for t in listing(toolsets=("account",), tools=("get_post",), exclude_tools=("list_accounts",))}
+    names = {
+        t["name"]
+        for t in listing(
+            toolsets=("account",), tools=("get_post",), exclude_tools=("list_accounts",)
+        )
+    }
     assert names == {"get_account", "get_post"}
     read_only = {t["name"] for t in listing(read_only=True, tools=("publish_post",))}
     assert read_only == {n for n, spec in EXPECTED.items() if spec[1]}

@@ -33,7 +33,9 @@ async def confirm(client: Client, tool: str, arguments: dict[str, Any]) -> dict[
     preview = data(first)
     assert preview["status"] == "confirmation_required", text(first)
     assert text(first).startswith("NOT DONE YET — confirmation required")
-    done = await client.call_tool(tool, {**arguments, "confirmation_token": preview["confirmation_token"]})
+    done = await client.call_tool(
+        tool, {**arguments, "confirmation_token": preview["confirmation_token"]}
+    )
     return data(done)
 
 
@@ -89,8 +91,16 @@ async def test_create_scheduled_thread(sandbox: Any, mode: str) -> None:
         ("create_post", {"text": "🙂" * 141}, "282 weighted characters"),
         ("create_post", {"text": "hi", "scheduled_date": "2020-01-01T00:00:00Z"}, "in the past"),
         ("create_post", {"text": "hi", "scheduled_date": "2030-01-01T10:00:00"}, "no UTC offset"),
-        ("create_post", {"text": "hi", "publish_now": True, "scheduled_date": "2030-01-01T10:00:00Z"}, "cannot be combined"),
-        ("create_post", {"text": "hi", "thread_tweets": ["a", "b"], "thread_media": [[]]}, "one list per thread tweet"),
+        (
+            "create_post",
+            {"text": "hi", "publish_now": True, "scheduled_date": "2030-01-01T10:00:00Z"},
+            "cannot be combined",
+        ),
+        (
+            "create_post",
+            {"text": "hi", "thread_tweets": ["a", "b"], "thread_media": [[]]},
+            "one list per thread tweet",
+        ),
         ("create_post", {"text": "hi", "media_urls": ["https://m/1.png"] * 5}, "at most 4 images"),
         ("create_post", {"text": "hi", "auto_retweet_offset_minutes": 20000}, "10080"),
         ("get_post", {"id": "12345"}, "24-character hex"),
@@ -102,7 +112,11 @@ async def test_create_scheduled_thread(sandbox: Any, mode: str) -> None:
         ("list_posts", {"status": "sent"}, "scheduled"),
         ("update_post", {"id": "507f1f77bcf86cd799439011"}, "nothing to change"),
         ("upload_media", {}, "exactly one of path or data_base64"),
-        ("upload_media", {"data_base64": base64.b64encode(b"%PDF-1.7 x").decode(), "filename": "a.png"}, "judged by its content"),
+        (
+            "upload_media",
+            {"data_base64": base64.b64encode(b"%PDF-1.7 x").decode(), "filename": "a.png"},
+            "judged by its content",
+        ),
     ],
 )
 async def test_bad_input_is_refused_before_any_request(
@@ -185,7 +199,9 @@ async def test_expired_token_is_refused(sandbox: Any) -> None:
         plan = Plan("publish_post", None, ops.publish_post(post_id), None, None)  # type: ignore[arg-type]
         old = ConfirmationTokens(TEST_SECRET, clock=lambda: 1_000_000.0)
         token = old.mint("publish_post", plan.digest(), key_digest(PRO_KEY)).token
-        result = await client.call_tool("publish_post", {"id": post_id, "confirmation_token": token})
+        result = await client.call_tool(
+            "publish_post", {"id": post_id, "confirmation_token": token}
+        )
         assert result.is_error and "expired" in text(result)
     assert not [r for r in sandbox.requests() if r["path"].endswith("/publish")]
 
@@ -197,10 +213,14 @@ async def test_publish_guardrails(sandbox: Any) -> None:
         )["posts"][0]["id"]
         refused = await client.call_tool("publish_post", {"id": scheduled})
         assert refused.is_error and "scheduled for" in text(refused)
-        allowed = data(await client.call_tool("publish_post", {"id": scheduled, "override_schedule": True}))
+        allowed = data(
+            await client.call_tool("publish_post", {"id": scheduled, "override_schedule": True})
+        )
         assert allowed["status"] == "confirmation_required"
 
-        source = data(await client.call_tool("create_post", {"text": "Evergreen tip"}))["posts"][0]["id"]
+        source = data(await client.call_tool("create_post", {"text": "Evergreen tip"}))["posts"][0][
+            "id"
+        ]
         await client.call_tool("add_to_evergreen", {"post_id": source})
         refused = await client.call_tool("publish_post", {"id": source, "override_schedule": True})
         assert refused.is_error and "evergreen source" in text(refused)
@@ -217,9 +237,14 @@ async def test_bulk_create_and_batch_schedule(sandbox: Any, mode: str) -> None:
         ids = [p["id"] for p in created["posts"]]
         assert len(ids) == 7
 
-        schedules = [{"post_id": i, "scheduled_date": future(24 * (n + 1))} for n, i in enumerate(ids)]
+        schedules = [
+            {"post_id": i, "scheduled_date": future(24 * (n + 1))} for n, i in enumerate(ids)
+        ]
         first = data(await client.call_tool("batch_schedule_posts", {"schedules": schedules}))
-        assert first["preview"]["date_range"] == [schedules[0]["scheduled_date"], schedules[-1]["scheduled_date"]]
+        assert first["preview"]["date_range"] == [
+            schedules[0]["scheduled_date"],
+            schedules[-1]["scheduled_date"],
+        ]
         assert first["preview"]["first"] == "Day 1 tip" and first["preview"]["last"] == "Day 7 tip"
         done = await confirm(client, "batch_schedule_posts", {"schedules": schedules})
         assert all(p["status"] == "scheduled" for p in done["posts"])
@@ -230,7 +255,9 @@ async def test_bulk_create_and_batch_schedule(sandbox: Any, mode: str) -> None:
 async def test_delete_is_gated_and_explicit(sandbox: Any) -> None:
     async with session(sandbox.base_url) as client:
         post_id = await create_draft(client, "Delete me")
-        preview = data(await client.call_tool("delete_post", {"id": post_id, "delete_from_x": False}))
+        preview = data(
+            await client.call_tool("delete_post", {"id": post_id, "delete_from_x": False})
+        )
         assert "never published" in preview["action"]
         assert not [r for r in sandbox.requests() if r["method"] == "DELETE"]
         done = await confirm(client, "delete_post", {"id": post_id, "delete_from_x": False})
@@ -245,7 +272,9 @@ async def test_idempotency_key_on_create(sandbox: Any) -> None:
         one = data(await client.call_tool("create_post", args))
         two = await client.call_tool("create_post", args)
         assert data(two)["posts"][0]["id"] == one["posts"][0]["id"] and "Replayed" in text(two)
-        other = await client.call_tool("create_post", {"text": "Different", "idempotency_key": "k-1"})
+        other = await client.call_tool(
+            "create_post", {"text": "Different", "idempotency_key": "k-1"}
+        )
         assert other.is_error and "other arguments" in text(other)
     assert len(writes(sandbox.requests())) == 1
 
@@ -266,7 +295,10 @@ async def test_upload_media(sandbox: Any, tmp_path: Path) -> None:
         assert escaped.is_error and "outside the configured media folders" in text(escaped)
         big = await client.call_tool(
             "upload_media",
-            {"data_base64": base64.b64encode(PNG + b"\0" * (5 * 1024 * 1024)).decode(), "filename": "b.png"},
+            {
+                "data_base64": base64.b64encode(PNG + b"\0" * (5 * 1024 * 1024)).decode(),
+                "filename": "b.png",
+            },
         )
         assert big.is_error and "at most 5 MiB" in text(big)
     import httpx2

@@ -1,0 +1,126 @@
+"""Guardrails that hold when things go wrong: the daily publish limit, truthful outcomes after
+ambiguous failures, replays, and an API key that never leaks."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from tests.harness import data, session, text, writes
+
+SECRET_KEY = "pro_SECRETKEY_do_not_leak_7f3a9c"
+
+
+async def confirmed(client: Any, tool: str, arguments: dict[str, Any]) -> Any:
+    first = data(await client.call_tool(tool, arguments))
+    return await client.call_tool(
+        tool, {**arguments, "confirmation_token": first["confirmation_token"]}
+    )
+
+
+async def test_daily_publish_limit(sandbox: Any) -> None:
+    async with session(sandbox.base_url, daily_publish_limit=2) as client:
+        thread = {"text": "one", "thread_tweets": ["two"], "publish_now": True}
+        assert data(await confirmed(client, "create_post", thread))["status"] == "posted"
+        preview = await client.call_tool("create_post", {"text": "three", "publish_now": True})
+        assert preview.is_error and "limit" in text(preview).lower()
+    assert len(writes(sandbox.requests())) == 1
+
+
+async def test_limit_is_checked_again_at_confirmation(sandbox: Any) -> None:
+    async with session(sandbox.base_url, daily_publish_limit=1) as client:
+        a = data(await client.call_tool("create_post", {"text": "A", "publish_now": True}))
+        b = data(await client.call_tool("create_post", {"text": "B", "publish_now": True}))
+        done = await client.call_tool(
+            "create_post",
+            {"text": "A", "publish_now": True, "confirmation_token": a["confirmation_token"]},
+        )
+        assert data(done)["status"] == "posted"
+        refused = await client.call_tool(
+            "create_post",
+            {"text": "B", "publish_now": True, "confirmation_token": b["confirmation_token"]},
+        )
+        assert refused.is_error and "limit" in text(refused).lower()
+    assert len(writes(sandbox.requests())) == 1
+
+
+async def test_ambiguous_publish_rereads_the_post(sandbox: Any) -> None:
+    async with session(sandbox.base_url) as client:
+        post_id = data(await client.call_tool("create_post", {"text": "Lost answer"}))["posts"][0][
+            "id"
+        ]
+        sandbox.fault(path=f"/api/v1/posts/{post_id}/publish", action="reset_after")
+        result = await confirmed(client, "publish_post", {"id": post_id})
+        assert data(result)["status"] == "posted"
+        assert "re-reading the post shows it was published" in text(result)
+
+        other = data(await client.call_tool("create_post", {"text": "Never arrived"}))["posts"][0][
+            "id"
+        ]
+        sandbox.fault(path=f"/api/v1/posts/{other}/publish", action="reset_before")
+        result = await confirmed(client, "publish_post", {"id": other})
+        assert result.is_error and "Outcome unknown" in text(result) and "'draft'" in text(result)
+    publishes = [r for r in sandbox.requests() if r["path"].endswith("/publish")]
+    assert len(publishes) == 2 and [r["processed"] for r in publishes] == [True, False]
+
+
+async def test_ambiguous_create_says_outcome_unknown(sandbox: Any) -> None:
+    async with session(sandbox.base_url) as client:
+        sandbox.fault(path="/api/v1/posts", method="POST", action="status", status=502)
+        result = await client.call_tool("create_post", {"text": "maybe", "idempotency_key": "m1"})
+        assert result.is_error and "list_posts" in text(result)
+        retry = await client.call_tool("create_post", {"text": "maybe", "idempotency_key": "m1"})
+        assert retry.is_error  # the same key does not write again after an unknown outcome
+    assert len(writes(sandbox.requests())) == 1
+
+
+async def test_url_limit_says_saved_as_draft(sandbox: Any) -> None:
+    async with session(sandbox.base_url, api_key="trial_links") as client:
+        for n in range(2):
+            ok = await client.call_tool(
+                "create_post",
+                {
+                    "text": f"Read https://example.com/{n}",
+                    "publish_now": False,
+                    "scheduled_date": "2099-01-01T10:00:00Z",
+                },
+            )
+            assert not ok.is_error, text(ok)
+        capped = await client.call_tool(
+            "create_post",
+            {"text": "Read https://example.com/3", "scheduled_date": "2099-01-01T10:00:00Z"},
+        )
+        assert capped.is_error and "429" in text(capped) and "draft" in text(capped)
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_api_key_never_appears(
+    sandbox: Any, mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    seen: list[str] = []
+    async with session(sandbox.base_url, mode, api_key=SECRET_KEY) as client:
+        calls: list[tuple[str, dict[str, Any]]] = [
+            ("get_account", {}),
+            ("list_accounts", {}),
+            ("create_post", {"text": "hygiene"}),
+            ("list_posts", {}),
+            ("get_post", {"id": "0" * 24}),
+            ("publish_post", {"id": "0" * 24}),
+            ("search_inspiration", {"q": "agents"}),
+        ]
+        for tool, arguments in calls:
+            result = await client.call_tool(tool, arguments)
+            seen.append(result.model_dump_json())
+        sandbox.fault(path="/api/v1/me", action="echo_auth", status=400)
+        echoed = await client.call_tool("get_account", {})
+        assert echoed.is_error
+        seen.append(echoed.model_dump_json())
+        sandbox.fault(path="/api/v1/posts", action="echo_auth", status=500, times=5)
+        seen.append((await client.call_tool("list_posts", {})).model_dump_json())
+    everything = "\n".join(seen) + "\n".join(r.getMessage() for r in caplog.records)
+    assert SECRET_KEY not in everything
+    assert "SECRETKEY" not in everything
+    assert all(SECRET_KEY not in str(r["key_prefix"]) for r in sandbox.requests())
