@@ -5,12 +5,18 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime
+from enum import Enum
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from opentweet_mcp.guard.ledger import (
+    IN_PROGRESS,
+    OTHER_ARGUMENTS,
+    OUTCOME_UNKNOWN,
+    STALE_AFTER,
+    ConfirmationReplay,
     DailyLimitReached,
     DailyPublishBudget,
     IdempotencyConflict,
@@ -19,6 +25,7 @@ from opentweet_mcp.guard.ledger import (
     MemoryLedger,
     Replay,
 )
+from opentweet_mcp.guard.tokens import ConfirmationRefused
 
 KD = "k" * 64
 OTHER_KD = "q" * 64
@@ -177,8 +184,8 @@ async def test_memory_stays_bounded(ledger: MemoryLedger, clock: Clock) -> None:
 
 
 @pytest.fixture
-def store(ledger: MemoryLedger) -> IdempotencyStore:
-    return IdempotencyStore(ledger)
+def store(ledger: MemoryLedger, clock: Clock) -> IdempotencyStore:
+    return IdempotencyStore(ledger, clock=clock)
 
 
 async def test_idempotency_first_call_then_replay(store: IdempotencyStore) -> None:
@@ -187,13 +194,15 @@ async def test_idempotency_first_call_then_replay(store: IdempotencyStore) -> No
     assert await store.peek(KD, "create_post", "k1", "fp") is None  # in flight: no result yet
     await store.complete(KD, "create_post", "k1", "fp", '{"id": 1}')
     assert await store.begin(KD, "create_post", "k1", "fp") == Replay('{"id": 1}')
+    assert await store.begin(KD, "create_post", "k1", "fp") == Replay('{"id": 1}')
     assert await store.peek(KD, "create_post", "k1", "fp") == '{"id": 1}'
 
 
 async def test_idempotency_in_flight_conflict(store: IdempotencyStore) -> None:
     assert await store.begin(KD, "create_post", "k1", "fp") is None
-    with pytest.raises(IdempotencyConflict, match="still in progress or its outcome is unknown"):
+    with pytest.raises(IdempotencyConflict, match="still in progress") as refused:
         await store.begin(KD, "create_post", "k1", "fp")
+    assert "unknown" not in str(refused.value)
 
 
 async def test_idempotency_other_arguments(store: IdempotencyStore) -> None:
@@ -205,12 +214,50 @@ async def test_idempotency_other_arguments(store: IdempotencyStore) -> None:
         await store.begin(KD, "create_post", "k1", "other")
     with pytest.raises(IdempotencyConflict, match="already used with other arguments"):
         await store.peek(KD, "create_post", "k1", "other")
+    await store.mark_unknown(KD, "create_post", "k1", "fp")
+    with pytest.raises(IdempotencyConflict, match="already used with other arguments"):
+        await store.begin(KD, "create_post", "k1", "other")
 
 
 async def test_idempotency_abandon_allows_retry(store: IdempotencyStore) -> None:
     assert await store.begin(KD, "publish_post", "k1", "fp") is None
     await store.abandon(KD, "publish_post", "k1")
+    assert await store.peek(KD, "publish_post", "k1", "fp") is None
     assert await store.begin(KD, "publish_post", "k1", "fp") is None
+
+
+async def test_idempotency_unknown_outcome_blocks_for_a_day(
+    store: IdempotencyStore, clock: Clock
+) -> None:
+    assert await store.begin(KD, "publish_post", "k1", "fp") is None
+    await store.mark_unknown(KD, "publish_post", "k1", "fp")
+    for call in (store.begin, store.peek):
+        with pytest.raises(IdempotencyConflict, match=r"unknown outcome.*list_posts"):
+            await call(KD, "publish_post", "k1", "fp")
+    clock.now += 24 * 3600 - 1
+    with pytest.raises(IdempotencyConflict, match="unknown outcome"):
+        await store.begin(KD, "publish_post", "k1", "fp")
+    clock.now += 1
+    assert await store.begin(KD, "publish_post", "k1", "fp") is None
+
+
+async def test_idempotency_stale_marker_reads_as_unknown(
+    ledger: MemoryLedger, clock: Clock
+) -> None:
+    store = IdempotencyStore(ledger, clock=clock, stale_after=60)
+    assert await store.begin(KD, "create_post", "k1", "fp") is None
+    clock.now += 59
+    with pytest.raises(IdempotencyConflict, match="still in progress"):
+        await store.begin(KD, "create_post", "k1", "fp")
+    assert await store.peek(KD, "create_post", "k1", "fp") is None
+    clock.now += 1  # the call never reported back: it may or may not have happened
+    with pytest.raises(IdempotencyConflict, match="unknown outcome"):
+        await store.begin(KD, "create_post", "k1", "fp")
+    with pytest.raises(IdempotencyConflict, match="unknown outcome"):
+        await store.peek(KD, "create_post", "k1", "fp")
+    # a late completion still wins over staleness
+    await store.complete(KD, "create_post", "k1", "fp", '"late"')
+    assert await store.begin(KD, "create_post", "k1", "fp") == Replay('"late"')
 
 
 async def test_idempotency_is_scoped_by_key_and_tool(store: IdempotencyStore) -> None:
@@ -250,17 +297,163 @@ async def test_idempotency_ledger_keys_hold_no_raw_key(
     await store.begin(KD, "create_post", "my secret-ish key", "fp")
     (key,) = ledger._data
     assert "my secret-ish key" not in key
-    assert json.loads(ledger._data[key][0]) == {"fp": "fp", "result": None}
+    assert json.loads(ledger._data[key][0]) == {
+        "fp": "fp",
+        "status": "pending",
+        "at": 1000.0,
+        "result": None,
+    }
 
 
-async def test_idempotency_corrupt_entry_blocks(
-    store: IdempotencyStore, ledger: MemoryLedger
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "not json",
+        "[]",
+        '{"fp": "fp"}',
+        '{"fp": "fp", "status": "done", "at": 1, "result": null}',
+        '{"fp": "fp", "status": "pending", "at": 1, "result": "x"}',
+        '{"fp": "fp", "status": "bogus", "at": 1, "result": null}',
+        '{"fp": 1, "status": "done", "at": 1, "result": "x"}',
+        '{"fp": "fp", "status": "done", "at": "1", "result": "x"}',
+    ],
+)
+async def test_idempotency_unreadable_entry_blocks(
+    store: IdempotencyStore, ledger: MemoryLedger, raw: str
 ) -> None:
     key = store._key(KD, "create_post", "k")
-    await ledger.put_result(key, "not json", 60)
-    with pytest.raises(IdempotencyConflict, match="in progress"):
+    await ledger.put_result(key, raw, 60)
+    with pytest.raises(IdempotencyConflict, match="unknown outcome"):
         await store.begin(KD, "create_post", "k", "fp")
-    assert await store.peek(KD, "create_post", "k", "fp") is None
+    with pytest.raises(IdempotencyConflict, match="unknown outcome"):
+        await store.peek(KD, "create_post", "k", "fp")
+
+
+class _Op(Enum):
+    BEGIN = "begin"
+    COMPLETE = "complete"
+    ABANDON = "abandon"
+    UNKNOWN = "unknown"
+    TICK = "tick"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ops=st.lists(
+        st.tuples(st.sampled_from(list(_Op)), st.sampled_from(["fp", "other"])), max_size=12
+    )
+)
+def test_idempotency_matches_a_model(ops: list[tuple[_Op, str]]) -> None:
+    """Random sequences of calls against a plain model of the state machine."""
+
+    async def run() -> None:
+        clock = Clock()
+        store = IdempotencyStore(MemoryLedger(clock=clock), clock=clock, stale_after=100)
+        # model: None, or (fingerprint, status, started, result)
+        state: tuple[str, str, float, str | None] | None = None
+        for n, (op, fp) in enumerate(ops):
+            if op is _Op.TICK:
+                clock.now += 60
+                continue
+            if op is _Op.BEGIN:
+                outcome: object
+                try:
+                    outcome = await store.begin(KD, "t", "k", fp)
+                except IdempotencyConflict as exc:
+                    outcome = str(exc)
+                if state is None:
+                    assert outcome is None
+                    state = (fp, "pending", clock.now, None)
+                elif state[0] != fp:
+                    assert outcome == OTHER_ARGUMENTS
+                elif state[1] == "done":
+                    assert outcome == Replay(str(state[3]))
+                elif state[1] == "pending" and clock.now - state[2] < 100:
+                    assert outcome == IN_PROGRESS
+                else:
+                    assert outcome == OUTCOME_UNKNOWN
+            elif state is not None:  # finishing calls are only made by the claimant
+                if op is _Op.COMPLETE:
+                    await store.complete(KD, "t", "k", state[0], f"r{n}")
+                    state = (state[0], "done", clock.now, f"r{n}")
+                elif op is _Op.ABANDON:
+                    await store.abandon(KD, "t", "k")
+                    state = None
+                else:
+                    await store.mark_unknown(KD, "t", "k", state[0])
+                    state = (state[0], "unknown", clock.now, None)
+
+    asyncio.run(run())
+
+
+# --- ConfirmationReplay ------------------------------------------------------------------
+
+
+@pytest.fixture
+def replay(ledger: MemoryLedger, clock: Clock) -> ConfirmationReplay:
+    return ConfirmationReplay(ledger, clock=clock)
+
+
+async def test_token_first_use_then_replay(replay: ConfirmationReplay) -> None:
+    assert await replay.begin("n1") is None
+    await replay.complete("n1", '{"posted": true}')
+    assert await replay.begin("n1") == Replay('{"posted": true}')
+    assert await replay.begin("n2") is None  # other tokens are independent
+
+
+async def test_token_in_flight_and_unknown_are_refused(
+    replay: ConfirmationReplay, clock: Clock
+) -> None:
+    assert await replay.begin("n1") is None
+    with pytest.raises(ConfirmationRefused, match="already being carried out") as refused:
+        await replay.begin("n1")
+    assert refused.value.code == "used"
+    await replay.mark_unknown("n1")
+    with pytest.raises(ConfirmationRefused, match=r"already used.*unknown.*list_posts") as refused:
+        await replay.begin("n1")
+    assert refused.value.code == "used"
+    assert await replay.begin("n2") is None
+    clock.now += STALE_AFTER
+    with pytest.raises(ConfirmationRefused, match="unknown"):
+        await replay.begin("n2")
+
+
+async def test_token_abandon_allows_reuse(replay: ConfirmationReplay) -> None:
+    assert await replay.begin("n1") is None
+    await replay.abandon("n1")
+    assert await replay.begin("n1") is None
+
+
+async def test_token_fifty_concurrent_confirmations_one_write(
+    replay: ConfirmationReplay,
+) -> None:
+    writes = 0
+
+    async def confirm() -> str:
+        nonlocal writes
+        await asyncio.sleep(0)
+        try:
+            stored = await replay.begin("n1")
+        except ConfirmationRefused:
+            return "refused"
+        if stored is not None:
+            return "replayed"
+        writes += 1
+        await asyncio.sleep(0.01)  # the request
+        await replay.complete("n1", "{}")
+        return "performed"
+
+    outcomes = await asyncio.gather(*(confirm() for _ in range(50)))
+    assert writes == 1 and outcomes.count("performed") == 1
+    assert outcomes.count("refused") == 49
+    assert await replay.begin("n1") == Replay("{}")
+
+
+async def test_token_and_idempotency_records_do_not_collide(
+    replay: ConfirmationReplay, store: IdempotencyStore
+) -> None:
+    assert await replay.begin("k") is None
+    assert await store.begin(KD, "t", "k", "fp") is None
 
 
 # --- DailyPublishBudget ------------------------------------------------------------------

@@ -4,7 +4,8 @@ publish budget (SPEC §6, §7).
 Everything sits behind `Ledger`, a handful of atomic operations chosen to map one-to-one onto
 Redis (SET NX PX, SET PX, GET, DEL and two short Lua scripts), so replicas can share one
 store later without the callers changing. `MemoryLedger` is the single-process version.
-`IdempotencyStore` and `DailyPublishBudget` are the policies built on top of it.
+`IdempotencyStore`, `ConfirmationReplay` and `DailyPublishBudget` are the policies built on
+top of it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Literal, Protocol
+
+from opentweet_mcp.guard.tokens import ConfirmationRefused
 
 RESULT_TTL = 24 * 3600.0
 BUDGET_TTL_MARGIN = 3600.0
@@ -148,6 +151,8 @@ class MemoryLedger:
             return total
 
     async def release(self, counter_key: str, amount: int) -> None:
+        if amount < 0:
+            raise ValueError("amount must not be negative")
         with self._lock:
             self._now()
             entry = self._data.get(counter_key)
@@ -161,13 +166,36 @@ class MemoryLedger:
             return int(entry[0]) if entry is not None else 0
 
 
-# --- idempotency keys ----------------------------------------------------------------------
+# --- at most once: idempotency keys and confirmation tokens --------------------------------
+
+STALE_AFTER = 300.0
+"""Seconds after which a call still marked in flight is taken to have ended without saying
+how (a crash, a lost task): far longer than any request with its retries takes."""
 
 IN_PROGRESS = (
-    "a call with this idempotency_key is still in progress or its outcome is unknown; "
-    "check list_posts before retrying with a new key"
+    "a call with this idempotency_key is still in progress; wait for it to finish, then "
+    "repeat the same call to get its result"
 )
-OTHER_ARGUMENTS = "idempotency_key already used with other arguments"
+OUTCOME_UNKNOWN = (
+    "an earlier call with this idempotency_key ended with an unknown outcome: it may have "
+    "been carried out. Check list_posts before retrying; only if it did not happen, retry "
+    "with a new idempotency_key"
+)
+OTHER_ARGUMENTS = (
+    "idempotency_key already used with other arguments; use a new idempotency_key for a "
+    "different call"
+)
+TOKEN_IN_PROGRESS = (
+    "this confirmation token is already being carried out by another call; wait for it to "
+    "finish, then repeat the same call to get its result"
+)
+TOKEN_OUTCOME_UNKNOWN = (
+    "this confirmation token was already used and the outcome of its call is unknown: it may "
+    "have been carried out. Check list_posts before anything else; only if it did not happen, "
+    "call again without a token for a fresh preview"
+)
+
+Status = Literal["pending", "unknown", "done"]
 
 
 @dataclass(frozen=True)
@@ -182,36 +210,107 @@ class IdempotencyConflict(Exception):
 
 
 @dataclass(frozen=True)
-class _Entry:
+class _Record:
+    """One write's progress as stored in the ledger.
+
+    `pending` is claimed before the request goes out, `done` holds its result, `unknown` marks
+    a call that may or may not have happened. `at` is when the status was set (wall clock, so
+    replicas sharing a ledger agree on it).
+    """
+
     fingerprint: str
-    result: str | None  # None while in flight
+    status: Status
+    at: float
+    result: str | None = None
 
     def dump(self) -> str:
-        return json.dumps({"fp": self.fingerprint, "result": self.result})
+        return json.dumps(
+            {"fp": self.fingerprint, "status": self.status, "at": self.at, "result": self.result}
+        )
 
     @classmethod
-    def load(cls, raw: str) -> _Entry | None:
+    def load(cls, raw: str) -> _Record | None:
         try:
             data = json.loads(raw)
-            fingerprint, result = data["fp"], data["result"]
+            fingerprint, status, at, result = data["fp"], data["status"], data["at"], data["result"]
         except (ValueError, TypeError, KeyError):
             return None
-        if not isinstance(fingerprint, str) or not isinstance(result, str | None):
+        if (
+            not isinstance(fingerprint, str)
+            or status not in ("pending", "unknown", "done")
+            or not isinstance(at, int | float)
+            or not isinstance(result, str | None)
+            or (status == "done") != (result is not None)
+        ):
             return None
-        return cls(fingerprint, result)
+        return cls(fingerprint, status, float(at), result)
+
+
+class _AtMostOnce:
+    """The state machine shared by idempotency keys and confirmation tokens.
+
+    absent → `begin` claims `pending` (SET NX) → `complete` (done, result kept) or `abandon`
+    (back to absent: provably nothing happened) or `mark_unknown` (kept, blocks for good).
+    A record that cannot be read is treated as unknown: blocking is the safe failure.
+    """
+
+    def __init__(self, ledger: Ledger, clock: Callable[[], float], stale_after: float) -> None:
+        self.ledger = ledger
+        self._clock = clock
+        self._stale_after = stale_after
+
+    async def begin(self, key: str, fingerprint: str, ttl: float) -> _Record | None:
+        """None if this call claimed `key`; otherwise the record that is already there."""
+        marker = _Record(fingerprint, "pending", self._clock()).dump()
+        for _ in range(3):  # retried only if the record vanished between claim and read
+            if await self.ledger.claim(key, ttl, marker):
+                return None
+            raw = await self.ledger.get_result(key)
+            if raw is not None:
+                return self.read(raw, fingerprint)
+        return _Record(fingerprint, "unknown", self._clock())
+
+    def read(self, raw: str, fingerprint: str) -> _Record:
+        record = _Record.load(raw)
+        if record is None:
+            return _Record(fingerprint, "unknown", self._clock())
+        if record.status == "pending" and self._clock() - record.at >= self._stale_after:
+            return _Record(record.fingerprint, "unknown", record.at)
+        return record
+
+    async def complete(self, key: str, fingerprint: str, result: str, ttl: float) -> None:
+        await self.ledger.put_result(
+            key, _Record(fingerprint, "done", self._clock(), result).dump(), ttl
+        )
+
+    async def mark_unknown(self, key: str, fingerprint: str, ttl: float) -> None:
+        await self.ledger.put_result(
+            key, _Record(fingerprint, "unknown", self._clock()).dump(), ttl
+        )
+
+    async def abandon(self, key: str) -> None:
+        await self.ledger.delete(key)
 
 
 class IdempotencyStore:
     """At most one write per (API key, tool, idempotency_key) within 24 hours.
 
-    An entry is claimed as "in flight" before the request goes out and replaced by the result
-    when it completes. A marker left in flight (the call is running, or ended ambiguously)
-    keeps blocking the key for 24 hours: the write may have happened, so only a person
-    checking can say whether to try again. `abandon` removes it when it provably did not.
+    The caller runs `begin` before the request and then exactly one of: `complete` (it
+    succeeded, or failed in a way worth replaying), `abandon` (it provably did not happen, so
+    a retry with the same key may go ahead) or `mark_unknown` (it may have happened: the key
+    stays blocked for 24 hours with a refusal that tells the agent to check list_posts,
+    because a retry must not make a second write). A call that never reports back reads as
+    unknown after `stale_after` seconds.
     """
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        clock: Callable[[], float] = time.time,
+        stale_after: float = STALE_AFTER,
+    ) -> None:
         self.ledger = ledger
+        self._once = _AtMostOnce(ledger, clock, stale_after)
 
     @staticmethod
     def _key(key_digest: str, tool: str, idem_key: str) -> str:
@@ -221,53 +320,108 @@ class IdempotencyStore:
     async def begin(
         self, key_digest: str, tool: str, idem_key: str, fingerprint: str
     ) -> Replay | None:
-        """Claim the key for this call (None: go ahead), or the earlier result to replay."""
-        key = self._key(key_digest, tool, idem_key)
-        marker = _Entry(fingerprint, None).dump()
-        for _ in range(3):  # retried only if the entry vanished between claim and read
-            if await self.ledger.claim(key, RESULT_TTL, marker):
-                return None
-            raw = await self.ledger.get_result(key)
-            if raw is None:
-                continue
-            entry = _Entry.load(raw)
-            if entry is None:
-                raise IdempotencyConflict(IN_PROGRESS)
-            if entry.fingerprint != fingerprint:
-                raise IdempotencyConflict(OTHER_ARGUMENTS)
-            if entry.result is None:
-                raise IdempotencyConflict(IN_PROGRESS)
-            return Replay(entry.result)
-        raise IdempotencyConflict(IN_PROGRESS)
+        """Claim the key for this call (None: go ahead), or the earlier result to replay.
+
+        Raises IdempotencyConflict when the key was used with other arguments, is still in
+        flight, or ended with an unknown outcome.
+        """
+        record = await self._once.begin(
+            self._key(key_digest, tool, idem_key), fingerprint, RESULT_TTL
+        )
+        if record is None:
+            return None
+        if record.fingerprint != fingerprint:
+            raise IdempotencyConflict(OTHER_ARGUMENTS)
+        if record.status == "pending":
+            raise IdempotencyConflict(IN_PROGRESS)
+        if record.status == "unknown" or record.result is None:
+            raise IdempotencyConflict(OUTCOME_UNKNOWN)
+        return Replay(record.result)
 
     async def complete(
         self, key_digest: str, tool: str, idem_key: str, fingerprint: str, result_json: str
     ) -> None:
         """Remember the result for 24 hours, replacing the in-flight marker."""
-        await self.ledger.put_result(
-            self._key(key_digest, tool, idem_key),
-            _Entry(fingerprint, result_json).dump(),
-            RESULT_TTL,
+        await self._once.complete(
+            self._key(key_digest, tool, idem_key), fingerprint, result_json, RESULT_TTL
+        )
+
+    async def mark_unknown(
+        self, key_digest: str, tool: str, idem_key: str, fingerprint: str
+    ) -> None:
+        """The request may have happened: keep the key blocked, saying so, for 24 hours."""
+        await self._once.mark_unknown(
+            self._key(key_digest, tool, idem_key), fingerprint, RESULT_TTL
         )
 
     async def abandon(self, key_digest: str, tool: str, idem_key: str) -> None:
         """Drop the marker: the request provably did not happen, so a retry may proceed."""
-        await self.ledger.delete(self._key(key_digest, tool, idem_key))
+        await self._once.abandon(self._key(key_digest, tool, idem_key))
 
     async def peek(self, key_digest: str, tool: str, idem_key: str, fingerprint: str) -> str | None:
-        """The stored result if this call already completed; None if not (or still in flight).
+        """The stored result if this call already completed; None if unused or in flight.
 
-        Raises IdempotencyConflict if the key was used with other arguments.
+        For previews: raises IdempotencyConflict if the key was used with other arguments or
+        its call ended with an unknown outcome, since confirming could only be refused.
         """
         raw = await self.ledger.get_result(self._key(key_digest, tool, idem_key))
         if raw is None:
             return None
-        entry = _Entry.load(raw)
-        if entry is None:
-            return None
-        if entry.fingerprint != fingerprint:
+        record = self._once.read(raw, fingerprint)
+        if record.fingerprint != fingerprint:
             raise IdempotencyConflict(OTHER_ARGUMENTS)
-        return entry.result
+        if record.status == "unknown":
+            raise IdempotencyConflict(OUTCOME_UNKNOWN)
+        return record.result
+
+
+class ConfirmationReplay:
+    """Single use for confirmation tokens, keeping the first call's result for replays.
+
+    Same protocol as IdempotencyStore, keyed by the token's nonce (the token's MAC already
+    binds it to one tool, request and API key, so no fingerprint is needed): `begin` before
+    the request consumes the nonce, then one of `complete`, `abandon`, `mark_unknown`.
+    A replay of a consumed token returns the stored result, or is refused with code `used`.
+    """
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        clock: Callable[[], float] = time.time,
+        stale_after: float = STALE_AFTER,
+        ttl: float = RESULT_TTL,
+    ) -> None:
+        self.ledger = ledger
+        self._once = _AtMostOnce(ledger, clock, stale_after)
+        self._ttl = ttl
+
+    @staticmethod
+    def _key(nonce: str) -> str:
+        return f"token:{nonce}"
+
+    async def begin(self, nonce: str) -> Replay | None:
+        """Consume the nonce (None: go ahead), or the earlier result to replay.
+
+        Raises ConfirmationRefused (code `used`) while the first call is in flight or when
+        its outcome is unknown.
+        """
+        record = await self._once.begin(self._key(nonce), "", self._ttl)
+        if record is None:
+            return None
+        if record.status == "done" and record.result is not None:
+            return Replay(record.result)
+        message = TOKEN_IN_PROGRESS if record.status == "pending" else TOKEN_OUTCOME_UNKNOWN
+        raise ConfirmationRefused(message, "used")
+
+    async def complete(self, nonce: str, result_json: str) -> None:
+        await self._once.complete(self._key(nonce), "", result_json, self._ttl)
+
+    async def mark_unknown(self, nonce: str) -> None:
+        await self._once.mark_unknown(self._key(nonce), "", self._ttl)
+
+    async def abandon(self, nonce: str) -> None:
+        """The request provably did not happen: the (still unexpired) token may be used again."""
+        await self._once.abandon(self._key(nonce))
 
 
 # --- daily publish budget ------------------------------------------------------------------

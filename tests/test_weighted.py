@@ -1,0 +1,188 @@
+"""The tweet-length counter against twitter-text's official conformance data (loaded at test
+time from ../shared/conformance/twitter-text/), plus newer emoji and properties."""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from opentweet_mcp.text.weighted import (
+    V2,
+    V3,
+    TextConfig,
+    extract_urls_with_indices,
+    is_valid_url,
+    parse_tweet,
+    weighted_length,
+)
+
+CONFORMANCE = Path(
+    os.environ.get("OPENTWEET_CONFORMANCE_DIR")
+    or Path(__file__).resolve().parents[1].parent / "shared" / "conformance" / "twitter-text"
+)
+if not CONFORMANCE.is_dir():  # pragma: no cover - CI always has shared/
+    pytest.skip(
+        f"TWITTER-TEXT CONFORMANCE DATA MISSING at {CONFORMANCE}: the length counter is UNTESTED",
+        allow_module_level=True,
+    )
+
+
+def load(name: str) -> dict[str, list[dict[str, Any]]]:
+    tests: dict[str, list[dict[str, Any]]] = yaml.safe_load(
+        (CONFORMANCE / name).read_text(encoding="utf-8")
+    )["tests"]
+    return tests
+
+
+VALIDATE = load("validate.yml")
+EXTRACT = load("extract.yml")
+TLDS = load("tlds.yml")
+
+
+def cases(tests: dict[str, list[dict[str, Any]]], *groups: str) -> list[Any]:
+    return [
+        pytest.param(case, id=f"{group}:{case['description']}")
+        for group in groups
+        for case in tests[group]
+    ]
+
+
+def as_expected(text: str, config: TextConfig) -> dict[str, Any]:
+    parsed = parse_tweet(text, config)
+    return {
+        "weightedLength": parsed.weighted_length,
+        "valid": parsed.valid,
+        "permillage": parsed.permillage,
+        "displayRangeStart": parsed.display_range[0],
+        "displayRangeEnd": parsed.display_range[1],
+        "validRangeStart": parsed.valid_range[0],
+        "validRangeEnd": parsed.valid_range[1],
+    }
+
+
+def test_group_sizes() -> None:
+    """The suite is whole: the groups the issue names have the case counts it names."""
+    assert len(VALIDATE["WeightedTweetsWithDiscountedEmojiCounterTest"]) == 22
+    assert len(VALIDATE["UnicodeDirectionalMarkerCounterTest"]) == 2
+    assert len(VALIDATE["WeightedTweetsCounterTest"]) == 20
+    assert sum(len(group) for group in TLDS.values()) == 1574
+
+
+@pytest.mark.parametrize(
+    "case",
+    cases(
+        VALIDATE,
+        "WeightedTweetsWithDiscountedEmojiCounterTest",
+        "UnicodeDirectionalMarkerCounterTest",
+    ),
+)
+def test_v3_weighted(case: dict[str, Any]) -> None:
+    assert as_expected(case["text"], V3) == case["expected"]
+
+
+@pytest.mark.parametrize("case", cases(VALIDATE, "WeightedTweetsCounterTest"))
+def test_v2_weighted(case: dict[str, Any]) -> None:
+    assert as_expected(case["text"], V2) == case["expected"]
+
+
+@pytest.mark.parametrize("case", cases(VALIDATE, "urls"))
+def test_url_validity(case: dict[str, Any]) -> None:
+    assert is_valid_url(case["text"]) is case["expected"]
+
+
+@pytest.mark.parametrize("case", cases(VALIDATE, "urls_without_protocol"))
+def test_url_validity_without_protocol(case: dict[str, Any]) -> None:
+    assert is_valid_url(case["text"], require_protocol=False) is case["expected"]
+
+
+@pytest.mark.parametrize("case", cases(EXTRACT, "urls", "tco_urls_with_params"))
+def test_url_extraction(case: dict[str, Any]) -> None:
+    assert [url for url, _, _ in extract_urls_with_indices(case["text"])] == case["expected"]
+
+
+@pytest.mark.parametrize(
+    "case", cases(EXTRACT, "urls_with_indices", "urls_with_directional_markers")
+)
+def test_url_extraction_with_indices(case: dict[str, Any]) -> None:
+    got = [{"url": u, "indices": [s, e]} for u, s, e in extract_urls_with_indices(case["text"])]
+    assert got == case["expected"]
+
+
+@pytest.mark.parametrize("case", cases(TLDS, "country", "generic"))
+def test_tlds(case: dict[str, Any]) -> None:
+    assert [url for url, _, _ in extract_urls_with_indices(case["text"])] == case["expected"]
+
+
+@pytest.mark.parametrize(
+    "text,length",
+    [
+        ("🫱🏻\u200d🫲🏿", 2),  # handshake with two skin tones (Unicode 14)
+        ("🧑\u200d🧑\u200d🧒", 2),  # family: adult, adult, child (Unicode 15.1)
+        ("🐦\u200d🔥", 2),  # phoenix (Unicode 15.1)
+        ("🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f", 2),  # Scotland
+        ("🇺🇦", 2),
+        ("#\ufe0f\u20e3", 2),
+        ("©", 1),
+        ("®", 1),
+        ("©\ufe0f", 2),
+        ("®\ufe0f", 2),
+        ("a\r\nb", 4),  # CRLF counts 2
+        ("日本語", 6),
+        ("e\u0301", 1),  # NFC: é
+    ],
+)
+def test_own_cases(text: str, length: int) -> None:
+    assert weighted_length(text) == length
+
+
+def test_invalid_characters() -> None:
+    for bad in ("\ufffe", "\ufeff", "\uffff"):
+        parsed = parse_tweet(f"ok {bad} ok")
+        assert not parsed.valid and parsed.valid_range == (0, 2)
+
+
+def test_url_spans_are_reported() -> None:
+    text = "🙂 see example.com and https://x.com/a"
+    spans = parse_tweet(text).url_spans
+    units = text.encode("utf-16-le")
+    assert [units[s * 2 : e * 2].decode("utf-16-le") for s, e in spans] == [
+        "example.com",
+        "https://x.com/a",
+    ]
+
+
+def test_premium_config_is_data() -> None:
+    premium = replace(V3, max_weighted_length=25_000)
+    parsed = parse_tweet("x" * 25_000, premium)
+    assert parsed.valid and parsed.permillage == 1000
+    assert not parse_tweet("x" * 25_001, premium).valid
+    assert not parse_tweet("x" * 281).valid
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.text(max_size=300))
+def test_length_never_negative(text: str) -> None:
+    assert weighted_length(text) >= 0
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.text(max_size=200), st.text(max_size=60))
+def test_appending_never_shortens(text: str, more: str) -> None:
+    # a URL can absorb the appended text and still weigh 23, never less
+    assert weighted_length(text + " " + more) >= weighted_length(text)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.text(max_size=200))
+def test_nfc_equivalent_texts_count_the_same(text: str) -> None:
+    assert weighted_length(unicodedata.normalize("NFD", text)) == weighted_length(
+        unicodedata.normalize("NFC", text)
+    )
