@@ -124,3 +124,45 @@ async def test_api_key_never_appears(
     assert SECRET_KEY not in everything
     assert "SECRETKEY" not in everything
     assert all(SECRET_KEY not in str(r["key_prefix"]) for r in sandbox.requests())
+
+
+async def test_token_survives_a_refused_write_but_not_an_ambiguous_one(sandbox: Any) -> None:
+    async with session(sandbox.base_url) as client:
+        refused_id = data(await client.call_tool("create_post", {"text": "Refused first"}))[
+            "posts"
+        ][0]["id"]
+        token = data(await client.call_tool("publish_post", {"id": refused_id}))[
+            "confirmation_token"
+        ]
+        sandbox.fault(
+            path=f"/api/v1/posts/{refused_id}/publish",
+            action="status",
+            status=403,
+            body={"error": "X account not connected"},
+        )
+        first = await client.call_tool(
+            "publish_post", {"id": refused_id, "confirmation_token": token}
+        )
+        assert first.is_error and "403" in text(first)
+        second = await client.call_tool(
+            "publish_post", {"id": refused_id, "confirmation_token": token}
+        )
+        assert data(second)["status"] == "posted"  # nothing happened the first time
+
+        unclear_id = data(await client.call_tool("create_post", {"text": "Unclear"}))["posts"][0][
+            "id"
+        ]
+        token = data(await client.call_tool("publish_post", {"id": unclear_id}))[
+            "confirmation_token"
+        ]
+        sandbox.fault(path=f"/api/v1/posts/{unclear_id}/publish", action="status", status=500)
+        first = await client.call_tool(
+            "publish_post", {"id": unclear_id, "confirmation_token": token}
+        )
+        assert first.is_error and "Outcome unknown" in text(first)
+        again = await client.call_tool(
+            "publish_post", {"id": unclear_id, "confirmation_token": token}
+        )
+        assert again.is_error and "confirmation refused" in text(again)
+    publishes = [r for r in sandbox.requests() if r["path"].endswith("/publish")]
+    assert len(publishes) == 3

@@ -34,13 +34,20 @@ from pydantic import BaseModel, Field
 from opentweet_mcp.api.errors import ApiError, OpenTweetError, UpstreamUnavailable
 from opentweet_mcp.api.operations import ApiRequest
 from opentweet_mcp.config import Settings
-from opentweet_mcp.guard.ledger import DailyPublishBudget, IdempotencyStore, Ledger
+from opentweet_mcp.guard.ledger import (
+    ConfirmationReplay,
+    DailyLimitReached,
+    DailyPublishBudget,
+    IdempotencyConflict,
+    IdempotencyStore,
+    Ledger,
+)
 from opentweet_mcp.guard.tokens import ConfirmationRefused, ConfirmationTokens
 from opentweet_mcp.services import Caller
+from opentweet_mcp.validate import InvalidArguments
 
 log = logging.getLogger("opentweet_mcp.guard")
 
-RESULT_TTL = 24 * 3600.0
 Perform = Callable[[], Awaitable[CallToolResult]]
 Mode = Literal["token", "elicit", "refuse"]
 
@@ -115,6 +122,7 @@ class Guard:
         self.tokens = tokens
         self.ledger = ledger
         self.idempotency = IdempotencyStore(ledger)
+        self.confirmations = ConfirmationReplay(ledger)
         self.budget = DailyPublishBudget(ledger, settings.daily_publish_limit)
         self._handles: dict[tuple[str, str | None], str] = {}
 
@@ -188,17 +196,18 @@ class Guard:
             return await self._confirmation_required(plan, await plan.show())
 
         verified = self.tokens.verify(token, plan.tool, digest, key_digest)
-        stored = await self.ledger.get_result(f"confirm:{verified.nonce}")
-        if stored is not None:
-            return _replayed(stored, "this confirmation token was already carried out")
-        if not await self.ledger.claim(f"nonce:{verified.nonce}", RESULT_TTL):
-            raise ConfirmationRefused(
-                "this confirmation token was already used and its call did not finish "
-                "cleanly; check list_posts, then call again without a token for a fresh preview",
-                "used",
-            )
-        result = await self._once(plan, idempotency_key)
-        await self.ledger.put_result(f"confirm:{verified.nonce}", _dump(result), RESULT_TTL)
+        replay = await self.confirmations.begin(verified.nonce)  # consumes the token
+        if replay is not None:
+            return _replayed(replay.result, "this confirmation token was already carried out")
+        try:
+            result = await self._once(plan, idempotency_key)
+        except Exception as exc:
+            if provably_not_done(exc):
+                await self.confirmations.abandon(verified.nonce)  # the token may be used again
+            else:
+                await self.confirmations.mark_unknown(verified.nonce)
+            raise
+        await self.confirmations.complete(verified.nonce, _dump(result))
         return result
 
     async def once(self, plan: Plan, idempotency_key: str | None) -> CallToolResult:
@@ -215,14 +224,13 @@ class Guard:
         await self.budget.reserve(key_digest, plan.tweets)
         try:
             result = await plan.perform()
-        except (UpstreamUnavailable, ApiError) as exc:
-            # The request provably did not take effect (it never left, or OpenTweet refused
-            # it): give back the budget and let the caller retry with the same key. A 5xx may
-            # have been applied, so it keeps both, like any other ambiguous failure.
-            if not (isinstance(exc, ApiError) and exc.status >= 500):
+        except Exception as exc:
+            if provably_not_done(exc):
                 await self.budget.release(key_digest, plan.tweets)
                 if key is not None:
                     await self.idempotency.abandon(key_digest, plan.tool, key)
+            elif key is not None:
+                await self.idempotency.mark_unknown(key_digest, plan.tool, key, digest)
             raise
         if key is not None:
             await self.idempotency.complete(key_digest, plan.tool, key, digest, _dump(result))
@@ -274,6 +282,24 @@ class Guard:
                 return fallback
             self._handles[cache_key] = str(match.get("x_handle") or match.get("id"))
         return self._handles[cache_key]
+
+
+def provably_not_done(exc: Exception) -> bool:
+    """Whether a failed write certainly did not happen, so it may be tried again.
+
+    Local refusals and 4xx answers were never applied, and an unreachable upstream never got
+    the request; a 5xx, a lost answer or anything unexpected may have been applied.
+    """
+    if isinstance(exc, ApiError):
+        return exc.status < 500
+    return isinstance(
+        exc,
+        UpstreamUnavailable
+        | InvalidArguments
+        | ConfirmationRefused
+        | IdempotencyConflict
+        | DailyLimitReached,
+    )
 
 
 Planner = Callable[..., Awaitable[Plan]]
