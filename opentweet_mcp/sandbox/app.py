@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import secrets
 import time
 from collections import deque
@@ -246,10 +247,10 @@ class Sandbox:
         self._mark_posted(user, post)
         return self.store.save_post(user.id, post)
 
-    def _mark_posted(self, user: User, post: dict[str, Any]) -> None:
+    def _mark_posted(self, user: User, post: dict[str, Any], at: datetime | None = None) -> None:
         account = user.account(post.get("x_account_id"))
         x_post_id = str(1_800_000_000_000_000_000 + secrets.randbelow(10**17))
-        now = iso(self.now())
+        now = iso(at or self.now())
         post.update(
             status="posted",
             x_post_id=x_post_id,
@@ -281,7 +282,7 @@ class Sandbox:
             for post in self.store.posts(user.id):
                 due = post.get("scheduled_date")
                 if post.get("status") == "scheduled" and due and parse_iso(due) <= now:
-                    self._mark_posted(user, post)
+                    self._mark_posted(user, post, now)
                     self.store.save_post(user.id, post)
                     published += 1
             clones += self._evergreen_run(user, now)
@@ -307,7 +308,7 @@ class Sandbox:
                 continue
             clone = self.new_post(user, source, user.account(source.get("x_account_id")))
             clone["source_id"] = source["id"]
-            self._mark_posted(user, clone)
+            self._mark_posted(user, clone, now)
             self.store.save_post(user.id, clone)
             source.update(
                 last_posted_at=clone["posted_date"],
@@ -860,11 +861,11 @@ async def search(sb: Sandbox, user: User, request: Request) -> Any:
     sort_order = params.get("sort_order", "relevancy")
     if sort_order not in ("relevancy", "recency"):
         raise bad("sort_order must be relevancy or recency")
-    words = [w for w in q.lower().split() if len(w) > 1]
+    words = {w for w in re.findall(r"\w+", q.lower()) if len(w) > 1}
     now = sb.now()
     found = []
     for tweet in corpus():
-        score = sum(tweet["text"].lower().count(w) for w in words)
+        score = len(words & set(re.findall(r"\w+", tweet["text"].lower())))
         if not score or tweet["like_count"] < min_likes or tweet["retweet_count"] < min_retweets:
             continue
         if params.get("lang") and tweet["lang"] != params["lang"]:
