@@ -166,3 +166,79 @@ async def test_token_survives_a_refused_write_but_not_an_ambiguous_one(sandbox: 
         assert again.is_error and "confirmation refused" in text(again)
     publishes = [r for r in sandbox.requests() if r["path"].endswith("/publish")]
     assert len(publishes) == 3
+
+
+async def test_api_key_never_appears_over_stdio_with_debug_logs(
+    sandbox: Any, tmp_path: Any
+) -> None:
+    """Every tool over a real stdio session with debug logging on, some upstream errors
+    echoing the Authorization header: the key is in no result and no stderr line."""
+    import os
+    import sys
+
+    from mcp import ClientSession, StdioServerParameters, stdio_client
+
+    stderr_path = tmp_path / "stderr.log"
+    env = {**os.environ, "OPENTWEET_API_KEY": SECRET_KEY, "OPENTWEET_BASE_URL": sandbox.base_url}
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "opentweet_mcp", "--log-level", "debug"], env=env
+    )
+    results: list[str] = []
+    with stderr_path.open("w") as errlog:
+        async with (
+            stdio_client(params, errlog=errlog) as (read, write),
+            ClientSession(read, write) as client,
+        ):
+            await client.initialize()
+
+            async def call(tool: str, arguments: dict[str, Any]) -> Any:
+                result = await client.call_tool(tool, arguments)
+                results.append(result.model_dump_json())
+                return result
+
+            draft = data(await call("create_post", {"text": "hygiene draft"}))["posts"][0]["id"]
+            other = data(await call("create_post", {"text": "second draft"}))["posts"][0]["id"]
+            future_date = "2099-01-01T10:00:00Z"
+            for tool, arguments in [
+                ("get_account", {}),
+                ("list_accounts", {}),
+                ("list_posts", {}),
+                ("get_post", {"id": draft}),
+                ("update_post", {"id": draft, "text": "hygiene draft, edited"}),
+                ("schedule_post", {"id": other, "scheduled_date": future_date}),
+                ("publish_post", {"id": draft}),
+                ("bulk_create_posts", {"posts": [{"text": "bulk one"}]}),
+                (
+                    "batch_schedule_posts",
+                    {"schedules": [{"post_id": draft, "scheduled_date": future_date}]},
+                ),
+                ("delete_post", {"id": draft}),
+                ("upload_media", {"data_base64": "iVBORw0KGgoAAAAAAAAAAA==", "filename": "a.png"}),
+                ("get_evergreen_settings", {}),
+                ("update_evergreen_settings", {"enabled": True}),
+                ("list_evergreen_posts", {}),
+                ("add_to_evergreen", {"text": "evergreen hygiene"}),
+                ("get_evergreen_post", {"id": draft}),
+                ("update_evergreen_post", {"id": draft, "paused": True}),
+                ("remove_from_evergreen", {"id": draft}),
+                ("get_evergreen_history", {}),
+                ("search_inspiration", {"q": "agents"}),
+                ("repurpose_tweet", {"tweet_text": "hello", "save_as_draft": False}),
+                ("get_analytics_overview", {}),
+                ("get_tweet_analytics", {}),
+                ("get_best_times", {}),
+                ("analyze_best_times", {}),
+                ("check_post", {"text": "local"}),
+                ("split_thread", {"text": "local. text."}),
+            ]:
+                await call(tool, arguments)
+            for path in ("/api/v1/me", "/api/v1/posts", "/api/v1/evergreen/settings"):
+                sandbox.fault(path=path, action="echo_auth", status=400, times=3)
+            assert (await call("get_account", {})).is_error
+            assert (await call("list_posts", {})).is_error
+            assert (await call("create_post", {"text": "echo"})).is_error
+            assert (await call("get_evergreen_settings", {})).is_error
+    logs = stderr_path.read_text()
+    assert "DEBUG" in logs  # debug logging really was on
+    everything = "\n".join(results) + logs
+    assert SECRET_KEY not in everything and "SECRETKEY" not in everything
