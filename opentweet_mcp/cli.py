@@ -220,7 +220,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     level = (getattr(args, "log_level", None) or "warning").upper()
     logging.basicConfig(
-        stream=sys.stderr, level=level, format="%(levelname)s %(name)s: %(message)s"
+        stream=sys.stderr,
+        level=level,
+        format="ts=%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s",
     )
     try:
         if args.command == "sandbox":

@@ -100,9 +100,11 @@ async def upload_media(
     extension, content_type = _checked(content, name)
     upload_name = f"{Path(name).stem or 'media'}.{extension}"
     caller = svc.caller(ctx)
+    await ctx.report_progress(0, len(content), f"uploading {upload_name}")
     data: Any = await caller.client.upload(
         upload_name, content, content_type, x_account_id=caller.account(x_account_id)
     )
+    await ctx.report_progress(len(content), len(content), "uploaded")
     url = data.get("url") if isinstance(data, dict) else None
     if not url:
         return success(f"UNVERIFIED — the upload response has no url: {data!r}", {"result": data})

@@ -249,7 +249,9 @@ async def _plan_bulk(ctx: Context, posts: list[NewPost], x_account_id: str | Non
         )
 
     async def perform() -> CallToolResult:
+        await ctx.report_progress(0, 1, f"creating {len(bodies)} posts")
         data = await caller.client.send(request)
+        await ctx.report_progress(1, 1, "created")
         created = created_posts(data)
         lines = [f"Created {len(created)} of {len(bodies)} post(s):"]
         lines += [f"- {describe_post(p)}" for p in created]
@@ -493,7 +495,9 @@ async def _plan_batch(
         )
 
     async def perform() -> CallToolResult:
+        await ctx.report_progress(0, 1, f"scheduling {len(schedules)} posts")
         data = await caller.client.send(request)
+        await ctx.report_progress(1, 1, "scheduled")
         return success(_batch_summary(data, len(schedules)), data)
 
     return Plan("batch_schedule_posts", caller, request, account, perform, preview)
