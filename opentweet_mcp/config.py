@@ -82,6 +82,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     auth_token: str | None = field(default=None, repr=False)
+    redis_url: str | None = field(default=None, repr=False)
     stateless: bool = False
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
@@ -237,6 +238,7 @@ def load_settings(flags: FlagValues, env: Mapping[str, str] | None = None) -> Se
         host=host,
         port=port,
         auth_token=auth_token,
+        redis_url=env.get("OPENTWEET_MCP_REDIS_URL") or None,
         stateless=stateless,
         allowed_hosts=allowed_hosts,
         allowed_origins=allowed_origins,

@@ -14,7 +14,7 @@ from mcp.server import MCPServer
 from opentweet_mcp import __version__
 from opentweet_mcp.config import ConfigError, Settings
 from opentweet_mcp.guard.confirm import Guard
-from opentweet_mcp.guard.ledger import MemoryLedger
+from opentweet_mcp.guard.ledger import Ledger, MemoryLedger
 from opentweet_mcp.guard.tokens import ConfirmationTokens
 from opentweet_mcp.prompts import register_prompts
 from opentweet_mcp.resources import register_resources
@@ -68,12 +68,21 @@ def _compact(schema: Any) -> Any:
     return schema
 
 
+def _ledger(settings: Settings) -> Ledger:
+    """Shared state lives in Redis when replicas must agree, else in this process."""
+    if settings.redis_url:
+        from opentweet_mcp.guard.redis_ledger import RedisLedger
+
+        return RedisLedger(settings.redis_url)
+    return MemoryLedger()
+
+
 def build_server(settings: Settings) -> MCPServer:
     state: dict[str, Services] = {}
 
     @asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[Services]:
-        ledger = MemoryLedger()
+        ledger = _ledger(settings)
         tokens = ConfirmationTokens.from_secret(settings.secret)
         services = Services(settings, Guard(settings, tokens, ledger))
         state["services"] = services
@@ -81,6 +90,7 @@ def build_server(settings: Settings) -> MCPServer:
             yield services
         finally:
             await services.aclose()
+            await ledger.aclose()
 
     server = MCPServer(
         SERVER_NAME,

@@ -59,6 +59,10 @@ class Ledger(Protocol):
 
     async def peek(self, counter_key: str) -> int: ...
 
+    async def aclose(self) -> None:
+        """Release connections, if any."""
+        ...
+
 
 class MemoryLedger:
     """`Ledger` in one process's memory.
@@ -73,6 +77,9 @@ class MemoryLedger:
         self._data: dict[str, tuple[str, float]] = {}
         self._expiries: list[tuple[float, str]] = []
         self._lock = threading.Lock()
+
+    async def aclose(self) -> None:
+        """Nothing to release: the state lives and dies with the process."""
 
     def __len__(self) -> int:
         """Live entries (after pruning what has expired)."""

@@ -1,0 +1,79 @@
+"""`Ledger` in Redis, so several replicas share single-use nonces, idempotency results and
+daily budgets: a token confirmed on one replica is spent on all.
+
+Loaded only when OPENTWEET_MCP_REDIS_URL is set; needs the `redis` extra
+(`pip install 'opentweet-mcp[redis]'`). Each operation is one Redis command or one Lua script,
+so it stays atomic across processes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis.asyncio as redis
+
+_RESERVE = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local total = current + tonumber(ARGV[1])
+if total > tonumber(ARGV[2]) then return -1 end
+redis.call('INCRBY', KEYS[1], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return total
+"""
+_RELEASE = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
+if current < 0 then return 0 end
+local left = math.max(0, current - tonumber(ARGV[1]))
+redis.call('SET', KEYS[1], left, 'KEEPTTL')
+return left
+"""
+
+
+def _ms(ttl: float) -> int:
+    if not ttl > 0:
+        raise ValueError(f"ttl must be positive, got {ttl}")
+    return max(1, int(ttl * 1000))
+
+
+class RedisLedger:
+    def __init__(self, url: str, prefix: str = "opentweet-mcp:") -> None:
+        self._redis: Any = redis.from_url(url, decode_responses=True)
+        self._prefix = prefix
+        self._reserve = self._redis.register_script(_RESERVE)
+        self._release = self._redis.register_script(_RELEASE)
+
+    def _key(self, key: str) -> str:
+        return self._prefix + key
+
+    async def claim(self, key: str, ttl: float, value: str = "1") -> bool:
+        return bool(await self._redis.set(self._key(key), value, nx=True, px=_ms(ttl)))
+
+    async def put_result(self, key: str, value: str, ttl: float) -> None:
+        await self._redis.set(self._key(key), value, px=_ms(ttl))
+
+    async def get_result(self, key: str) -> str | None:
+        value = await self._redis.get(self._key(key))
+        return None if value is None else str(value)
+
+    async def delete(self, key: str) -> None:
+        await self._redis.delete(self._key(key))
+
+    async def reserve(self, counter_key: str, amount: int, limit: int, ttl: float) -> int | None:
+        if amount < 0:
+            raise ValueError("amount must not be negative")
+        total = int(
+            await self._reserve(keys=[self._key(counter_key)], args=[amount, limit, _ms(ttl)])
+        )
+        return None if total < 0 else total
+
+    async def release(self, counter_key: str, amount: int) -> None:
+        if amount < 0:
+            raise ValueError("amount must not be negative")
+        await self._release(keys=[self._key(counter_key)], args=[amount])
+
+    async def peek(self, counter_key: str) -> int:
+        value = await self._redis.get(self._key(counter_key))
+        return int(value) if value is not None else 0
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()

@@ -1,0 +1,119 @@
+"""Shared state in Redis: the ledger against a real redis-server, and two HTTP replicas that
+honour one confirmation token exactly once between them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from tests.harness import data, text
+from tests.test_hosting import AUTH, free_port, running_server
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    server = shutil.which("redis-server")
+    if server is None:
+        if os.environ.get("OPENTWEET_REQUIRE_REDIS"):
+            pytest.fail("redis-server is required (CI installs it) but is not on PATH")
+        pytest.skip("REDIS-SERVER NOT INSTALLED: the shared-state tests did not run")
+    port = free_port()
+    proc = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+async def ledger(redis_url: str) -> AsyncIterator[Any]:
+    from opentweet_mcp.guard.redis_ledger import RedisLedger
+
+    store = RedisLedger(redis_url, prefix=f"test-{time.monotonic_ns()}:")
+    yield store
+    await store.aclose()
+
+
+async def test_claim_is_single_use_across_connections(ledger: Any, redis_url: str) -> None:
+    from opentweet_mcp.guard.redis_ledger import RedisLedger
+
+    other = RedisLedger(redis_url, prefix=ledger._prefix)
+    try:
+        results = await asyncio.gather(
+            *[(ledger if n % 2 else other).claim("nonce", 5) for n in range(20)]
+        )
+        assert results.count(True) == 1
+    finally:
+        await other.aclose()
+
+
+async def test_results_counters_and_expiry(ledger: Any) -> None:
+    await ledger.put_result("r", "first", 5)
+    assert await ledger.get_result("r") == "first"
+    await ledger.delete("r")
+    assert await ledger.get_result("r") is None
+
+    assert await ledger.reserve("c", 2, 3, 5) == 2
+    assert await ledger.reserve("c", 2, 3, 5) is None
+    assert await ledger.peek("c") == 2
+    await ledger.release("c", 5)
+    assert await ledger.peek("c") == 0
+    totals = await asyncio.gather(*[ledger.reserve("d", 1, 10, 5) for _ in range(25)])
+    assert sorted(t for t in totals if t is not None) == list(range(1, 11))
+
+    assert await ledger.claim("short", 0.05)
+    await asyncio.sleep(0.15)
+    assert await ledger.claim("short", 0.05)  # expired, so it can be claimed again
+
+
+async def test_two_replicas_honour_a_token_once(sandbox: Any, redis_url: str) -> None:
+    env = {"OPENTWEET_MCP_REDIS_URL": redis_url}
+    headers = {"Authorization": f"Bearer {AUTH}", "X-OpenTweet-Key": "pro_replicated_user"}
+    with (
+        running_server(sandbox.base_url, "--transport", "http", env=env) as one,
+        running_server(sandbox.base_url, "--transport", "http", env=env) as two,
+    ):
+
+        async def session(url: str) -> Any:
+            http = httpx2.AsyncClient(headers=headers, timeout=30)
+            return http, Client(
+                streamable_http_client(f"{url}/mcp", http_client=http), mode="legacy"
+            )
+
+        http_a, client_a = await session(one)
+        http_b, client_b = await session(two)
+        async with http_a, http_b, client_a as a, client_b as b:
+            post_id = data(await a.call_tool("create_post", {"text": "Replicated"}))["posts"][0][
+                "id"
+            ]
+            token = data(await a.call_tool("publish_post", {"id": post_id}))["confirmation_token"]
+            done = await b.call_tool("publish_post", {"id": post_id, "confirmation_token": token})
+            assert data(done)["status"] == "posted"
+            again = await a.call_tool("publish_post", {"id": post_id, "confirmation_token": token})
+            assert data(again)["url"] == data(done)["url"] and "Replayed" in text(again)
+    assert len([r for r in sandbox.requests() if r["path"].endswith("/publish")]) == 1
