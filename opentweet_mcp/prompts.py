@@ -4,6 +4,7 @@ the person confirms."""
 from __future__ import annotations
 
 from mcp.server import MCPServer
+from mcp.types import Completion, CompletionArgument, PromptReference, ResourceTemplateReference
 
 CONFIRM = (
     "When a tool answers confirmation_required, show the preview to me and wait for my "
@@ -11,7 +12,27 @@ CONFIRM = (
 )
 
 
+# Suggestions for the prompts' arguments, offered through completion/complete.
+SUGGESTIONS: dict[str, tuple[str, ...]] = {
+    "topic": ("AI agents", "developer tools", "product launches", "startup lessons", "MCP"),
+    "posts_per_day": ("1", "2", "3", "5"),
+    "timezone": ("UTC", "America/New_York", "America/Los_Angeles", "Europe/London", "Asia/Tokyo"),
+    "min_likes": ("100", "500", "1000", "5000"),
+    "posting_times": ("09:00,17:00", "08:00,12:00,18:00", "10:00"),
+}
+
+
 def register_prompts(server: MCPServer) -> None:
+    @server.completion()  # type: ignore[no-untyped-call,untyped-decorator]  # SDK is untyped here
+    async def complete(
+        ref: PromptReference | ResourceTemplateReference,
+        argument: CompletionArgument,
+        context: object = None,
+    ) -> Completion:
+        typed = argument.value.lower()
+        values = [v for v in SUGGESTIONS.get(argument.name, ()) if v.lower().startswith(typed)]
+        return Completion(values=values, total=len(values), has_more=False)
+
     @server.prompt(name="schedule_week", title="Schedule a week of content")
     def schedule_week(topic: str, posts_per_day: str = "1", timezone: str = "UTC") -> str:
         """Plan, check and bulk-schedule a week of posts on a topic."""

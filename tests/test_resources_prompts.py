@@ -51,3 +51,14 @@ async def test_prompts_name_tools_and_confirmation(sandbox: Any, mode: str) -> N
         )
         tune = await client.get_prompt("tune_posting_times", {})
         assert "batch_schedule_posts" in tune.messages[0].content.text  # type: ignore[union-attr]
+
+
+async def test_prompt_arguments_complete(sandbox: Any) -> None:
+    from mcp.types import PromptReference
+
+    async with session(sandbox.base_url) as client:
+        ref = PromptReference(type="ref/prompt", name="schedule_week")
+        zones = await client.complete(ref, {"name": "timezone", "value": "America/"})
+        assert zones.completion.values == ["America/New_York", "America/Los_Angeles"]
+        nothing = await client.complete(ref, {"name": "unknown", "value": ""})
+        assert nothing.completion.values == []

@@ -143,3 +143,17 @@ def test_tools_command(command: list[str]) -> None:
     names = [line.split()[0] for line in out.stdout.splitlines()]
     expected = [n for n, s in EXPECTED.items() if s[1] or "--read-only" not in command]
     assert sorted(names) == sorted(expected)
+
+
+async def test_mcp_json_example_starts_the_server(sandbox: Any) -> None:
+    """The documented Claude Desktop entry really starts a working server."""
+    example = json.loads((Path(__file__).parents[1] / "mcp.json.example").read_text())
+    entry = example["mcpServers"]["opentweet"]
+    command = Path(sys.executable).parent / entry["command"]
+    env = {**os.environ, **entry["env"], "OPENTWEET_BASE_URL": sandbox.base_url}
+    params = StdioServerParameters(command=str(command), args=entry["args"], env=env)
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as client:
+        await client.initialize()
+        assert len((await client.list_tools()).tools) == len(EXPECTED)
+        me = await client.call_tool("get_account", {})
+        assert data(me)["authenticated"] is True
