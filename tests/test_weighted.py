@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import unicodedata
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -160,7 +159,7 @@ def test_url_spans_are_reported() -> None:
 
 
 def test_premium_config_is_data() -> None:
-    premium = replace(V3, max_weighted_length=25_000)
+    premium = V3._replace(max_weighted_length=25_000)
     parsed = parse_tweet("x" * 25_000, premium)
     assert parsed.valid and parsed.permillage == 1000
     assert not parse_tweet("x" * 25_001, premium).valid

@@ -9,7 +9,6 @@ still fits: the count is recomputed until the suffix width is stable.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
 from opentweet_mcp.text.weighted import V3, TextConfig, weighted_length
 
@@ -29,7 +28,7 @@ def split_thread(
     """Split `text` into parts that each weigh at most `max_length` (numbering included)."""
     if not text.strip():
         raise ValueError("text is empty")
-    config = replace(config, max_weighted_length=max_length)
+    config = config._replace(max_weighted_length=max_length)
     blocks = [block for block in _BLANK_LINE.split(text.strip()) if block.strip()]
     suffix = 0
     while True:

@@ -16,8 +16,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 __all__ = [
     "V2",
@@ -31,8 +31,9 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class TextConfig:
+class TextConfig(NamedTuple):
+    """Counting rules as data (twitter-text's config JSON); derive variants with _replace."""
+
     max_weighted_length: int = 280
     scale: int = 100
     default_weight: int = 200
@@ -50,8 +51,7 @@ V3 = TextConfig()  # twitter-text config/v3.json: what X counts today
 V2 = TextConfig(emoji_parsing_enabled=False)  # v2: emoji weigh per code point
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedTweet:
+class ParsedTweet(NamedTuple):
     weighted_length: int
     valid: bool
     permillage: int
