@@ -102,24 +102,32 @@ FutureDate = Annotated[
 ]
 MediaUrls = Annotated[
     list[str],
-    Field(description="URLs from upload_media: ≤4 images or 1 video"),
+    Field(description="URLs from upload_media: up to 4 images or 1 video"),
     AfterValidator(check_media_urls),
 ]
-AccountId = Annotated[
-    str, Field(min_length=1, max_length=64, description="X account (default: primary)")
-]
+
+
+def check_account_id(value: str) -> str:
+    if not 1 <= len(value) <= 64:
+        raise ValueError("x_account_id is 1–64 characters: an id from list_accounts")
+    return value
+
+
+def check_token_length(value: str) -> str:
+    if len(value) > 512:
+        raise ValueError("confirmation_token is too long to be one this server issued")
+    return value
+
+
+# These three are explained once in the server instructions rather than in every tool's
+# schema, and checked by validators that add nothing to the schema.
+AccountId = Annotated[str, AfterValidator(check_account_id)]
 RetweetOffset = Annotated[int, Field(ge=1, le=10080, description="Minutes after posting")]
 Page = Annotated[int, Field(ge=1)]
 Limit = Annotated[int, Field(ge=1, le=100)]
 CooldownDays = Annotated[int, Field(ge=1, le=90)]
-IdempotencyKey = Annotated[
-    str,
-    Field(description="Same key + same arguments within 24 h returns the first result"),
-    AfterValidator(check_idempotency_key),
-]
-ConfirmationToken = Annotated[
-    str, Field(max_length=512, description="From the confirmation_required result")
-]
+IdempotencyKey = Annotated[str, AfterValidator(check_idempotency_key)]
+ConfirmationToken = Annotated[str, AfterValidator(check_token_length)]
 
 
 def check_thread(

@@ -70,7 +70,7 @@ def test_every_spec_tool_with_its_flags() -> None:
     assert set(tools) == set(EXPECTED)
     for name, (_, read_only, destructive, idempotent, open_world) in EXPECTED.items():
         hints = tools[name]["annotations"]
-        assert hints["title"] and tools[name]["title"] == hints["title"]
+        assert hints["title"] and "title" not in tools[name]  # sent once, in the annotations
         assert (hints["readOnlyHint"], hints["destructiveHint"]) == (read_only, destructive), name
         assert (hints["idempotentHint"], hints["openWorldHint"]) == (idempotent, open_world), name
         assert tools[name]["description"], name
