@@ -12,12 +12,14 @@ from mcp.server.mcpserver import Context
 
 from opentweet_mcp.api.client import OpenTweetClient
 from opentweet_mcp.api.errors import OpenTweetError
+from opentweet_mcp.api.retry import SharedRateLimiter
 from opentweet_mcp.config import Settings
 
 if TYPE_CHECKING:
     from opentweet_mcp.guard.confirm import Guard
 
 KEY_HEADER = "x-opentweet-key"
+RATE_PER_MINUTE = 60  # SPEC §7 default: the Pro plan's rate, within every plan's limit
 
 
 class NoApiKey(OpenTweetError):
@@ -52,8 +54,17 @@ class Services:
         api_key = self._api_key(ctx)
         client = self._clients.get(api_key)
         if client is None:
+            shared = (
+                SharedRateLimiter(self.guard.ledger, key_digest(api_key), RATE_PER_MINUTE)
+                if self.settings.redis_url
+                else None  # one process: the client's own token bucket
+            )
             client = OpenTweetClient(
-                api_key, base_url=self.settings.base_url, timeout=self.settings.timeout
+                api_key,
+                base_url=self.settings.base_url,
+                timeout=self.settings.timeout,
+                rate_per_minute=RATE_PER_MINUTE,
+                limiter=shared,
             )
             self._clients[api_key] = client
         return Caller(client, key_digest(api_key), self.settings.x_account_id)

@@ -117,3 +117,22 @@ async def test_two_replicas_honour_a_token_once(sandbox: Any, redis_url: str) ->
             again = await a.call_tool("publish_post", {"id": post_id, "confirmation_token": token})
             assert data(again)["url"] == data(done)["url"] and "Replayed" in text(again)
     assert len([r for r in sandbox.requests() if r["path"].endswith("/publish")]) == 1
+
+
+async def test_replicas_share_one_rate_limit(ledger: Any) -> None:
+    from opentweet_mcp.api.retry import SharedRateLimiter
+
+    slept: list[float] = []
+    now = [60 * 16_667 + 20.0]  # 20 s into a clock minute
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    replicas = [
+        SharedRateLimiter(ledger, "key-digest", 3, clock=lambda: now[0], sleep=sleep)
+        for _ in range(2)
+    ]
+    waits = [await replicas[n % 2].acquire() for n in range(4)]
+    assert waits[:3] == [0.0, 0.0, 0.0]
+    assert waits[3] == pytest.approx(40.0) and slept == [pytest.approx(40.0)]

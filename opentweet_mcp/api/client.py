@@ -29,7 +29,14 @@ from opentweet_mcp.api.errors import (
     upstream_message,
 )
 from opentweet_mcp.api.operations import ApiRequest
-from opentweet_mcp.api.retry import Failure, RetryPolicy, TokenBucket, classify, parse_retry_after
+from opentweet_mcp.api.retry import (
+    Failure,
+    RateLimiter,
+    RetryPolicy,
+    TokenBucket,
+    classify,
+    parse_retry_after,
+)
 
 logger = logging.getLogger("opentweet_mcp.api")
 
@@ -109,6 +116,7 @@ class OpenTweetClient:
         rate_per_minute: int = 60,
         transport: httpx2.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         if not api_key or not api_key.strip():
             raise ValueError("an OpenTweet API key is required")
@@ -118,7 +126,7 @@ class OpenTweetClient:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
-        self.limiter = TokenBucket(rate_per_minute)
+        self.limiter: RateLimiter = limiter or TokenBucket(rate_per_minute)
         self._transport = transport
         self._http: httpx2.AsyncClient | None = None
         _live_clients.add(self)

@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from typing import Protocol
 
 import anyio
 import httpx2
@@ -185,3 +186,58 @@ class TokenBucket:
                 self._refill()
             self._tokens -= 1.0
         return waited
+
+
+class RateLimiter(Protocol):
+    async def acquire(self) -> float:
+        """Wait until one more request may go out; return the seconds waited."""
+        ...
+
+
+class WindowCounter(Protocol):
+    """What the shared limiter needs of a ledger: an atomic bounded increment."""
+
+    async def reserve(
+        self, counter_key: str, amount: int, limit: int, ttl: float
+    ) -> int | None: ...
+
+
+class SharedRateLimiter:
+    """The rate limit shared by every replica that serves one API key.
+
+    When several processes serve one key (HTTP replicas behind a load balancer), a per-process
+    token bucket would let each spend the whole plan rate. This counts requests per clock
+    minute in the shared ledger (Redis) instead, and waits for the next minute when the
+    current one is spent. Same `acquire()` as `TokenBucket`.
+    """
+
+    def __init__(
+        self,
+        counter: WindowCounter,
+        key: str,
+        rate_per_minute: int,
+        *,
+        clock: Clock = time.time,
+        sleep: Sleep = anyio.sleep,
+    ) -> None:
+        if rate_per_minute < 1:
+            raise ValueError("rate_per_minute must be at least 1")
+        self._counter = counter
+        self._key = key
+        self.rate_per_minute = rate_per_minute
+        self._clock = clock
+        self._sleep = sleep
+
+    async def acquire(self) -> float:
+        waited = 0.0
+        while True:
+            now = self._clock()
+            minute = int(now // 60)
+            taken = await self._counter.reserve(
+                f"rate:{self._key}:{minute}", 1, self.rate_per_minute, 61.0
+            )
+            if taken is not None:
+                return waited
+            pause = (minute + 1) * 60 - now
+            await self._sleep(pause)
+            waited += pause
