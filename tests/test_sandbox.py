@@ -37,7 +37,7 @@ async def draft(http: httpx2.AsyncClient, text: str = "a draft", key: str = "pro
 
 
 @pytest.mark.parametrize(
-    "headers", [{}, {"Authorization": "pro_key"}, {"Authorization": "Bearer "}]
+    "headers", [{}, {"Authorization": "pro_key"}, {"Authorization": "Basic pro_key"}]
 )
 async def test_auth_required(http: httpx2.AsyncClient, headers: dict[str, str]) -> None:
     response = await http.get("/api/v1/me", headers=headers)
