@@ -130,6 +130,18 @@ def _start_sandbox(settings: Settings) -> tuple[Settings, SandboxServer]:
     return replace(settings, base_url=sandbox.base_url, api_key=key), sandbox
 
 
+def _sandbox(host: str, port: int, db: str) -> int:
+    from opentweet_mcp.sandbox.runner import SandboxServer
+
+    server = SandboxServer(db=db, host=host, port=port)
+    print(f"OpenTweet sandbox at {server.base_url}  (state in {db})")
+    print(f"Demo key: {SANDBOX_DEMO_KEY}  (a key's prefix picks its plan: see docs/sandbox.md)")
+    print(f"Try: curl -H 'Authorization: Bearer {SANDBOX_DEMO_KEY}' {server.base_url}/api/v1/me")
+    sys.stdout.flush()
+    server.serve_forever()
+    return 0
+
+
 def _serve(settings: Settings) -> int:
     from opentweet_mcp.server import build_server
 
@@ -226,10 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         if args.command == "sandbox":
-            from opentweet_mcp.sandbox.runner import main_sandbox
-
-            main_sandbox(host=args.host, port=args.port, db=args.db)
-            return 0
+            return _sandbox(args.host, args.port, args.db)
         if args.command == "tools":
             return _tools(_settings(args, need_key=False), args.json)
         if args.command == "call":

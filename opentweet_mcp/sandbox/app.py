@@ -127,6 +127,13 @@ class Sandbox:
     def save_user(self, user: User) -> None:
         self.store.save_user(user.digest, user.doc)
 
+    def check_daily(self, user: User, name: str, limit: int, what: str, code: str) -> int:
+        """Today's count of `name`; a 429 once it has reached `limit`."""
+        used = self.store.count(self.day_counter(user, name))
+        if used >= limit:
+            raise Rejected(429, f"Daily {what} limit of {limit} reached", code, retry_after=3600)
+        return used
+
     def day_counter(self, user: User, name: str) -> str:
         return f"{user.id}:{name}:{self.now().date().isoformat()}"
 
@@ -144,13 +151,7 @@ class Sandbox:
                 "rate_limited",
                 retry_after=retry,
             )
-        if self.store.count(self.day_counter(user, "requests")) >= user.plan.per_day:
-            raise Rejected(
-                429,
-                f"Daily request limit of {user.plan.per_day} reached",
-                "daily_rate_limited",
-                retry_after=3600,
-            )
+        self.check_daily(user, "requests", user.plan.per_day, "request", "daily_rate_limited")
         window.append(now)
         self.store.bump(self.day_counter(user, "requests"))
 
@@ -197,14 +198,7 @@ class Sandbox:
 
     def _quota(self, user: User, post: dict[str, Any]) -> None:
         """Daily post limit, then the URL-post cap (which saves the post as a draft)."""
-        used = self.store.count(self.day_counter(user, "posts"))
-        if used >= user.plan.daily_posts:
-            raise Rejected(
-                429,
-                f"Daily post limit of {user.plan.daily_posts} reached",
-                "daily_post_limit",
-                retry_after=3600,
-            )
+        self.check_daily(user, "posts", user.plan.daily_posts, "post", "daily_post_limit")
         if rules.has_url(self.tweets_of(post)):
             urls = self.store.count(self.day_counter(user, "url_posts"))
             if urls >= user.plan.daily_url_posts:
@@ -841,15 +835,7 @@ async def search(sb: Sandbox, user: User, request: Request) -> Any:
     q = (params.get("q") or "").strip()
     if not q:
         raise bad("q is required")
-    counter = sb.day_counter(user, "searches")
-    used = sb.store.count(counter)
-    if used >= user.plan.searches_per_day:
-        raise Rejected(
-            429,
-            f"Daily search limit of {user.plan.searches_per_day} reached",
-            "search_limit",
-            retry_after=3600,
-        )
+    sb.check_daily(user, "searches", user.plan.searches_per_day, "search", "search_limit")
     try:
         max_results = int(params.get("max_results", "10"))
         min_likes = int(params.get("min_likes", "0"))
@@ -882,7 +868,7 @@ async def search(sb: Sandbox, user: User, request: Request) -> Any:
         item = {k: v for k, v in tweet.items() if k != "days_ago"}
         item["created_at"] = iso(now - timedelta(days=tweet["days_ago"]))
         data.append(item)
-    used = sb.store.bump(counter)
+    used = sb.store.bump(sb.day_counter(user, "searches"))
     limit = user.plan.searches_per_day
     return {
         "data": data,
@@ -910,10 +896,8 @@ async def repurpose(sb: Sandbox, user: User, request: Request) -> Any:
     original = body.get("tweet_text")
     if not isinstance(original, str) or not original.strip():
         raise bad("tweet_text is required")
-    counter = sb.day_counter(user, "ai")
-    if sb.store.count(counter) >= user.plan.ai_per_day:
-        raise Rejected(429, "Daily AI generation quota reached", "ai_quota", retry_after=3600)
-    sb.store.bump(counter)
+    sb.check_daily(user, "ai", user.plan.ai_per_day, "AI generation", "ai_quota")
+    sb.store.bump(sb.day_counter(user, "ai"))
     core = " ".join(original.split())
     text = TONES.get(str(body.get("tone") or "").lower(), "") + core
     instructions = str(body.get("instructions") or "").lower()

@@ -14,8 +14,6 @@ import uvicorn
 
 from opentweet_mcp.sandbox.app import Sandbox, create_app
 
-DEMO_KEY = "pro_sandbox_demo"
-
 
 class SandboxServer:
     def __init__(self, db: str = ":memory:", host: str = "127.0.0.1", port: int = 0) -> None:
@@ -68,15 +66,7 @@ class SandboxServer:
     ) -> None:
         self.stop()
 
-
-def main_sandbox(host: str, port: int, db: str) -> None:
-    """Serve in the foreground until interrupted, printing where and with which key."""
-    server = SandboxServer(db=db, host=host, port=port)
-    print(f"OpenTweet sandbox at {server.base_url}  (state in {db})", flush=True)
-    print(f"Demo key: {DEMO_KEY}  (prefixes trial_, pro_, advanced_, agency_, nosub_ pick a plan)")
-    print(
-        f"Try: curl -H 'Authorization: Bearer {DEMO_KEY}' {server.base_url}/api/v1/me", flush=True
-    )
-    uvicorn_server = server._server
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(uvicorn_server.serve(sockets=[server._socket]))
+    def serve_forever(self) -> None:
+        """Serve in the foreground (the `opentweet-mcp sandbox` command) until interrupted."""
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(self._server.serve(sockets=[self._socket]))
