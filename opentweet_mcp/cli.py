@@ -21,6 +21,30 @@ if TYPE_CHECKING:
     from opentweet_mcp.sandbox.runner import SandboxServer
 
 SANDBOX_DEMO_KEY = "pro_sandbox_demo"
+EXAMPLES = """examples:
+  opentweet-mcp call get_account --sandbox          try one tool, no account needed
+  opentweet-mcp --sandbox                           MCP over stdio on the sandbox
+  OPENTWEET_API_KEY=... opentweet-mcp               MCP over stdio for your account
+  opentweet-mcp tools --read-only                   what a read-only server exposes
+  opentweet-mcp sandbox --port 8765                 the API simulator alone, for curl
+"""
+ENVIRONMENT = """environment:
+  OPENTWEET_API_KEY              your OpenTweet API key (not needed with --sandbox)
+  OPENTWEET_BASE_URL             --base-url
+  OPENTWEET_X_ACCOUNT_ID         --x-account-id
+  OPENTWEET_MCP_TOOLSETS         --toolsets
+  OPENTWEET_MCP_TOOLS / _EXCLUDE_TOOLS   --tools / --exclude-tools
+  OPENTWEET_MCP_READ_ONLY        --read-only (1/true/yes/on, 0/false/no/off)
+  OPENTWEET_MCP_DAILY_PUBLISH_LIMIT      --daily-publish-limit
+  OPENTWEET_MCP_CONFIRM          --confirm: auto (ask the person when the client can, else
+                                 tokens), elicit (a person must approve), token
+  OPENTWEET_MCP_SECRET           signs confirmation tokens (share it between replicas)
+  OPENTWEET_MCP_MEDIA_DIRS       --media-dir (":"-separated)
+  OPENTWEET_TIMEOUT              --timeout
+  OPENTWEET_MCP_AUTH_TOKEN       bearer token for HTTP (required off loopback)
+  OPENTWEET_MCP_REDIS_URL        shared state for several replicas
+  OPENTWEET_MCP_STATELESS, _ALLOWED_HOSTS, _ALLOWED_ORIGINS, _LOG_LEVEL
+"""
 COMMANDS = ("serve", "sandbox", "tools", "call")
 
 
@@ -82,11 +106,20 @@ def _parser() -> argparse.ArgumentParser:
         prog="opentweet-mcp",
         description="MCP server for the OpenTweet API (X/Twitter). Without a command it serves "
         "MCP over stdio with OPENTWEET_API_KEY; add --sandbox to try it with no account.",
+        epilog=EXAMPLES + "\nServer flags and environment variables: opentweet-mcp serve --help",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"opentweet-mcp {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="run the MCP server (the default command)")
+    serve = commands.add_parser(
+        "serve",
+        help="run the MCP server (the default command)",
+        description="Run the MCP server. Every flag also has an environment variable; "
+        "the flag wins.",
+        epilog=ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _server_flags(serve)
 
     sandbox = commands.add_parser("sandbox", help="run only the OpenTweet API simulator")
