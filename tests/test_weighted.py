@@ -3,7 +3,9 @@ time from ../shared/conformance/twitter-text/), plus newer emoji and properties.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import time
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -159,11 +161,57 @@ def test_url_spans_are_reported() -> None:
 
 
 def test_premium_config_is_data() -> None:
-    premium = V3._replace(max_weighted_length=25_000)
+    premium = dataclasses.replace(V3, max_weighted_length=25_000)
     parsed = parse_tweet("x" * 25_000, premium)
     assert parsed.valid and parsed.permillage == 1000
     assert not parse_tweet("x" * 25_001, premium).valid
     assert not parse_tweet("x" * 281).valid
+
+
+def test_v2_weighs_emoji_per_code_point() -> None:
+    family = "👨\u200d👩\u200d👧\u200d👦"
+    assert weighted_length(family, V2) == 11 and weighted_length(family, V3) == 2
+
+
+def test_configs_are_frozen_and_checked() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        V3.max_weighted_length = 1  # type: ignore[misc]
+    with pytest.raises(ValueError):
+        TextConfig(ranges=((0, 100, 100), (50, 200, 100)))
+    with pytest.raises(ValueError):
+        TextConfig(scale=0)
+    ascii_only = TextConfig(max_weighted_length=140, scale=1, default_weight=1, ranges=())
+    assert weighted_length("日本 🙂 https://example.com/long/path", ascii_only) == 28
+
+
+def test_url_indices_count_utf16_units() -> None:
+    text = "𝕏🙂 https://example.com/a 𝕏 b.co"
+    assert extract_urls_with_indices(text) == [
+        ("https://example.com/a", 5, 26),
+        ("b.co", 30, 34),
+    ]
+    assert parse_tweet(text).url_spans == ((5, 26), (30, 34))
+
+
+@pytest.mark.parametrize("prefix", ["e\u0301 ", "\ufb2c ", "\u1100\u1161\u11a8 🙂 "])
+def test_url_spans_index_the_original_text_when_nfc_changes_it(prefix: str) -> None:
+    text = prefix + "see https://example.com/é and b.co"
+    units = text.encode("utf-16-le")
+    spans = parse_tweet(text).url_spans
+    assert [units[s * 2 : e * 2].decode("utf-16-le") for s, e in spans] == [
+        "https://example.com/é",
+        "b.co",
+    ]
+
+
+def test_lone_surrogates_do_not_crash() -> None:
+    assert parse_tweet("a\ud83d b").weighted_length == 5
+
+
+def test_dotted_text_is_not_quadratic() -> None:
+    started = time.perf_counter()
+    assert weighted_length("a.b.c.d.e." * 2500, dataclasses.replace(V3, max_weighted_length=25_000))
+    assert time.perf_counter() - started < 1
 
 
 @settings(max_examples=80, deadline=None)

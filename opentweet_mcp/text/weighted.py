@@ -2,22 +2,31 @@
 
 The text is NFC-normalised; each code point weighs by the configured ranges (default 200,
 Latin and common punctuation 100, divided by the scale of 100); every URL weighs 23 whatever
-its length; every emoji sequence (flags, keycaps, tag sequences, skin tones, ZWJ chains)
-weighs 2 as one unit; U+FFFE, U+FEFF and U+FFFF make a tweet invalid. URL recognition follows
-twitter-text's extractor: known TLDs, scheme-less domains only when ASCII, t.co slug limits,
-label and total length limits (via IDNA), path, query and balanced parentheses.
+its length (`_urls.py`); every emoji sequence (flags, keycaps, tag sequences, skin tones, ZWJ
+chains) weighs 2 as one unit (`_emoji.py`); U+FFFE, U+FEFF and U+FFFF make a tweet invalid.
 
-The configuration is data (`TextConfig`): a premium length or the v2 weights are another
-config, not other code. The big URL regex is compiled on first use, keeping imports cheap.
+The configuration is data (`TextConfig`, twitter-text's config JSON): a premium length of
+25,000 or the v2 weights are another config, not other code. Ranges and indices follow
+twitter-text: inclusive, in UTF-16 code units of the original (un-normalised) text.
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 import unicodedata
-from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import cache
-from typing import NamedTuple
+
+from opentweet_mcp.text._emoji import emoji_sequence_pattern, sequence_marker_pattern
+from opentweet_mcp.text._urls import (
+    INVALID_CHARS,
+    extract_urls_with_indices,
+    is_valid_url,
+    url_spans,
+    utf16_spans,
+)
 
 __all__ = [
     "V2",
@@ -31,287 +40,208 @@ __all__ = [
 ]
 
 
-class TextConfig(NamedTuple):
-    """Counting rules as data (twitter-text's config JSON); derive variants with _replace."""
+@dataclass(frozen=True, slots=True)
+class TextConfig:
+    """Counting rules as data (twitter-text's config JSON: config/v3.json by default)."""
 
     max_weighted_length: int = 280
     scale: int = 100
     default_weight: int = 200
-    ranges: tuple[tuple[int, int, int], ...] = (
-        (0, 4351, 100),
-        (8192, 8205, 100),
-        (8208, 8223, 100),
-        (8242, 8247, 100),
+    ranges: tuple[tuple[int, int, int], ...] = (  # (first, last code point, weight)
+        (0x0000, 0x10FF, 100),
+        (0x2000, 0x200D, 100),
+        (0x2010, 0x201F, 100),
+        (0x2032, 0x2037, 100),
     )
     transformed_url_length: int = 23
     emoji_parsing_enabled: bool = True
 
+    def __post_init__(self) -> None:
+        """Reject configs the fast weighing cannot honour: overlapping ranges, scale < 1."""
+        if self.scale < 1 or self.max_weighted_length < 1:
+            raise ValueError("scale and max_weighted_length must be at least 1")
+        spans = sorted((first, last) for first, last, _ in self.ranges)
+        if any(first > last for first, last in spans) or any(
+            next_first <= last for (_, last), (next_first, _) in itertools.pairwise(spans)
+        ):
+            raise ValueError(f"ranges must be ordered pairs and must not overlap: {self.ranges}")
+
 
 V3 = TextConfig()  # twitter-text config/v3.json: what X counts today
-V2 = TextConfig(emoji_parsing_enabled=False)  # v2: emoji weigh per code point
+V2 = TextConfig(emoji_parsing_enabled=False)  # config/v2.json: emoji weigh per code point
 
 
-class ParsedTweet(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class ParsedTweet:
     weighted_length: int
     valid: bool
     permillage: int
     valid_range: tuple[int, int]  # inclusive, UTF-16 units of the original text
     display_range: tuple[int, int]  # inclusive, UTF-16 units of the original text
-    url_spans: tuple[tuple[int, int], ...]  # (start, end exclusive), UTF-16 units
+    url_spans: tuple[tuple[int, int], ...]  # (start, end exclusive), UTF-16 units of the text
 
 
-INVALID_CHARS = "\ufffe\ufeff\uffff"
-_DIRECTIONAL = "\u202a-\u202e\u061c\u200e\u200f\u2066\u2067\u2068\u2069"
-_SPACES = "\x09-\x0d\x20\x85\xa0\u1680\u180e\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-_PUNCT = r"\!'#%&'\(\)*\+,\\\-\.\/:;<=>\?@\[\]\^_{|}~\$"
-_LATIN_ACCENTS = (
-    "\xc0-\xd6\xd8-\xf6\xf8-\xff\u0100-\u024f\u0253\u0254\u0256\u0257\u0259\u025b\u0263"
-    "\u0268\u026f\u0272\u0289\u028b\u02bb\u0300-\u036f\u1e00-\u1eff"
-)
-_CYRILLIC = "\u0400-\u04ff"
-
-# Extended_Pictographic (Unicode emoji-data), as ranges; emoji sequences are built on it.
-_PICTOGRAPHIC = (
-    "\xa9\xae\u203c\u2049\u2122\u2139\u2194-\u2199\u21a9\u21aa\u231a\u231b\u2328\u2388"
-    "\u23cf\u23e9-\u23f3\u23f8-\u23fa\u24c2\u25aa\u25ab\u25b6\u25c0\u25fb-\u25fe"
-    "\u2600-\u2605\u2607-\u2612\u2614-\u2685\u2690-\u2705\u2708-\u2712\u2714\u2716\u271d"
-    "\u2721\u2728\u2733\u2734\u2744\u2747\u274c\u274e\u2753-\u2755\u2757\u2763-\u2767"
-    "\u2795-\u2797\u27a1\u27b0\u27bf\u2934\u2935\u2b05-\u2b07\u2b1b\u2b1c\u2b50\u2b55"
-    "\u3030\u303d\u3297\u3299"
-    "\U0001f000-\U0001f0ff\U0001f10d-\U0001f10f\U0001f12f\U0001f16c-\U0001f171"
-    "\U0001f17e\U0001f17f\U0001f18e\U0001f191-\U0001f19a\U0001f1ad-\U0001f1e5"
-    "\U0001f201-\U0001f20f\U0001f21a\U0001f22f\U0001f232-\U0001f23a\U0001f23c-\U0001f23f"
-    "\U0001f249-\U0001f3fa\U0001f400-\U0001f53d\U0001f546-\U0001f64f\U0001f680-\U0001f6ff"
-    "\U0001f774-\U0001f77f\U0001f7d5-\U0001f7ff\U0001f80c-\U0001f80f\U0001f848-\U0001f84f"
-    "\U0001f85a-\U0001f85f\U0001f888-\U0001f88f\U0001f8ae-\U0001f8ff\U0001f90c-\U0001f93a"
-    "\U0001f93c-\U0001f945\U0001f947-\U0001faff\U0001fc00-\U0001fffd"
-)
-_EMOJI_ELEMENT = f"[{_PICTOGRAPHIC}](?:\ufe0f|[\U0001f3fb-\U0001f3ff])?"
+_Classes = tuple[tuple[re.Pattern[str], int], ...]
 
 
 @cache
-def _emoji_pattern() -> re.Pattern[str]:
-    """Emoji sequences of two or more code points. A single code point weighs what its range
-    says, which is what keeps © and ® at 1 while "©\ufe0f" is an emoji weighing 2."""
-    return re.compile(
-        "[\U0001f1e6-\U0001f1ff]{2}"  # flags
-        "|[0-9#*]\ufe0f?\u20e3"  # keycaps
-        "|\U0001f3f4[\U000e0020-\U000e007e]+\U000e007f"  # tag sequences (subdivision flags)
-        f"|{_EMOJI_ELEMENT}(?:\u200d{_EMOJI_ELEMENT})*"  # presentation, skin tones, ZWJ chains
+def _weight_classes(ranges: tuple[tuple[int, int, int], ...], default: int) -> _Classes:
+    """One pattern per weight that differs from the default, matching runs of its characters,
+    so plain text is weighed by a few C-level matches rather than a Python loop per character."""
+    by_weight: dict[int, list[str]] = {}
+    for first, last, weight in ranges:
+        if weight != default:
+            by_weight.setdefault(weight, []).append(
+                f"{re.escape(chr(first))}-{re.escape(chr(last))}"
+            )
+    return tuple(
+        (re.compile(f"[{''.join(parts)}]+"), weight) for weight, parts in by_weight.items()
     )
-
-
-_EMOJI_FROM = "\xa9"  # no emoji sequence starts below ©
-
-_INVALID_WITHOUT_PROTOCOL_BEFORE = ("-", "_", ".", "/")
-_MAX_URL_LENGTH = 4096
-_MAX_TCO_SLUG_LENGTH = 40
 
 
 @cache
-def _url_patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
-    """twitter-text's URL grammar, compiled once on first use (it holds every TLD)."""
-    from opentweet_mcp.text._tlds import CCTLDS, GTLDS
-
-    end_of_tld = "(?=[^0-9a-zA-Z@+-]|$)"
-    gtld = f"(?:(?:{'|'.join(GTLDS)}){end_of_tld})"
-    cctld = f"(?:(?:{'|'.join(CCTLDS)}){end_of_tld})"
-    punycode = r"(?:xn--[\-0-9a-z]+)"
-    domain_char = f"[^{_PUNCT}{_SPACES}{INVALID_CHARS}{_DIRECTIONAL}]"
-    subdomain = f"(?:(?:{domain_char}(?:[_-]|{domain_char})*)?{domain_char}\\.)"
-    domain_name = f"(?:(?:{domain_char}(?:-|{domain_char})*)?{domain_char}\\.)"
-    domain = f"(?:{subdomain}*{domain_name}(?:{gtld}|{cctld}|{punycode}))"
-    path_char = f"[a-z{_CYRILLIC}0-9!\\*';:=\\+,\\.\\$\\/%#\\[\\]\\-\u2013_~@\\|&{_LATIN_ACCENTS}]"
-    parens = f"\\((?:{path_char}+|(?:{path_char}*\\({path_char}+\\){path_char}*))\\)"
-    path_end = f"[\\+\\-a-z{_CYRILLIC}0-9=_#\\/{_LATIN_ACCENTS}]|(?:{parens})"
-    path = f"(?:(?:{path_char}*(?:{parens}{path_char}*)*(?:{path_end}))|(?:@{path_char}+\\/))"
-    query_char = r"[a-z0-9!?*'@();:&=+$/%#\[\]\-_.,~|]"
-    query_end = r"[a-z0-9\-_&=#/]"
-    before = f"(?:[^A-Za-z0-9@＠$#＃{INVALID_CHARS}]|[{_DIRECTIONAL}]|^)"
-    url = re.compile(
-        f"(({before})((https?:\\/\\/)?({domain})(?::([0-9]+))?(\\/{path}*)?"
-        f"(\\?{query_char}*{query_end})?))",
-        re.IGNORECASE,
-    )
-    ascii_domain = re.compile(
-        f"(?:(?:[\\-a-z0-9{_LATIN_ACCENTS}]+)\\.)+(?:{gtld}|{cctld}|{punycode})", re.IGNORECASE
-    )
-    tco = re.compile(
-        f"^https?:\\/\\/t\\.co\\/([a-z0-9]+)(?:\\?{query_char}*{query_end})?", re.IGNORECASE
-    )
-    return url, ascii_domain, tco
+def _ascii_weight(ranges: tuple[tuple[int, int, int], ...], default: int) -> int | None:
+    """The weight of every ASCII character when they all weigh the same (they do in v2/v3)."""
+    weights = {
+        next((weight for first, last, weight in ranges if first <= code <= last), default)
+        for code in range(128)
+    }
+    return weights.pop() if len(weights) == 1 else None
 
 
-def _candidates(text: str, url_pattern: re.Pattern[str]) -> Iterator[re.Match[str]]:
-    """URL matches, scanning only the whitespace-free runs that contain a dot.
-
-    A URL never spans whitespace, so this finds exactly what a scan of the whole text finds;
-    each scan starts one character early so the preceding-character rule sees that space.
-    """
-    for run in re.finditer(f"[^{_SPACES}]*\\.[^{_SPACES}]*", text):
-        yield from url_pattern.finditer(text, max(run.start() - 1, 0), run.end())
-
-
-def _host_fits(url: str, protocol: str, domain: str) -> bool:
-    """IDNA-encode the host (label and length rules) and bound the URL's full length."""
-    try:
-        encoded = domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        return False
-    if not encoded:
-        return False
-    return len(protocol) + len(url) + len(encoded) - len(domain) <= _MAX_URL_LENGTH
+def _run_weight(run: str, config: TextConfig) -> int:
+    if run.isascii():
+        ascii_weight = _ascii_weight(config.ranges, config.default_weight)
+        if ascii_weight is not None:
+            return ascii_weight * len(run)
+    total = config.default_weight * len(run)
+    for pattern, weight in _weight_classes(config.ranges, config.default_weight):
+        matched = sum(map(len, pattern.findall(run)))
+        total += (weight - config.default_weight) * matched
+    return total
 
 
-def _url_spans(text: str) -> list[tuple[str, int, int]]:
-    """URLs as (url, start, end) in code points of `text`."""
-    if "." not in text:
-        return []
-    url_pattern, ascii_domain, tco = _url_patterns()
-    found: list[tuple[str, int, int]] = []
-    for match in _candidates(text, url_pattern):
-        before, url, protocol, domain, path = (match.group(i) for i in (2, 3, 4, 5, 7))
-        end = match.end()
-        start = end - len(url)
-        if not _host_fits(url, protocol or "https://", domain):
-            continue
-        if protocol is None:
-            if before.endswith(_INVALID_WITHOUT_PROTOCOL_BEFORE):
-                continue
-            last: list[object] | None = None
-            for ascii_match in ascii_domain.finditer(domain):
-                last = [
-                    ascii_match.group(0),
-                    start + ascii_match.start(),
-                    start + ascii_match.end(),
-                ]
-                found.append((str(last[0]), int(str(last[1])), int(str(last[2]))))
-            if last is None:
-                continue
-            if path:
-                only, first, _ = found[-1]
-                found[-1] = (url.replace(domain, only), first, end)
-            continue
-        tco_match = tco.search(url)
-        if tco_match:
-            if len(tco_match.group(1)) > _MAX_TCO_SLUG_LENGTH:
-                continue
-            url = tco_match.group(0)
-            end = start + len(url)
-        found.append((url, start, end))
-    return found
+def _entities(text: str, config: TextConfig) -> tuple[list[tuple[int, int, int]], list[int]]:
+    """Spans weighed as one unit, (start, end, weight) in code points, sorted; and URL indices."""
+    entities: list[tuple[int, int, int]] = []
+    urls: list[int] = []
+    url_weight = config.transformed_url_length * config.scale
+    if config.transformed_url_length > 0:
+        for _, start, end in url_spans(text):
+            urls.append(len(entities))
+            entities.append((start, end, url_weight))
+    # every sequence holds a marker at or above U+00A9: ASCII or marker-free text skips the scan
+    if (
+        config.emoji_parsing_enabled
+        and not text.isascii()
+        and sequence_marker_pattern().search(text)
+    ):
+        taken = [(start, end) for start, end, _ in entities]
+        for match in emoji_sequence_pattern().finditer(text):
+            start, end = match.span()
+            # a lone code point weighs by its range: © and ® stay 1, "©\ufe0f" weighs 2
+            if end - start > 1 and not (taken and any(s < end and start < e for s, e in taken)):
+                entities.append((start, end, config.default_weight))
+        if taken:
+            entities.sort()
+    return entities, urls
 
 
-def _utf16(text: str) -> int:
-    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
+def _fitting_prefix(run: str, room: int, config: TextConfig) -> int:
+    """How many characters of a plain run weigh at most `room` (binary search: weights are
+    non-negative, so the weight of a prefix only grows with its length)."""
+    low, high = 0, len(run)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if _run_weight(run[:middle], config) <= room:
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
-def extract_urls_with_indices(text: str) -> list[tuple[str, int, int]]:
-    """The URLs X would count, as (url, start, end) in UTF-16 units of `text`."""
-    return [
-        (url, _utf16(text[:start]), _utf16(text[:start]) + _utf16(text[start:end]))
-        for url, start, end in _url_spans(text)
-    ]
+def _valid_end(text: str, entities: list[tuple[int, int, int]], config: TextConfig) -> int:
+    """Code point index of the last character that fits and precedes any invalid character
+    (twitter-text's validRangeEnd), -1 when none does."""
+    limit = config.max_weighted_length * config.scale
+    first_invalid = min((i for i in map(text.find, INVALID_CHARS) if i >= 0), default=len(text))
+    total = 0
+    position = 0
+    for start, end, weight in [*entities, (len(text), len(text), 0)]:
+        run = text[position : min(start, first_invalid)]
+        run_weight = _run_weight(run, config)
+        if total + run_weight > limit:
+            return position + _fitting_prefix(run, limit - total, config) - 1
+        total += run_weight
+        if start >= first_invalid or total + weight > limit:
+            return position + len(run) - 1
+        total += weight
+        position = end
+    return len(text) - 1
 
 
-_PCHAR = r"(?:[a-z\u0400-\u04ff0-9\-._~]|%[0-9a-f]{2}|[!$&'()*+,;=]|[:|@])"
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9][0-9]|[0-9])"
-_NON_ASCII = "[^\\x00-\\x7f]"
-_UNICODE_LABEL = (
-    f"(?:[a-z0-9]|{_NON_ASCII})(?:(?:[a-z0-9-]|{_NON_ASCII})*(?:[a-z0-9]|{_NON_ASCII}))?"
-)
-_UNICODE_SUBLABEL = (
-    f"(?:[a-z0-9]|{_NON_ASCII})(?:(?:[a-z0-9_-]|{_NON_ASCII})*(?:[a-z0-9]|{_NON_ASCII}))?"
-)
-_UNICODE_TLD = f"(?:[a-z]|{_NON_ASCII})(?:(?:[a-z0-9-]|{_NON_ASCII})*(?:[a-z0-9]|{_NON_ASCII}))?"
+def _units(text: str) -> int:
+    """Length in UTF-16 code units (what twitter-text's indices count)."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
-@cache
-def _validity_patterns() -> tuple[
-    re.Pattern[str], re.Pattern[str], re.Pattern[str], re.Pattern[str]
-]:
-    """isValidUrl's RFC 3986 grammar: URL parts, authority, path, query/fragment."""
-    authority = re.compile(
-        r"(?:(?:[a-z\u0400-\u04ff0-9\-._~]|%[0-9a-f]{2}|[!$&'()*+,;=]|:)*@)?"
-        f"(?:{_OCTET}(?:\\.{_OCTET}){{3}}|\\[[a-f0-9:.]+\\]"
-        f"|(?:{_UNICODE_SUBLABEL}\\.)*(?:{_UNICODE_LABEL}\\.){_UNICODE_TLD})"
-        r"(?::[0-9]{1,5})?",
-        re.IGNORECASE,
-    )
-    parts = re.compile(r"(?:([^:/?#]+)://)?([^/?#]*)([^?#]*)(?:\?([^#]*))?(?:#(.*))?", re.DOTALL)
-    path = re.compile(f"(?:/{_PCHAR}*)*", re.IGNORECASE)
-    query = re.compile(f"(?:{_PCHAR}|/|\\?)*", re.IGNORECASE)
-    return parts, authority, path, query
+def _original_spans(
+    text: str, normalized: str, spans: list[tuple[int, int]]
+) -> tuple[tuple[int, int], ...]:
+    """Spans in code points of the NFC text as UTF-16 units of the original text: when NFC
+    changed the text, each index maps to the shortest original prefix normalising to as many
+    code points (that length never shrinks as the prefix grows, so bisection finds it)."""
+    if spans and text != normalized:
 
+        def normalized_length(end: int) -> int:
+            return len(unicodedata.normalize("NFC", text[:end]))
 
-def is_valid_url(text: str, require_protocol: bool = True) -> bool:
-    """Whether `text` is a well-formed http(s) URL (twitter-text's isValidUrl, RFC 3986)."""
-    url_parts, authority_pattern, path_pattern, query_pattern = _validity_patterns()
-    parts = url_parts.fullmatch(text)
-    if not text or parts is None:
-        return False
-    scheme, authority, path, query, fragment = parts.groups()
-    if require_protocol and not (scheme and scheme.lower() in ("http", "https")):
-        return False
-    if not path_pattern.fullmatch(path) or not authority_pattern.fullmatch(authority):
-        return False
-    return all(part is None or query_pattern.fullmatch(part) for part in (query, fragment))
-
-
-def _weight(code_point: int, config: TextConfig) -> int:
-    for start, end, weight in config.ranges:
-        if start <= code_point <= end:
-            return weight
-    return config.default_weight
+        spans = [
+            (
+                bisect.bisect_left(range(len(text) + 1), start, key=normalized_length),
+                bisect.bisect_left(range(len(text) + 1), end, key=normalized_length),
+            )
+            for start, end in spans
+        ]
+    return tuple(utf16_spans(text, spans))
 
 
 def parse_tweet(text: str, config: TextConfig = V3) -> ParsedTweet:
-    """Weighted length, validity and ranges of `text`, as X's twitter-text v3 computes them."""
+    """Weighted length, validity and ranges of `text`, as twitter-text's parseTweet computes."""
+    if not text:
+        return ParsedTweet(0, False, 0, (0, 0), (0, 0), ())
     normalized = unicodedata.normalize("NFC", text)
-    entities: dict[int, tuple[int, int]] = {}  # start → (end, weight), code points
-    url_spans: list[tuple[int, int]] = []
-    url_weight = config.transformed_url_length * config.scale
-    for _, start, end in _url_spans(normalized):
-        entities[start] = (end, url_weight)
-        url_spans.append((start, end))
-    if config.emoji_parsing_enabled and max(normalized, default="\0") >= _EMOJI_FROM:
-        for match in _emoji_pattern().finditer(normalized):
-            if match.end() - match.start() > 1 and match.start() not in entities:
-                entities[match.start()] = (match.end(), config.default_weight)
+    entities, urls = _entities(normalized, config)
 
-    limit = config.max_weighted_length * config.scale
-    weighted = 0
-    valid_chars = True
-    valid_end = 0  # code point index of the last character that still fits
-    index = 0
-    while index < len(normalized):
-        entity = entities.get(index)
-        if entity is not None:
-            weighted += entity[1]
-            index = entity[0] - 1
-        else:
-            weighted += _weight(ord(normalized[index]), config)
-        if valid_chars and normalized[index] in INVALID_CHARS:
-            valid_chars = False
-        if valid_chars and weighted <= limit:
-            valid_end = index
-        index += 1
+    plain = normalized
+    if entities:
+        bounds = [0, *(i for start, end, _ in entities for i in (start, end)), len(normalized)]
+        plain = "".join(normalized[bounds[i] : bounds[i + 1]] for i in range(0, len(bounds), 2))
+    total = _run_weight(plain, config) + sum(weight for _, _, weight in entities)
 
-    length = weighted // config.scale
-    original_units = _utf16(text)
-    normalization_offset = original_units - _utf16(normalized)
-    valid_units = _utf16(normalized[: valid_end + 1]) - 1 + normalization_offset
+    has_invalid = any(char in normalized for char in INVALID_CHARS)
+    within = total <= config.max_weighted_length * config.scale
+    valid_end = len(normalized) - 1
+    if has_invalid or not within:
+        valid_end = _valid_end(normalized, entities, config)
+
+    # indices in UTF-16 units of the original text, shifted like twitter-text by what NFC
+    # added or removed; 0 (twitter-text's start value) when not even the first character fits
+    valid_units = _units(normalized[: valid_end + 1]) - 1 if valid_end >= 0 else 0
+    original_units = _units(text)
+    offset = original_units - _units(normalized)
+    length = total // config.scale
+    spans = [entities[i][:2] for i in urls]
     return ParsedTweet(
         weighted_length=length,
-        valid=valid_chars and 0 < length <= config.max_weighted_length,
+        valid=not has_invalid and 0 < length <= config.max_weighted_length,
         permillage=length * 1000 // config.max_weighted_length,
-        valid_range=(0, max(valid_units, 0)),
-        display_range=(0, max(original_units - 1, 0)),
-        url_spans=tuple(
-            (_utf16(normalized[:start]), _utf16(normalized[:end])) for start, end in url_spans
-        ),
+        valid_range=(0, max(valid_units + offset, 0)),
+        display_range=(0, original_units - 1),
+        url_spans=_original_spans(text, normalized, spans),
     )
 
 
 def weighted_length(text: str, config: TextConfig = V3) -> int:
+    """The weighted length alone (what the 280 limit is checked against)."""
     return parse_tweet(text, config).weighted_length
