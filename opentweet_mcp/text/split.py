@@ -50,7 +50,7 @@ def split_thread(
         raise ValueError("text is empty: there is nothing to split")
     if max_length < 1:
         raise ValueError(f"max_length must be at least 1, got {max_length}")
-    config = dataclasses.replace(config, max_weighted_length=max_length)
+    config = config._replace(max_weighted_length=max_length)
     blocks = [block.strip() for block in _BLANK_LINE.split(text.strip()) if block.strip()]
     if not numbering:
         return _split_blocks(blocks, max_length, config)

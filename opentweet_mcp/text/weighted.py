@@ -16,8 +16,8 @@ import bisect
 import itertools
 import re
 import unicodedata
-from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 from opentweet_mcp.text._emoji import emoji_sequence_pattern, sequence_marker_pattern
 from opentweet_mcp.text._urls import (
@@ -40,9 +40,11 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class TextConfig:
-    """Counting rules as data (twitter-text's config JSON: config/v3.json by default)."""
+class TextConfig(NamedTuple):
+    """Counting rules as data (twitter-text's config JSON: config/v3.json by default).
+
+    A NamedTuple rather than a dataclass: importing `dataclasses` alone costs ~10 ms, half
+    this module's import budget. Derive variants with `_replace`."""
 
     max_weighted_length: int = 280
     scale: int = 100
@@ -56,23 +58,12 @@ class TextConfig:
     transformed_url_length: int = 23
     emoji_parsing_enabled: bool = True
 
-    def __post_init__(self) -> None:
-        """Reject configs the fast weighing cannot honour: overlapping ranges, scale < 1."""
-        if self.scale < 1 or self.max_weighted_length < 1:
-            raise ValueError("scale and max_weighted_length must be at least 1")
-        spans = sorted((first, last) for first, last, _ in self.ranges)
-        if any(first > last for first, last in spans) or any(
-            next_first <= last for (_, last), (next_first, _) in itertools.pairwise(spans)
-        ):
-            raise ValueError(f"ranges must be ordered pairs and must not overlap: {self.ranges}")
-
 
 V3 = TextConfig()  # twitter-text config/v3.json: what X counts today
 V2 = TextConfig(emoji_parsing_enabled=False)  # config/v2.json: emoji weigh per code point
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedTweet:
+class ParsedTweet(NamedTuple):
     weighted_length: int
     valid: bool
     permillage: int
@@ -84,10 +75,20 @@ class ParsedTweet:
 _Classes = tuple[tuple[re.Pattern[str], int], ...]
 
 
+def _check_ranges(ranges: tuple[tuple[int, int, int], ...]) -> None:
+    spans = sorted((first, last) for first, last, _ in ranges)
+    if any(first > last for first, last in spans) or any(
+        next_first <= last for (_, last), (next_first, _) in itertools.pairwise(spans)
+    ):
+        raise ValueError(f"ranges must be ordered pairs and must not overlap: {ranges}")
+
+
 @cache
 def _weight_classes(ranges: tuple[tuple[int, int, int], ...], default: int) -> _Classes:
     """One pattern per weight that differs from the default, matching runs of its characters,
-    so plain text is weighed by a few C-level matches rather than a Python loop per character."""
+    so plain text is weighed by a few C-level matches rather than a Python loop per character.
+    Overlapping ranges would make that ambiguous, so such a config is refused."""
+    _check_ranges(ranges)
     by_weight: dict[int, list[str]] = {}
     for first, last, weight in ranges:
         if weight != default:
@@ -102,6 +103,7 @@ def _weight_classes(ranges: tuple[tuple[int, int, int], ...], default: int) -> _
 @cache
 def _ascii_weight(ranges: tuple[tuple[int, int, int], ...], default: int) -> int | None:
     """The weight of every ASCII character when they all weigh the same (they do in v2/v3)."""
+    _check_ranges(ranges)
     weights = {
         next((weight for first, last, weight in ranges if first <= code <= last), default)
         for code in range(128)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Annotated, Any
 
 from mcp.types import CallToolResult
@@ -78,7 +77,7 @@ async def check_post(
 ) -> Annotated[CallToolResult, CheckOut]:
     """Check tweets before creating them: X's weighted length per tweet (URLs 23, emoji/CJK
     2), remaining characters, media rules, every problem. No network."""
-    config = replace(V3, max_weighted_length=max_length)
+    config = V3._replace(max_weighted_length=max_length)
     tweets = [text, *(thread_tweets or [])]
     reports: list[dict[str, Any]] = []
     problems: list[str] = []
@@ -113,7 +112,7 @@ async def split_thread(
 ) -> Annotated[CallToolResult, SplitOut]:
     """Split long text into thread tweets that each fit: at blank lines, then sentences, then
     words. No network."""
-    config = replace(V3, max_weighted_length=max_length)
+    config = V3._replace(max_weighted_length=max_length)
     try:
         parts = split_text(text, numbering=numbering, max_length=max_length, config=config)
     except ValueError as exc:
