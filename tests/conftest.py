@@ -1,20 +1,27 @@
-"""Shared fixtures: the sandbox served over a real loopback socket, reset before each test."""
+"""Shared fixtures.
+
+Sandbox fixtures: the OpenTweet simulator served over a real loopback socket for the whole
+session (`sandbox_server`), reset before and after each test (`sandbox`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
 
 from opentweet_mcp.sandbox.app import Sandbox
 from opentweet_mcp.sandbox.runner import SandboxServer
 
+# --- sandbox -----------------------------------------------------------------------------------
+
 
 @dataclass
 class SandboxHandle:
-    """What a test needs of the sandbox: its URL, and its controls in Python."""
+    """What a test needs of the sandbox: its URL, its app, and its controls in Python (sync)."""
 
     server: SandboxServer
 
@@ -23,17 +30,38 @@ class SandboxHandle:
         return self.server.base_url
 
     @property
+    def app(self) -> Starlette:
+        return self.server.app
+
+    @property
     def state(self) -> Sandbox:
         return self.server.sandbox
 
+    def faults(self, *rules: dict[str, Any], **rule: Any) -> None:
+        """Add fault rules, as dicts and/or one rule as keywords (the fields of
+        `POST /_sandbox/faults`: path, method, times, and one action). Unknown fields raise."""
+        for each in (*rules, *([rule] if rule else [])):
+            self.state.add_fault(**each)
+
     def fault(self, **rule: Any) -> None:
+        """Add one fault rule (same as `faults(**rule)`)."""
         self.state.add_fault(**rule)
 
+    def clear_faults(self) -> None:
+        """Remove every fault rule (`DELETE /_sandbox/faults`)."""
+        self.state.clear_faults()
+
     def requests(self) -> list[dict[str, Any]]:
-        return self.state.store.requests()
+        """The request log, oldest first (same entries as `GET /_sandbox/requests`)."""
+        return self.state.requests()
+
+    def scheduler(self, now: datetime | str | None = None) -> dict[str, int]:
+        """Publish due scheduled posts and evergreen clones as of `now` (default: the clock)."""
+        return self.state.scheduler(now)
 
     def config(self, **knobs: Any) -> None:
-        self.state.config.update(knobs)
+        """Set knobs (see `Sandbox.DEFAULTS`); unknown names raise ValueError."""
+        self.state.configure(**knobs)
 
 
 @pytest.fixture(scope="session")

@@ -15,11 +15,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
-from opentweet_mcp.media_types import KINDS, sniff
+from opentweet_mcp.media_types import KINDS, VIDEO_LIMIT, sniff
 from opentweet_mcp.sandbox import rules
 from opentweet_mcp.sandbox.corpus import corpus
 from opentweet_mcp.sandbox.faults import Fault, Faults, FaultsAndLog
@@ -78,13 +80,36 @@ class Sandbox:
     _minute: dict[str, deque[float]] = field(default_factory=dict)
 
     DEFAULTS: ClassVar[dict[str, Any]] = {
-        "rate_per_minute": None,
-        "analysis_delay": 1.0,
-        "analysis_cooldown": 3600.0,
+        "rate_per_minute": None,  # None: the plan's number
+        "rate_per_day": None,  # None: the plan's number
+        "analysis_delay": 1.0,  # seconds from analyze to profile "ready"
+        "analysis_cooldown": 3600.0,  # seconds between two analyses
+        "x_delete_fails": False,  # deleting a published post from X fails (x_delete_error)
+        "scheduler_fails": False,  # the scheduler marks due posts "failed" instead of posting
     }
 
     def knob(self, name: str) -> Any:
         return self.config.get(name, self.DEFAULTS[name])
+
+    def configure(self, **knobs: Any) -> dict[str, Any]:
+        """Set knobs; an unknown name is a ValueError (a typo must not pass silently)."""
+        unknown = set(knobs) - set(self.DEFAULTS)
+        if unknown:
+            raise ValueError(f"unknown knobs: {sorted(unknown)}; known: {sorted(self.DEFAULTS)}")
+        self.config.update(knobs)
+        return {**self.DEFAULTS, **self.config}
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The request log, oldest first."""
+        return self.store.requests()
+
+    def scheduler(self, now: datetime | str | None = None) -> dict[str, int]:
+        """Run the scheduler as of `now` (an aware datetime or ISO string; default the clock)."""
+        if isinstance(now, str):
+            now = parse_iso(now)
+        if now is not None and now.tzinfo is None:
+            now = now.replace(tzinfo=UTC)
+        return self.run_scheduler(now or self.now())
 
     def reset(self) -> None:
         self.store.reset()
@@ -93,7 +118,11 @@ class Sandbox:
         self._minute.clear()
 
     def add_fault(self, **rule: Any) -> None:
+        """Add a fault rule (the fields of `POST /_sandbox/faults`); a bad rule: ValueError."""
         self.faults.add(Fault.from_json(rule))
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
 
     def now(self) -> datetime:
         return datetime.now(UTC)
@@ -131,14 +160,26 @@ class Sandbox:
         """Today's count of `name`; a 429 once it has reached `limit`."""
         used = self.store.count(self.day_counter(user, name))
         if used >= limit:
-            raise Rejected(429, f"Daily {what} limit of {limit} reached", code, retry_after=3600)
+            raise Rejected(
+                429,
+                f"Daily {what} limit of {limit} reached; it resets at 00:00 UTC",
+                code,
+                retry_after=self.until_midnight(),
+            )
         return used
+
+    def until_midnight(self) -> int:
+        """Seconds until the daily counters reset (00:00 UTC): the Retry-After of daily caps."""
+        now = self.now()
+        midnight = datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=1)
+        return max(1, math.ceil((midnight - now).total_seconds()))
 
     def day_counter(self, user: User, name: str) -> str:
         return f"{user.id}:{name}:{self.now().date().isoformat()}"
 
     def rate_limit(self, user: User) -> None:
-        per_minute = self.knob("rate_per_minute") or user.plan.per_minute
+        per_minute = int(self.knob("rate_per_minute") or user.plan.per_minute)
+        per_day = int(self.knob("rate_per_day") or user.plan.per_day)
         window = self._minute.setdefault(user.id, deque())
         now = time.monotonic()
         while window and now - window[0] >= 60:
@@ -151,7 +192,7 @@ class Sandbox:
                 "rate_limited",
                 retry_after=retry,
             )
-        self.check_daily(user, "requests", user.plan.per_day, "request", "daily_rate_limited")
+        self.check_daily(user, "requests", per_day, "request", "daily_rate_limited")
         window.append(now)
         self.store.bump(self.day_counter(user, "requests"))
 
@@ -193,6 +234,18 @@ class Sandbox:
         }
         return self.store.save_post(user.id, post)
 
+    def check_room(self, user: User, wanted: int) -> None:
+        """Refuse up front (429) when `wanted` more posts would pass today's post limit."""
+        used = self.store.count(self.day_counter(user, "posts"))
+        if used + wanted > user.plan.daily_posts:
+            raise Rejected(
+                429,
+                f"Daily post limit of {user.plan.daily_posts} reached "
+                f"({used} used today, {wanted} requested)",
+                "daily_post_limit",
+                retry_after=self.until_midnight(),
+            )
+
     def tweets_of(self, post: dict[str, Any]) -> list[str]:
         return [post["text"], *(post.get("thread_tweets") or [])]
 
@@ -208,6 +261,7 @@ class Sandbox:
                     429,
                     "Daily limit for posts with links reached; the post was saved as a draft",
                     "url_limit",
+                    retry_after=self.until_midnight(),
                     urlLimit={
                         "limit": user.plan.daily_url_posts,
                         "used": urls,
@@ -245,6 +299,7 @@ class Sandbox:
         account = user.account(post.get("x_account_id"))
         x_post_id = str(1_800_000_000_000_000_000 + secrets.randbelow(10**17))
         now = iso(at or self.now())
+        post.pop("error", None)  # a failed post published after all
         post.update(
             status="posted",
             x_post_id=x_post_id,
@@ -270,17 +325,22 @@ class Sandbox:
     # --- scheduler -------------------------------------------------------------------------
 
     def run_scheduler(self, now: datetime) -> dict[str, int]:
-        published = clones = 0
+        published = clones = failed = 0
         for digest, doc in self.store.users():
             user = User(digest, rules.PLANS[doc["plan"]], doc)
             for post in self.store.posts(user.id):
                 due = post.get("scheduled_date")
                 if post.get("status") == "scheduled" and due and parse_iso(due) <= now:
-                    self._mark_posted(user, post, now)
+                    if self.knob("scheduler_fails"):
+                        post.update(status="failed", updated_at=iso(now))
+                        post["error"] = "X API error: the post could not be published (simulated)"
+                        failed += 1
+                    else:
+                        self._mark_posted(user, post, now)
+                        published += 1
                     self.store.save_post(user.id, post)
-                    published += 1
             clones += self._evergreen_run(user, now)
-        return {"published": published, "evergreen_clones": clones}
+        return {"published": published, "failed": failed, "evergreen_clones": clones}
 
     def _evergreen_run(self, user: User, now: datetime) -> int:
         settings = user.doc["evergreen"]
@@ -350,6 +410,9 @@ def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         user = sandbox.user(key.strip())
         try:
             sandbox.rate_limit(user)
+            # "Add x_account_id to any ... GET query parameter": it must name one of the
+            # user's accounts wherever it appears; the handlers that filter by it do so.
+            user.account(request.query_params.get("x_account_id"))
             result = await handler(sandbox, user, request)
         except Rejected as exc:
             return error(exc.status, exc.message, exc.code, **exc.extra)
@@ -484,8 +547,10 @@ async def create_posts(sb: Sandbox, user: User, request: Request) -> Any:
         if not all(isinstance(i, dict) for i in items):
             raise bad("each entry of posts must be an object")
         checked = [post_fields(item, now) for item in items]
-        if any(f.get("scheduled_date") for f in checked):
+        wanted = sum(1 for f in checked if f.get("scheduled_date"))
+        if wanted:
             sb.require_subscription(user, "schedule posts")
+            sb.check_room(user, wanted)
         created, limited = [], []
         for fields in checked:
             post = sb.new_post(user, fields, account)
@@ -508,6 +573,7 @@ async def create_posts(sb: Sandbox, user: User, request: Request) -> Any:
         raise bad("publish_now cannot be combined with scheduled_date")
     if publish_now or fields.get("scheduled_date"):
         sb.require_subscription(user, "schedule or publish posts")
+        sb.check_room(user, 1)  # refused before anything is saved
     post = sb.new_post(user, fields, account)
     if fields.get("scheduled_date"):
         post = sb.schedule(user, post, fields["scheduled_date"])
@@ -565,6 +631,25 @@ async def update_post(sb: Sandbox, user: User, request: Request) -> Any:
         )
     if "auto_retweet_enabled" in body:
         post["auto_retweet_enabled"] = bool(body["auto_retweet_enabled"])
+        if post["auto_retweet_enabled"] and not post.get("auto_retweet_offset_minutes"):
+            post["auto_retweet_offset_minutes"] = 60
+    if "thread_tweets" in body or "thread_media" in body:
+        merged = {
+            "text": post["text"],
+            "thread_tweets": body.get("thread_tweets", post.get("thread_tweets")),
+            "thread_media": body.get("thread_media", post.get("thread_media") or None),
+        }
+        checked = post_fields(merged, sb.now())
+        post.update(
+            thread_tweets=checked.get("thread_tweets") or [],
+            thread_media=checked.get("thread_media") or [],
+            is_thread=checked["is_thread"],
+        )
+    for name in ("community_id", "share_with_followers", "category"):
+        if name in body:
+            post[name] = body[name]
+    if body.get("x_account_id"):
+        post["x_account_id"] = user.account(body["x_account_id"])["id"]
     post["updated_at"] = iso(sb.now())
     if "scheduled_date" in body:
         if body["scheduled_date"] is None:
@@ -580,14 +665,14 @@ async def delete_post(sb: Sandbox, user: User, request: Request) -> Any:
     flag = request.query_params.get("delete_from_x", "true").lower()
     if flag not in ("true", "false"):
         raise bad("delete_from_x must be true or false")
-    on_x = post.get("status") == "posted"
+    answer: dict[str, Any] = {"success": True, "deleted": True, "id": post["id"]}
+    on_x = post.get("status") == "posted" and flag == "true"
+    if on_x and sb.knob("x_delete_fails"):
+        on_x = False
+        answer["x_delete_error"] = "X API error: the tweet could not be deleted (simulated)"
     sb.store.delete_post(user.id, post["id"])
-    return {
-        "success": True,
-        "deleted": True,
-        "id": post["id"],
-        "x_deleted": on_x and flag == "true",
-    }
+    answer["x_deleted"] = on_x
+    return answer
 
 
 async def schedule_post(sb: Sandbox, user: User, request: Request) -> Any:
@@ -595,13 +680,16 @@ async def schedule_post(sb: Sandbox, user: User, request: Request) -> Any:
     body = await json_body(request)
     if body.get("scheduled_date") is None:
         raise bad("scheduled_date is required")
+    user.account(body.get("x_account_id"))
     sb.require_subscription(user, "schedule posts")
     when = rules.parse_date(body["scheduled_date"], sb.now())
     return {"success": True, "post": sb.schedule(user, post, when)}
 
 
 async def publish_post(sb: Sandbox, user: User, request: Request) -> Any:
-    post = sb.publish(user, sb.get_post(user, request.path_params["id"]))
+    post = sb.get_post(user, request.path_params["id"])
+    user.account((await json_body(request)).get("x_account_id"))
+    post = sb.publish(user, post)
     return {
         "success": True,
         "status": post["status"],
@@ -640,15 +728,27 @@ async def batch_schedule(sb: Sandbox, user: User, request: Request) -> Any:
 
 # --- media -----------------------------------------------------------------------------------
 
+UPLOAD_OVERHEAD = 64 * 1024  # room for the multipart framing around a file at the size limit
+
 
 async def upload(sb: Sandbox, user: User, request: Request) -> Any:
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise bad("use multipart/form-data with a file field")
-    async with request.form(max_part_size=25 * 1024 * 1024) as form:
-        file = form.get("file")
-        if file is None or isinstance(file, str):
-            raise bad("the file field is missing")
-        data = await file.read()
+    too_large = Rejected(
+        413, "files may be at most 5 MB (images) or 20 MB (videos)", "file_too_large"
+    )
+    if int(request.headers.get("content-length") or 0) > VIDEO_LIMIT + UPLOAD_OVERHEAD:
+        raise too_large
+    try:
+        async with request.form(max_part_size=VIDEO_LIMIT + 1) as form:
+            file = form.get("file")
+            if file is None or isinstance(file, str):
+                raise bad("the file field is missing")
+            data = await file.read()
+    except HTTPException as exc:  # the multipart parser's complaints
+        if "maximum size" in str(exc.detail):
+            raise too_large from None
+        raise bad(f"malformed multipart body: {exc.detail}") from None
     kind = sniff(data[:16])
     if kind is None:
         raise bad("unsupported file type: JPG, PNG, GIF, WebP, MP4 or MOV", "unsupported_media")
@@ -736,10 +836,15 @@ async def evergreen_posts(sb: Sandbox, user: User, request: Request) -> Any:
         return await add_evergreen(sb, user, request)
     page, limit = page_args(request)
     paused = request.query_params.get("paused")
+    if paused not in (None, "true", "false"):
+        raise bad("paused must be true or false")
+    account = _account_param(user, request)
     pool = [
         p
         for p in sb.store.posts(user.id)
-        if p.get("isEvergreen") and (paused is None or str(bool(p.get("paused"))).lower() == paused)
+        if p.get("isEvergreen")
+        and (paused is None or str(bool(p.get("paused"))).lower() == paused)
+        and (not account or p["x_account_id"] == account)
     ]
     items, pagination = paginate(pool, page, limit)
     return {"posts": items, "pagination": pagination}
@@ -749,6 +854,7 @@ async def add_evergreen(sb: Sandbox, user: User, request: Request) -> Any:
     body = await json_body(request)
     if ("post_id" in body) == ("text" in body):
         raise bad("give either post_id (mode 1) or text (mode 2)")
+    account = user.account(body.get("x_account_id"))
     pool = [p for p in sb.store.posts(user.id) if p.get("isEvergreen")]
     if len(pool) >= user.plan.evergreen_pool:
         raise Rejected(
@@ -770,11 +876,11 @@ async def add_evergreen(sb: Sandbox, user: User, request: Request) -> Any:
     else:
         fields = post_fields(body, sb.now())
         fields.pop("scheduled_date", None)
-        post = sb.new_post(user, fields, user.account(body.get("x_account_id")))
+        post = sb.new_post(user, fields, account)
+    if post.get("status") != "posted":  # a template never publishes itself; a tweet on X stays
+        post.update(status="draft", scheduled_date=None)
     post.update(
         isEvergreen=True,
-        status="draft",
-        scheduled_date=None,
         cooldown_days=cooldown,
         paused=False,
         times_posted=int(post.get("times_posted") or 0),
@@ -798,7 +904,9 @@ async def evergreen_post(sb: Sandbox, user: User, request: Request) -> Any:
         post["updated_at"] = iso(sb.now())
         return {"success": True, "post": sb.store.save_post(user.id, post)}
     if request.method == "DELETE":
-        post.update(isEvergreen=False, paused=False, status="draft", updated_at=iso(sb.now()))
+        post.update(isEvergreen=False, paused=False, updated_at=iso(sb.now()))
+        if post.get("status") != "posted":
+            post["status"] = "draft"
         sb.store.save_post(user.id, post)
         return {
             "success": True,
@@ -817,10 +925,15 @@ async def evergreen_history(sb: Sandbox, user: User, request: Request) -> Any:
     evergreen_allowed(sb, user)
     page, limit = page_args(request)
     source = request.query_params.get("source_id")
+    if source is not None:
+        rules.check_id(source)
+    account = _account_param(user, request)
     clones = [
         p
         for p in sb.store.posts(user.id)
-        if p.get("source_id") and (source is None or p["source_id"] == source)
+        if p.get("source_id")
+        and (source is None or p["source_id"] == source)
+        and (not account or p["x_account_id"] == account)
     ]
     items, pagination = paginate(clones, page, limit)
     return {"history": items, "pagination": pagination}
@@ -958,7 +1071,11 @@ def _account_param(user: User, request: Request) -> str | None:
 
 async def overview(sb: Sandbox, user: User, request: Request) -> Any:
     account = _account_param(user, request)
-    everything = [p for p in sb.store.posts(user.id) if not p.get("isEvergreen")]
+    everything = [
+        p
+        for p in sb.store.posts(user.id)
+        if not p.get("isEvergreen") and (not account or p["x_account_id"] == account)
+    ]
     done = posted(sb, user, account)
     moments = [parse_iso(p["posted_date"]) for p in done]
     days = sorted({m.date() for m in moments})
@@ -975,6 +1092,9 @@ async def overview(sb: Sandbox, user: User, request: Request) -> Any:
         return sum(1 for m in moments if start <= (today - m.date()).days < end)
 
     weeks = max(1.0, ((today - days[0]).days + 1) / 7) if days else 1.0
+    months: dict[str, int] = {}
+    for m in moments:
+        months[m.strftime("%Y-%m")] = months.get(m.strftime("%Y-%m"), 0) + 1
     categories: dict[str, int] = {}
     for p in done:
         categories[p.get("category") or "Uncategorized"] = (
@@ -1005,6 +1125,7 @@ async def overview(sb: Sandbox, user: User, request: Request) -> Any:
             "last_week": count_between(7, 14),
             "this_month": count_between(0, 30),
             "last_month": count_between(30, 60),
+            "best_month": max(months, key=lambda m: (months[m], m)) if months else None,
         },
         "categories": categories,
         "recent_activity": {
@@ -1031,18 +1152,46 @@ async def tweet_analytics(sb: Sandbox, user: User, request: Request) -> Any:
                     "text": p["text"],
                     "url": p["url"],
                     "posted_date": p["posted_date"],
+                    "content_type": "thread"
+                    if p.get("is_thread")
+                    else ("media" if p.get("media_urls") else "text"),
                     **engagement(p),
                 }
             )
-    ranked = sorted(tweets, key=lambda t: -t["likes"])
+    ranked = sorted(tweets, key=lambda t: (-t["likes"], t["id"]))
+    kinds: dict[str, list[dict[str, Any]]] = {"text": [], "thread": [], "media": []}
+    timeline: dict[str, dict[str, int]] = {}
+    for t in tweets:
+        kinds[t["content_type"]].append(t)
+        day = timeline.setdefault(t["posted_date"][:10], {"posts": 0, "likes": 0, "retweets": 0})
+        day["posts"] += 1
+        day["likes"] += t["likes"]
+        day["retweets"] += t["retweets"]
     return {
         "success": True,
         "period": period,
+        "summary": {
+            "tweets": len(tweets),
+            **{
+                f"total_{name}": sum(t[name] for t in tweets)
+                for name in ("likes", "retweets", "replies", "impressions")
+            },
+        },
         "tweets": tweets,
         "top_performers": ranked[:3],
         "worst_performers": ranked[-3:][::-1],
-        "content_type_stats": {"text": len(tweets)},
+        "content_type_stats": {
+            kind: {
+                "count": len(items),
+                "avg_likes": round(sum(t["likes"] for t in items) / len(items), 1) if items else 0,
+            }
+            for kind, items in kinds.items()
+        },
+        "engagement_timeline": [{"date": d, **v} for d, v in sorted(timeline.items())],
         "best_hours": sorted({parse_iso(t["posted_date"]).hour for t in ranked[:3]}),
+        "best_days": list(
+            dict.fromkeys(DAYS[(parse_iso(t["posted_date"]).weekday() + 1) % 7] for t in ranked)
+        )[:3],
     }
 
 
@@ -1143,7 +1292,9 @@ async def control_faults(request: Request) -> Response:
         sandbox.faults.clear()
         return JSONResponse({"success": True})
     try:
-        sandbox.add_fault(**(await request.json()))
+        sandbox.add_fault(**(await json_body(request)))
+    except Rejected as exc:
+        return error(exc.status, exc.message, "invalid_fault")
     except (ValueError, TypeError) as exc:
         return error(400, str(exc), "invalid_fault")
     return JSONResponse({"success": True}, 201)
@@ -1164,23 +1315,55 @@ async def control_reset(request: Request) -> Response:
 
 async def control_scheduler(request: Request) -> Response:
     sandbox: Sandbox = request.app.state.sandbox
-    raw = await request.body()
-    body = (await request.json()) if raw else {}
-    now = parse_iso(body["now"]) if body.get("now") else sandbox.now()
-    return JSONResponse({"success": True, **sandbox.run_scheduler(now)})
+    try:
+        body = await json_body(request)
+        now = body.get("now")
+        return JSONResponse({"success": True, **sandbox.scheduler(str(now) if now else None)})
+    except ValueError:
+        return error(400, "now must be an ISO 8601 date", "invalid_request")
+    except Rejected as exc:
+        return error(exc.status, exc.message, exc.code)
 
 
 async def control_config(request: Request) -> Response:
     sandbox: Sandbox = request.app.state.sandbox
-    body = await request.json()
-    unknown = set(body) - set(Sandbox.DEFAULTS)
-    if unknown:
-        return error(400, f"unknown knobs: {sorted(unknown)}", "invalid_config")
-    sandbox.config.update(body)
-    return JSONResponse({"success": True, "config": sandbox.config})
+    try:
+        config = sandbox.configure(**(await json_body(request)))
+    except Rejected as exc:
+        return error(exc.status, exc.message, exc.code)
+    except ValueError as exc:
+        return error(400, str(exc), "invalid_config")
+    return JSONResponse({"success": True, "config": config})
 
 
-def create_app(db: str = ":memory:") -> Starlette:
+class SandboxApp(Starlette):
+    """The Starlette app with fault injection and the request log wrapped around everything,
+    Starlette's own middleware included, so a fault can reach uvicorn's transport to drop the
+    connection for real (faults.py)."""
+
+    def __init__(self, sandbox: Sandbox, routes: list[Route]) -> None:
+        super().__init__(routes=routes, exception_handlers={HTTPException: http_error})
+        self.state.sandbox = sandbox
+        self._front = FaultsAndLog(super().__call__, store=sandbox.store, faults=sandbox.faults)
+
+    @property
+    def sandbox(self) -> Sandbox:
+        sandbox: Sandbox = self.state.sandbox
+        return sandbox
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._front(scope, receive, send)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (unknown path, wrong method) in the API's error shape."""
+    assert isinstance(exc, HTTPException)
+    codes = {404: "not_found", 405: "method_not_allowed"}
+    return error(exc.status_code, str(exc.detail), codes.get(exc.status_code, "invalid_request"))
+
+
+def create_app(db: str = ":memory:") -> SandboxApp:
+    """The simulator on a SQLite file, or in memory with ":memory:"."""
     sandbox = Sandbox(Store(db))
     v1 = "/api/v1"
     routes = [
@@ -1214,7 +1397,4 @@ def create_app(db: str = ":memory:") -> Starlette:
         Route("/_sandbox/scheduler", control_scheduler, methods=["POST"]),
         Route("/_sandbox/config", control_config, methods=["PUT"]),
     ]
-    app = Starlette(routes=routes)
-    app.state.sandbox = sandbox
-    app.add_middleware(FaultsAndLog, store=sandbox.store, faults=sandbox.faults)
-    return app
+    return SandboxApp(sandbox, routes)

@@ -6,33 +6,52 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import sys
 import threading
 import time
 from types import TracebackType
+from typing import TextIO
 
 import uvicorn
 
-from opentweet_mcp.sandbox.app import Sandbox, create_app
+from opentweet_mcp.sandbox.app import Sandbox, SandboxApp, create_app
+
+DEMO_KEY = "pro_sandbox_demo"
 
 
 class SandboxServer:
+    """The sandbox on its own uvicorn loop in a daemon thread; the port is bound at construction
+    (port 0 = a free one), so `base_url` is known before `start()`."""
+
     def __init__(self, db: str = ":memory:", host: str = "127.0.0.1", port: int = 0) -> None:
-        self.app = create_app(db)
+        self.app: SandboxApp = create_app(db)
         self.host = host
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        # proto must be IPPROTO_TCP (not 0): asyncio only sets TCP_NODELAY on accepted sockets
+        # that say so, and without it every keep-alive response waits ~40 ms for a delayed ACK.
+        self._socket = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         self.port: int = self._socket.getsockname()[1]
-        self.base_url = f"http://{host}:{self.port}"
+        self.base_url = (
+            f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+        )
         self.sandbox.base_url = self.base_url
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="off", access_log=False)
+        config = uvicorn.Config(
+            self.app,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            # stop() must not hang on a request held by a long injected delay
+            timeout_graceful_shutdown=3,
+        )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 
     @property
     def sandbox(self) -> Sandbox:
-        sandbox: Sandbox = self.app.state.sandbox
-        return sandbox
+        """The controls in Python (same object as `app.state.sandbox`)."""
+        return self.app.sandbox
 
     def start(self) -> SandboxServer:
         self._thread = threading.Thread(
@@ -70,3 +89,22 @@ class SandboxServer:
         """Serve in the foreground (the `opentweet-mcp sandbox` command) until interrupted."""
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(self._server.serve(sockets=[self._socket]))
+
+
+def banner(server: SandboxServer, db: str) -> str:
+    """What `opentweet-mcp sandbox` tells the user: where it listens and a key to try."""
+    return (
+        f"OpenTweet sandbox at {server.base_url}  (state in {db})\n"
+        f"Demo key: {DEMO_KEY}  (a key's prefix picks its plan: see docs/sandbox.md)\n"
+        f"Try: curl -H 'Authorization: Bearer {DEMO_KEY}' {server.base_url}/api/v1/me\n"
+    )
+
+
+def main_sandbox(host: str, port: int, db: str, out: TextIO | None = None) -> None:
+    """Serve the sandbox in the foreground until interrupted, after writing the banner to
+    stdout (command output for the user, not a log line)."""
+    server = SandboxServer(db=db, host=host, port=port)
+    stream = out or sys.stdout
+    stream.write(banner(server, db))
+    stream.flush()
+    server.serve_forever()
