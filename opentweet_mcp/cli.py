@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -20,7 +21,6 @@ from opentweet_mcp.config import TOOLSETS, ConfigError, FlagValues, Settings, lo
 if TYPE_CHECKING:
     from opentweet_mcp.sandbox.runner import SandboxServer
 
-SANDBOX_DEMO_KEY = "pro_sandbox_demo"
 EXAMPLES = """examples:
   opentweet-mcp call get_account --sandbox          try one tool, no account needed
   opentweet-mcp --sandbox                           MCP over stdio on the sandbox
@@ -154,25 +154,13 @@ def _settings(args: argparse.Namespace, *, need_key: bool = True) -> Settings:
 
 
 def _start_sandbox(settings: Settings) -> tuple[Settings, SandboxServer]:
-    from opentweet_mcp.sandbox.runner import SandboxServer
+    from opentweet_mcp.sandbox.runner import DEMO_KEY, SandboxServer
 
     sandbox = SandboxServer(db=settings.sandbox_db or ":memory:")
     sandbox.start()
-    key = settings.api_key or SANDBOX_DEMO_KEY
+    key = settings.api_key or DEMO_KEY
     logging.getLogger("opentweet_mcp").info("sandbox serving at %s", sandbox.base_url)
     return replace(settings, base_url=sandbox.base_url, api_key=key), sandbox
-
-
-def _sandbox(host: str, port: int, db: str) -> int:
-    from opentweet_mcp.sandbox.runner import SandboxServer
-
-    server = SandboxServer(db=db, host=host, port=port)
-    print(f"OpenTweet sandbox at {server.base_url}  (state in {db})")
-    print(f"Demo key: {SANDBOX_DEMO_KEY}  (a key's prefix picks its plan: see docs/sandbox.md)")
-    print(f"Try: curl -H 'Authorization: Bearer {SANDBOX_DEMO_KEY}' {server.base_url}/api/v1/me")
-    sys.stdout.flush()
-    server.serve_forever()
-    return 0
 
 
 def _serve(settings: Settings) -> int:
@@ -271,7 +259,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         if args.command == "sandbox":
-            return _sandbox(args.host, args.port, args.db)
+            from opentweet_mcp.sandbox.runner import main_sandbox
+
+            main_sandbox(args.host, args.port, args.db)
+            return 0
         if args.command == "tools":
             return _tools(_settings(args, need_key=False), args.json)
         if args.command == "call":
@@ -280,3 +271,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"opentweet-mcp: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `opentweet-mcp call … | head`: the reader left, not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
