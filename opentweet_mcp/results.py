@@ -89,14 +89,15 @@ USER_ERRORS = (
 )
 
 
-def error_message(tool: str, exc: Exception) -> str:
+def error_message(exc: Exception) -> str:
+    """The text after the SDK's own "Error executing tool <name>: " prefix."""
     if isinstance(exc, InvalidArguments):
-        return f"{tool}: invalid arguments, nothing was sent: {exc}"
+        return f"invalid arguments, nothing was sent: {exc}"
     if isinstance(exc, ConfirmationRefused):
-        return f"{tool}: confirmation refused, nothing was sent: {exc}"
+        return f"confirmation refused, nothing was sent: {exc}"
     if isinstance(exc, IdempotencyConflict | DailyLimitReached):
-        return f"{tool}: refused, nothing was sent: {exc}"
-    return f"{tool} failed: {exc}"
+        return f"refused, nothing was sent: {exc}"
+    return str(exc)
 
 
 def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
@@ -111,6 +112,6 @@ def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
             return await fn(*args, **kwargs)
         except USER_ERRORS as exc:
             log.info("%s: %s", fn.__name__, type(exc).__name__)
-            raise ToolError(error_message(fn.__name__, exc)) from exc
+            raise ToolError(error_message(exc)) from exc
 
     return wrapper

@@ -7,8 +7,12 @@ from __future__ import annotations
 import inspect
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, InputRequiredResult
 
 from opentweet_mcp import __version__
 from opentweet_mcp.config import ConfigError, Settings
@@ -22,6 +26,7 @@ from opentweet_mcp.schemas import compact
 from opentweet_mcp.services import Services
 from opentweet_mcp.tools import TOOLSETS
 from opentweet_mcp.tools.spec import ToolSpec
+from opentweet_mcp.validate import lone_surrogate_at
 
 SERVER_NAME = "opentweet"
 
@@ -42,6 +47,22 @@ list_accounts; without it the primary account is used.
 Retries: pass the same idempotency_key when retrying a create or publish; the first result \
 comes back and nothing is written twice. An error result means the action was not done unless \
 it says otherwise."""
+
+
+class OpenTweetServer(MCPServer):
+    """MCPServer that turns away arguments no request could carry before anything reads them
+    (validation, confirmation resolvers, previews): text with lone surrogates."""
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        where = lone_surrogate_at(arguments)
+        if where is not None:
+            raise ToolError(
+                f"Error executing tool {name}: invalid arguments, nothing was sent: {where} "
+                "holds a lone surrogate (\\ud800–\\udfff), which is not valid Unicode text"
+            )
+        return await super().call_tool(name, arguments, context)
 
 
 def selected_tools(settings: Settings) -> list[ToolSpec]:
@@ -82,7 +103,7 @@ def build_server(settings: Settings) -> MCPServer:
             await services.aclose()
             await ledger.aclose()
 
-    server = MCPServer(
+    server = OpenTweetServer(
         SERVER_NAME,
         version=__version__,
         instructions=INSTRUCTIONS,

@@ -167,6 +167,30 @@ def check_no_duplicates(texts: Sequence[str], what: str = "posts") -> None:
         seen[key] = index
 
 
+def lone_surrogate_at(value: Any, where: str = "arguments") -> str | None:
+    """Where in a JSON value a string holds a lone surrogate (JSON's "\\ud800" escapes decode to
+    one), or None. Such text cannot be encoded as UTF-8, so no request could carry it."""
+    if isinstance(value, str):
+        if value.isascii():
+            return None
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return where
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = lone_surrogate_at(key, where) or lone_surrogate_at(item, f"{where}.{key}")
+            if found:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = lone_surrogate_at(item, f"{where}[{index}]")
+            if found:
+                return found
+    return None
+
+
 def drop_none(values: dict[str, Any]) -> dict[str, Any]:
     """The request body: fields the caller did not give are not sent as changes."""
     return {key: value for key, value in values.items() if value is not None}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -11,12 +12,21 @@ from typing import Any
 from mcp import Client
 from mcp.types import CallToolResult
 
+from opentweet_mcp.api.client import OpenTweetClient
+from opentweet_mcp.api.retry import RetryPolicy
 from opentweet_mcp.config import Settings
 from opentweet_mcp.server import build_server
 
 TEST_SECRET = b"test-secret-for-confirmation-tokens"
 PRO_KEY = "pro_test_key_0001"
 MODES = ("legacy", "auto")
+PNG = base64.b64encode(  # a 1×1 image
+    bytes.fromhex(
+        "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+        "0000000d49444154789c6360000002000100ffff03000006000557bfabd400000000"
+        "49454e44ae426082"
+    )
+).decode()
 
 
 def settings_for(base_url: str, **overrides: Any) -> Settings:
@@ -56,3 +66,13 @@ def future(hours: float = 24) -> str:
 def writes(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The requests that could change state (everything but reads)."""
     return [r for r in requests if r["method"] != "GET"]
+
+
+class FastClient(OpenTweetClient):
+    """The real client with millisecond backoff and no practical client-side rate limit, for
+    suites that make hundreds of calls (patch it over `opentweet_mcp.services.OpenTweetClient`)."""
+
+    def __init__(self, api_key: str, **kwargs: Any) -> None:
+        kwargs["rate_per_minute"] = 100_000
+        kwargs["retry"] = RetryPolicy(base_delay=0.01, max_delay=0.05)
+        super().__init__(api_key, **kwargs)

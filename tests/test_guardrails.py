@@ -242,3 +242,18 @@ async def test_api_key_never_appears_over_stdio_with_debug_logs(
     assert "DEBUG" in logs  # debug logging really was on
     everything = "\n".join(results) + logs
     assert SECRET_KEY not in everything and "SECRETKEY" not in everything
+
+
+async def test_lone_surrogates_are_refused_before_anything_runs(sandbox: Any) -> None:
+    """JSON's "\\ud800" escape decodes to text no request can carry; it is refused up front,
+    even where a confirmation resolver would otherwise read the post first."""
+    async with session(sandbox.base_url, "auto") as client:
+        for tool, arguments in [
+            ("create_post", {"text": "fine", "x_account_id": "\ud800"}),
+            ("publish_post", {"id": "0" * 24, "x_account_id": "acc\udfff"}),
+            ("search_inspiration", {"q": "ok", "lang": "\ud83d"}),
+        ]:
+            result = await client.call_tool(tool, arguments)
+            assert result.is_error and "lone surrogate" in text(result), text(result)
+            assert "x_account_id" in text(result) or "lang" in text(result)
+    assert sandbox.requests() == []

@@ -408,8 +408,8 @@ async def _plan_publish(
         await _publishable(caller, id, account, override_schedule)  # live state, just before
         try:
             data = await caller.client.send(request)
-        except OutcomeUnknown:
-            return await _reread_after_ambiguous_publish(caller, id, account)
+        except OutcomeUnknown as lost:
+            return await _reread_after_ambiguous_publish(caller, id, account, lost)
         return success(_published_or_unverified(data), data)
 
     return Plan("publish_post", caller, request, account, perform, preview, tweets=1)
@@ -435,9 +435,10 @@ async def publish_post(
 
 
 async def _reread_after_ambiguous_publish(
-    caller: Caller, post_id: str, account: str | None
+    caller: Caller, post_id: str, account: str | None, lost: OutcomeUnknown
 ) -> CallToolResult:
     """The publish request may or may not have happened: report what OpenTweet now shows."""
+    failure = f"HTTP {lost.status}, {lost.reason}" if lost.status is not None else lost.reason
     post = unwrap_post(await caller.client.get_post(post_id, x_account_id=account))
     if post.get("status") == "posted" and post.get("url"):
         return success(
@@ -446,8 +447,8 @@ async def _reread_after_ambiguous_publish(
             {"post": post, "status": "posted", "url": post["url"]},
         )
     raise OpenTweetError(
-        f"Outcome unknown: the publish request failed without a clear answer, and re-reading "
-        f"shows post {post_id} with status {post.get('status')!r}",
+        f"Outcome unknown: the publish request failed without a clear answer ({failure}), and "
+        f"re-reading shows post {post_id} with status {post.get('status')!r}",
         hint="Do not retry blindly: check get_post again in a minute, then ask the user "
         "before publishing again.",
     )
