@@ -25,32 +25,24 @@ R = TypeVar("R")
 
 
 class Out(BaseModel):
-    """Upstream JSON passes through as is; the schema names only what every result shares."""
+    """An output schema: the fields a result is known to carry; upstream JSON passes through.
+
+    Declared only where the shape is ours to know (gated results, upload, compose): the guide
+    leaves the other response shapes open (SPEC §4), and a guessed schema would make clients
+    reject a valid answer while costing tokens on every turn."""
 
     model_config = ConfigDict(extra="allow")
 
 
-class PostOut(Out):
-    """A post result: the post itself, or the created posts, plus publish fields when posted."""
+class GatedOut(Out):
+    """Either the performed result (the created posts; status and url once posted), or status
+    "confirmation_required" with a preview and a token (plus action and expires_at)."""
 
-    post: dict[str, Any] | None = None
-    posts: list[dict[str, Any]] | None = None
     status: str | None = None
     url: str | None = None
-
-
-class GatedOut(PostOut):
-    """Either the performed result, or status "confirmation_required" with a token."""
-
-    action: str | None = None
+    posts: list[Any] | None = None
     preview: dict[str, Any] | None = None
     confirmation_token: str | None = None
-    expires_at: str | None = None
-
-
-class ListOut(Out):
-    posts: list[dict[str, Any]] | None = None
-    pagination: dict[str, Any] | None = None
 
 
 def success(summary: str, data: Mapping[str, Any] | list[Any]) -> CallToolResult:

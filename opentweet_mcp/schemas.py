@@ -1,7 +1,8 @@
 """Compact JSON schemas for tools/list: what pydantic generates, minus what costs a model
 tokens without telling it anything (titles, `default: null`, explicit
-`additionalProperties: true`, and `anyOf [X, null]` for optional inputs, which may simply be
-left out). Validation still runs on the pydantic models, so nothing here loosens a check.
+`additionalProperties: true`, `items: {}`, and the null option of optional inputs, which may
+simply be left out). Validation still runs on the pydantic models, so nothing here loosens a
+check.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ def compact(schema: Any, *, nullable: bool) -> Any:
         if not (key == "title" and isinstance(value, str))
         and not (key == "default" and value is None)
         and not (key == "additionalProperties" and value is True)
+        and not (key == "items" and value == {})
     }
     options = out.get("anyOf")
     if isinstance(options, list) and _NULL in options:
@@ -35,4 +37,6 @@ def compact(schema: Any, *, nullable: bool) -> Any:
             if isinstance(merged.get("type"), str):
                 merged["type"] = [merged["type"], "null"]
                 return merged
+        elif not nullable:
+            out["anyOf"] = rest
     return out

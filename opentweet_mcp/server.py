@@ -33,9 +33,10 @@ SERVER_NAME = "opentweet"
 INSTRUCTIONS = """\
 Manage the user's X (Twitter) account through OpenTweet. Call get_account first to check the \
 plan, today's limits and connected accounts. Never invent ids, dates or URLs: post ids are \
-24-hex ObjectIds taken from tool results. Dates are ISO 8601 with an offset and must lie in \
-the future. A tweet holds 280 weighted characters (URLs 23, emoji and CJK 2): check_post and \
-split_thread count exactly as X does.
+24-hex ObjectIds taken from tool results. Dates (scheduled_date) are ISO 8601 with an offset \
+and must lie in the future. media_urls are URLs returned by upload_media: up to 4 images or 1 \
+video per tweet. A tweet holds 280 weighted characters (URLs 23, emoji and CJK 2): check_post \
+and split_thread count exactly as X does.
 Confirmation: publish_post, create_post with publish_now, bulk_create_posts, \
 batch_schedule_posts and delete_post first answer status "confirmation_required" with a preview \
 and a confirmation_token, and do nothing else. Show the preview to the user; only if they \

@@ -87,24 +87,13 @@ def check_idempotency_key(value: str) -> str:
     return value
 
 
-_ID_SCHEMA = {"pattern": "^[0-9a-fA-F]{24}$"}
-
-PostId = Annotated[
-    str,
-    Field(description="Post id (24-hex ObjectId)", json_schema_extra=_ID_SCHEMA),
-    AfterValidator(check_object_id),
-]
+# What ids (24-hex ObjectIds), dates and media URLs are is said once, in the server
+# instructions, rather than in every parameter that takes one: tools/list is paid for in the
+# model's context on every turn. The validators still check each value before any request.
+PostId = Annotated[str, AfterValidator(check_object_id)]
 TweetText = Annotated[str, AfterValidator(check_tweet)]
-FutureDate = Annotated[
-    str,
-    Field(description="ISO 8601 with offset, in the future"),
-    AfterValidator(parse_future_date),
-]
-MediaUrls = Annotated[
-    list[str],
-    Field(description="URLs from upload_media: up to 4 images or 1 video"),
-    AfterValidator(check_media_urls),
-]
+FutureDate = Annotated[str, AfterValidator(parse_future_date)]
+MediaUrls = Annotated[list[str], AfterValidator(check_media_urls)]
 
 
 def check_account_id(value: str) -> str:

@@ -74,7 +74,10 @@ def test_every_spec_tool_with_its_flags() -> None:
         assert (hints["readOnlyHint"], hints["destructiveHint"]) == (read_only, destructive), name
         assert (hints["idempotentHint"], hints["openWorldHint"]) == (idempotent, open_world), name
         assert tools[name]["description"], name
-        assert "outputSchema" in tools[name], name
+        # output schemas where the shape is ours to know (SPEC §4): gated results, upload,
+        # and the local compose tools; upstream pass-through shapes are left open
+        shaped = name in GATED or name in ("upload_media", "check_post", "split_thread")
+        assert ("outputSchema" in tools[name]) == shaped, name
         params = tools[name]["inputSchema"].get("properties", {})
         assert ("confirmation_token" in params) == (name in GATED), name
         assert "approval" not in params and "ctx" not in params, name
@@ -85,6 +88,14 @@ def test_every_spec_tool_with_its_flags() -> None:
             "update_evergreen_settings",
         ):
             assert "x_account_id" in params, name
+
+
+def test_tools_list_stays_within_its_context_budget() -> None:
+    """tools/list is in the model's context on every turn. 17,500 bytes of compact JSON is
+    about 4,000 cl100k tokens (`python bench/run.py` counts them exactly when tiktoken is
+    installed): a change that grows it past that must make room first."""
+    dumped = json.dumps({"tools": listing()}, separators=(",", ":"), ensure_ascii=False)
+    assert len(dumped.encode()) <= 17_500, len(dumped.encode())
 
 
 def test_snapshot_matches() -> None:

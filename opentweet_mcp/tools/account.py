@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 
-from opentweet_mcp.results import Out, success
+from opentweet_mcp.results import success
 from opentweet_mcp.services import services
 from opentweet_mcp.tools.spec import ToolSpec, declare
 
 TOOLS: list[ToolSpec] = []
-
-
-class AccountOut(Out):
-    authenticated: bool | None = None
-    subscription: dict[str, Any] | None = None
-    limits: dict[str, Any] | None = None
-
-
-class AccountsOut(Out):
-    accounts: list[dict[str, Any]] | None = None
 
 
 def _account_line(account: dict[str, Any]) -> str:
@@ -30,7 +20,7 @@ def _account_line(account: dict[str, Any]) -> str:
 
 
 @declare(TOOLS, "Get account", read_only=True)
-async def get_account(ctx: Context) -> Annotated[CallToolResult, AccountOut]:
+async def get_account(ctx: Context) -> CallToolResult:
     """Check the connection first: subscription, today's post limits, connected X accounts."""
     data = await services(ctx).caller(ctx).client.me()
     sub = data.get("subscription") or {}
@@ -48,7 +38,7 @@ async def get_account(ctx: Context) -> Annotated[CallToolResult, AccountOut]:
 
 
 @declare(TOOLS, "List X accounts", read_only=True)
-async def list_accounts(ctx: Context) -> Annotated[CallToolResult, AccountsOut]:
+async def list_accounts(ctx: Context) -> CallToolResult:
     """List connected X accounts with their ids (pass one as x_account_id to target it)."""
     data = await services(ctx).caller(ctx).client.accounts()
     accounts = data.get("accounts") or []

@@ -12,7 +12,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from opentweet_mcp.api.errors import Forbidden
-from opentweet_mcp.results import Out, success
+from opentweet_mcp.results import success
 from opentweet_mcp.services import services
 from opentweet_mcp.tools.spec import ToolSpec, declare
 from opentweet_mcp.validate import AccountId
@@ -23,15 +23,10 @@ ANALYSIS_WAIT_SECONDS = 90.0
 POLL_INTERVAL_SECONDS = 1.0
 
 
-class AnalyticsOut(Out):
-    mode: str | None = None
-    profile: dict[str, Any] | None = None
-
-
 @declare(TOOLS, "Analytics overview", read_only=True)
 async def get_analytics_overview(
     ctx: Context, x_account_id: AccountId | None = None
-) -> Annotated[CallToolResult, AnalyticsOut]:
+) -> CallToolResult:
     """Posting stats, streaks, trends, categories and recent activity."""
     caller = services(ctx).caller(ctx)
     data = await caller.client.analytics_overview(x_account_id=caller.account(x_account_id))
@@ -55,7 +50,7 @@ async def get_tweet_analytics(
         Field(description='Days 7–365 or "all"'),
     ] = None,
     x_account_id: AccountId | None = None,
-) -> Annotated[CallToolResult, AnalyticsOut]:
+) -> CallToolResult:
     """Per-tweet engagement, top/worst performers, best hours (Advanced plan only)."""
     caller = services(ctx).caller(ctx)
     try:
@@ -91,9 +86,7 @@ def _best_times_summary(data: dict[str, Any]) -> str:
 
 
 @declare(TOOLS, "Best posting times", read_only=True)
-async def get_best_times(
-    ctx: Context, x_account_id: AccountId | None = None
-) -> Annotated[CallToolResult, AnalyticsOut]:
+async def get_best_times(ctx: Context, x_account_id: AccountId | None = None) -> CallToolResult:
     """Best times to post; says whether engagement_weighted or frequency_only."""
     caller = services(ctx).caller(ctx)
     data = await caller.client.best_times(x_account_id=caller.account(x_account_id))
@@ -105,7 +98,7 @@ async def analyze_best_times(
     ctx: Context,
     x_account_id: AccountId | None = None,
     wait: Annotated[bool, Field(description="Poll until ready, with progress")] = False,
-) -> Annotated[CallToolResult, AnalyticsOut]:
+) -> CallToolResult:
     """Start a fresh engagement analysis of recent tweets (cooldown between runs)."""
     caller = services(ctx).caller(ctx)
     account = caller.account(x_account_id)

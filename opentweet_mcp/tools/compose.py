@@ -75,8 +75,8 @@ async def check_post(
     thread_media: list[list[str]] | None = None,
     max_length: MaxLength = V3.max_weighted_length,
 ) -> Annotated[CallToolResult, CheckOut]:
-    """Check tweets before creating them: X's weighted length per tweet (URLs 23, emoji/CJK
-    2), remaining characters, media rules, every problem. No network."""
+    """Check tweets before creating them: weighted length as X counts it, characters left,
+    media rules, every problem. No network."""
     config = V3._replace(max_weighted_length=max_length)
     tweets = [text, *(thread_tweets or [])]
     reports: list[dict[str, Any]] = []

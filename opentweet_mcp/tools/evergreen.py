@@ -12,7 +12,7 @@ from pydantic import AfterValidator, Field
 
 from opentweet_mcp.api import operations as ops
 from opentweet_mcp.guard.confirm import Plan
-from opentweet_mcp.results import ListOut, Out, describe_post, success
+from opentweet_mcp.results import describe_post, success
 from opentweet_mcp.services import services
 from opentweet_mcp.tools.spec import ToolSpec, declare
 from opentweet_mcp.validate import (
@@ -49,12 +49,6 @@ PostingTimes = Annotated[
 ]
 
 
-class EvergreenOut(Out):
-    settings: dict[str, Any] | None = None
-    post: dict[str, Any] | None = None
-    recent_posts: list[dict[str, Any]] | None = None
-
-
 def _inner(data: dict[str, Any], key: str) -> dict[str, Any]:
     """The object under `key` when the response wraps it there, else the response itself."""
     value = data.get(key)
@@ -83,7 +77,7 @@ def _settings_summary(data: dict[str, Any]) -> str:
 
 
 @declare(TOOLS, "Get evergreen settings", read_only=True)
-async def get_evergreen_settings(ctx: Context) -> Annotated[CallToolResult, EvergreenOut]:
+async def get_evergreen_settings(ctx: Context) -> CallToolResult:
     """Evergreen queue settings, pool counts and plan limits (not on trial plans)."""
     data = await services(ctx).caller(ctx).client.get_evergreen_settings()
     return success(_settings_summary(data), data)
@@ -96,7 +90,7 @@ async def update_evergreen_settings(
     posts_per_day: Annotated[int | None, Field(ge=1, le=50, description="Capped by plan")] = None,
     posting_times: PostingTimes | None = None,
     default_cooldown_days: CooldownDays | None = None,
-) -> Annotated[CallToolResult, EvergreenOut]:
+) -> CallToolResult:
     """Change evergreen settings; only the fields given change."""
     body = drop_none(
         {
@@ -123,7 +117,7 @@ async def list_evergreen_posts(
     limit: Limit | None = None,
     paused: bool | None = None,
     x_account_id: AccountId | None = None,
-) -> Annotated[CallToolResult, ListOut]:
+) -> CallToolResult:
     """List the evergreen pool with cooldowns, times posted and paused state."""
     caller = services(ctx).caller(ctx)
     data = await caller.client.list_evergreen_posts(
@@ -137,8 +131,8 @@ async def list_evergreen_posts(
 @declare(TOOLS, "Add to evergreen pool")
 async def add_to_evergreen(
     ctx: Context,
-    post_id: Annotated[PostId | None, Field(description="Mode 1: convert this post")] = None,
-    text: Annotated[TweetText | None, Field(description="Mode 2: new evergreen post")] = None,
+    post_id: PostId | None = None,
+    text: TweetText | None = None,
     category: str | None = None,
     is_thread: bool | None = None,
     thread_tweets: list[TweetText] | None = None,
@@ -146,7 +140,7 @@ async def add_to_evergreen(
     cooldown_days: CooldownDays | None = None,
     x_account_id: AccountId | None = None,
     idempotency_key: IdempotencyKey | None = None,
-) -> Annotated[CallToolResult, EvergreenOut]:
+) -> CallToolResult:
     """Add a post to the evergreen pool: an existing post (post_id) or new text. Give exactly
     one."""
     if (post_id is None) == (text is None):
@@ -186,7 +180,7 @@ async def add_to_evergreen(
 @declare(TOOLS, "Get evergreen post", read_only=True)
 async def get_evergreen_post(
     ctx: Context, id: PostId, x_account_id: AccountId | None = None
-) -> Annotated[CallToolResult, EvergreenOut]:
+) -> CallToolResult:
     """One evergreen post with its last 5 published clones (recent_posts) and their X urls."""
     caller = services(ctx).caller(ctx)
     data = await caller.client.get_evergreen_post(id, x_account_id=caller.account(x_account_id))
@@ -204,7 +198,7 @@ async def update_evergreen_post(
     cooldown_days: CooldownDays | None = None,
     paused: bool | None = None,
     x_account_id: AccountId | None = None,
-) -> Annotated[CallToolResult, EvergreenOut]:
+) -> CallToolResult:
     """Change an evergreen post's cooldown or pause/resume it."""
     caller = services(ctx).caller(ctx)
     body = drop_none({"cooldown_days": cooldown_days, "paused": paused})
@@ -219,7 +213,7 @@ async def update_evergreen_post(
 @declare(TOOLS, "Remove from evergreen pool", idempotent=True)
 async def remove_from_evergreen(
     ctx: Context, id: PostId, x_account_id: AccountId | None = None
-) -> Annotated[CallToolResult, EvergreenOut]:
+) -> CallToolResult:
     """Take a post out of the evergreen pool. It becomes a draft again; nothing is deleted."""
     caller = services(ctx).caller(ctx)
     data = await caller.client.remove_evergreen_post(id, x_account_id=caller.account(x_account_id))
@@ -235,7 +229,7 @@ async def get_evergreen_history(
     limit: Limit | None = None,
     source_id: PostId | None = None,
     x_account_id: AccountId | None = None,
-) -> Annotated[CallToolResult, ListOut]:
+) -> CallToolResult:
     """Clones the evergreen scheduler published, newest first; source_id narrows to one."""
     caller = services(ctx).caller(ctx)
     data = await caller.client.evergreen_history(

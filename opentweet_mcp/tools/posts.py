@@ -17,8 +17,6 @@ from opentweet_mcp.api.shapes import created_posts, is_evergreen, publish_fields
 from opentweet_mcp.guard.confirm import Answer, Plan, Preview, asks_person
 from opentweet_mcp.results import (
     GatedOut,
-    ListOut,
-    PostOut,
     describe_post,
     preview_text,
     success,
@@ -50,8 +48,7 @@ ThreadMedia = Annotated[list[MediaUrls], Field(description="One media list per t
 
 
 class NewPost(BaseModel):
-    """One post of a bulk create."""
-
+    # one post of a bulk create (a comment, not a docstring: it would be a schema description)
     model_config = ConfigDict(extra="forbid")
     text: TweetText
     is_thread: bool | None = None
@@ -181,7 +178,7 @@ async def _plan_create(
 async def create_post(
     ctx: Context,
     approval: Annotated[Answer, Resolve(asks_person(_plan_create))],
-    text: Annotated[TweetText, Field(description="The (first) tweet")],
+    text: TweetText,
     is_thread: bool | None = None,
     thread_tweets: ThreadTweets | None = None,
     media_urls: MediaUrls | None = None,
@@ -288,7 +285,7 @@ async def list_posts(
     page: Page | None = None,
     limit: Limit | None = None,
     x_account_id: AccountId | None = None,
-) -> Annotated[CallToolResult, ListOut]:
+) -> CallToolResult:
     """List posts, newest first, optionally by status (evergreen = pool sources)."""
     caller = services(ctx).caller(ctx)
     data = await caller.client.list_posts(
@@ -307,7 +304,7 @@ async def list_posts(
 @declare(TOOLS, "Get post", read_only=True)
 async def get_post(
     ctx: Context, id: PostId, x_account_id: AccountId | None = None
-) -> Annotated[CallToolResult, PostOut]:
+) -> CallToolResult:
     """Read one post: text, status, dates, X url once posted."""
     caller = services(ctx).caller(ctx)
     data = await caller.client.get_post(id, x_account_id=caller.account(x_account_id))
@@ -325,7 +322,7 @@ async def update_post(
     auto_retweet_enabled: bool | None = None,
     auto_retweet_offset_minutes: RetweetOffset | None = None,
     x_account_id: AccountId | None = None,
-) -> Annotated[CallToolResult, PostOut]:
+) -> CallToolResult:
     """Change an unpublished post; only the fields given change. Published posts can't be
     edited."""
     if unschedule and scheduled_date:
@@ -360,7 +357,7 @@ async def schedule_post(
     id: PostId,
     scheduled_date: FutureDate,
     x_account_id: AccountId | None = None,
-) -> Annotated[CallToolResult, PostOut]:
+) -> CallToolResult:
     """Schedule an existing draft for a future date."""
     caller = services(ctx).caller(ctx)
     body = drop_none(
