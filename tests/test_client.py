@@ -878,6 +878,47 @@ async def test_echoed_key_is_scrubbed_everywhere(
     assert_no_key(repr(client))
 
 
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        KEY,  # as is
+        "".join(f"\\u{ord(c):04x}" for c in KEY),  # every character escaped
+        KEY[:3] + "\\u005f" + KEY[4:],  # one escape in the middle
+    ],
+    ids=["plain", "all-escaped", "one-escape"],
+)
+async def test_success_body_spelling_the_key_is_redacted(
+    upstream: ScriptedServer, client: OpenTweetClient, spelling: str
+) -> None:
+    """The redaction walk is skipped for bodies that cannot hold the key; these all can."""
+    raw = f'{{"id": "{POST_ID}", "text": "key: {spelling}", "{spelling}": 1}}'.encode()
+    upstream.script(reply(200, raw=raw))
+    data = await client.get_post(POST_ID)
+    assert_no_key(json.dumps(data))
+    assert data["text"] == "key: [REDACTED]"
+    assert "[REDACTED]" in data
+
+
+def test_may_hold_sees_every_json_spelling_of_a_key() -> None:
+    from opentweet_mcp.api.client import _may_hold
+
+    for key in (KEY, "ab/cd_ef", 'ab"cd\\ef'):
+        for body in (json.dumps({"t": key}), json.dumps({"t": key}, ensure_ascii=True)):
+            assert _may_hold(body.encode(), key)
+        slashed = json.dumps({"t": key}).replace("/", "\\/")
+        assert json.loads(slashed)["t"] == key
+        assert _may_hold(slashed.encode(), key)
+    assert not _may_hold(b'{"t": "line\\nbreak"}', KEY)  # KEY has no escapable character
+
+
+async def test_success_body_without_the_key_is_returned_whole(
+    upstream: ScriptedServer, client: OpenTweetClient
+) -> None:
+    body = {"id": POST_ID, "text": "Bearer abcdefgh12345678 stays: it is user content"}
+    upstream.script(reply(200, raw=json.dumps(body).encode()))
+    assert await client.get_post(POST_ID) == body
+
+
 async def test_log_filter_scrubs_a_live_key(caplog: pytest.LogCaptureFixture) -> None:
     client = OpenTweetClient(KEY, "http://127.0.0.1:1")
     caplog.set_level(logging.DEBUG, logger="opentweet_mcp.api")

@@ -75,6 +75,15 @@ def redact(value: Any, secret: str | None, *, bearer: bool = True) -> Any:
     return value
 
 
+def _may_hold(raw: bytes, secret: str) -> bool:
+    """Whether a JSON body could decode to text containing `secret`: it holds the key as is,
+    or an escape that could spell one of its characters (any \\u; \\" \\\\ \\/ or a control
+    escape only if the key has such a character). A cheap test that spares the walk of a body."""
+    if secret.encode() in raw or b"\\u" in raw:
+        return True
+    return b"\\" in raw and any(c in '"\\/' or c < " " for c in secret)
+
+
 _live_clients: weakref.WeakSet[OpenTweetClient] = weakref.WeakSet()
 
 
@@ -278,6 +287,8 @@ class OpenTweetClient:
             raise bad("the body is not valid JSON") from None
         if not isinstance(data, dict):
             raise bad(f"expected a JSON object, got {type(data).__name__}")
+        if not _may_hold(raw, self._api_key):
+            return data  # the key is not in the body: nothing to walk (most responses)
         cleaned: dict[str, Any] = redact(data, self._api_key, bearer=False)
         return cleaned
 

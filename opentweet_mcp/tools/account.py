@@ -1,7 +1,5 @@
 """Account tools: who the key belongs to, its plan and limits, and its connected X accounts."""
 
-from __future__ import annotations
-
 from typing import Any
 
 from mcp.server.mcpserver import Context

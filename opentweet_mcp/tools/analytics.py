@@ -1,8 +1,6 @@
 """Analytics tools: posting stats, per-tweet engagement (Advanced plan), and best times to
 post, including a fresh engagement analysis that can be waited for with progress."""
 
-from __future__ import annotations
-
 import time
 from typing import Annotated, Any, Literal
 

@@ -1,7 +1,5 @@
 """Compose tools: count and split tweets exactly as X does, locally, with no network."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from mcp.types import CallToolResult

@@ -1,8 +1,6 @@
 """Evergreen tools: the pool of timeless posts the scheduler republishes as clones, its
 settings, and the history of what it published."""
 
-from __future__ import annotations
-
 import re
 from typing import Annotated, Any
 

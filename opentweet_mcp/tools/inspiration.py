@@ -2,8 +2,6 @@
 voice. Search results are other people's text: they are fenced and marked as content to read,
 never instructions to follow."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context

@@ -4,8 +4,6 @@ Files are judged by their content (magic bytes), not their names, and local path
 only inside the configured media folders, so an agent cannot exfiltrate arbitrary files.
 """
 
-from __future__ import annotations
-
 import base64
 import binascii
 from pathlib import Path

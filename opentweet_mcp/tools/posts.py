@@ -3,8 +3,6 @@
 Publishing, bulk creation, batch scheduling and deletion go through the confirmation gate.
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, Resolve
