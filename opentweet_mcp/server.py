@@ -52,7 +52,8 @@ it says otherwise."""
 
 class OpenTweetServer(MCPServer):
     """MCPServer that turns away arguments no request could carry before anything reads them
-    (validation, confirmation resolvers, previews): text with lone surrogates."""
+    (validation, confirmation resolvers, previews): text with lone surrogates; and that serves
+    stdio without a thread hop per message."""
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
@@ -64,6 +65,14 @@ class OpenTweetServer(MCPServer):
                 "holds a lone surrogate (\\ud800–\\udfff), which is not valid Unicode text"
             )
         return await super().call_tool(name, arguments, context)
+
+    async def run_stdio_async(self) -> None:
+        """Serve over stdio on the event loop where the pipes allow it (see `stdio.py`)."""
+        from opentweet_mcp.stdio import serve_stdio
+
+        lowlevel = self._lowlevel_server
+        async with serve_stdio() as (read_stream, write_stream):
+            await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
 
 
 def selected_tools(settings: Settings) -> list[ToolSpec]:

@@ -1,0 +1,163 @@
+"""The stdio transport (`opentweet_mcp/stdio.py`) in real child processes: framing, large
+messages, stray output kept off the wire, the SDK's transport where stdout is not a pipe, the
+descriptors given back on exit, and a host that goes away."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SERVER = """\
+import logging, os, subprocess, sys
+from opentweet_mcp.server import OpenTweetServer
+
+logging.basicConfig(stream=sys.stderr, level=logging.DEBUG, format="%(name)s %(message)s")
+server = OpenTweetServer("stdio-test")
+
+
+@server.tool()
+async def echo(text: str) -> str:
+    \"\"\"Return the text.\"\"\"
+    return text
+
+
+@server.tool()
+async def stray() -> str:
+    \"\"\"Write to stdout three ways, as a careless library or child process would.\"\"\"
+    print("stray print", flush=True)
+    os.write(1, b"stray os.write\\n")
+    subprocess.run(["echo", "stray child"], check=True)
+    return "done"
+
+
+server.run()
+print("server.run returned", file=sys.stderr)
+try:
+    os.write(1, b"after\\n")  # the wire is ours again once the server is done
+except BrokenPipeError:
+    pass
+print(f"blocking stdin={os.get_blocking(0)} stdout={os.get_blocking(1)}", file=sys.stderr)
+"""
+
+INIT = {
+    "protocolVersion": "2025-11-25",
+    "capabilities": {},
+    "clientInfo": {"name": "t", "version": "1"},
+}
+
+
+def message(id_: int, method: str, params: dict[str, Any]) -> bytes:
+    return json.dumps({"jsonrpc": "2.0", "id": id_, "method": method, "params": params}).encode()
+
+
+def call(id_: int, tool: str, arguments: dict[str, Any]) -> bytes:
+    return message(id_, "tools/call", {"name": tool, "arguments": arguments})
+
+
+@pytest.fixture
+def script(tmp_path: Path) -> Path:
+    path = tmp_path / "server.py"
+    path.write_text(SERVER)
+    return path
+
+
+async def spawn(script: Path, stdout: Any) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(script),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=stdout,
+        stderr=asyncio.subprocess.PIPE,
+        limit=2**24,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+    )
+
+
+async def send(proc: asyncio.subprocess.Process, *lines: bytes) -> None:
+    assert proc.stdin is not None
+    proc.stdin.write(b"".join(line + b"\n" for line in lines))
+    await proc.stdin.drain()
+
+
+async def answer(proc: asyncio.subprocess.Process) -> dict[str, Any]:
+    """The next line on stdout, which must be a JSON-RPC message."""
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), 30)
+    parsed: dict[str, Any] = json.loads(line)  # stray output here would fail the parse
+    return parsed
+
+
+async def finish(proc: asyncio.subprocess.Process) -> tuple[bytes, str]:
+    """Close stdin (the host's way to stop a server); the rest of stdout and all of stderr."""
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    proc.stdin.close()
+    rest, err = await asyncio.wait_for(asyncio.gather(proc.stdout.read(), proc.stderr.read()), 30)
+    assert await proc.wait() == 0, err.decode()
+    return rest, err.decode()
+
+
+async def test_pipes_are_served_on_the_event_loop(script: Path) -> None:
+    proc = await spawn(script, asyncio.subprocess.PIPE)
+    await send(proc, message(1, "initialize", INIT))
+    assert (await answer(proc))["result"]["serverInfo"]["name"] == "stdio-test"
+    await send(proc, json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}).encode())
+
+    await send(proc, call(2, "stray", {}))
+    assert (await answer(proc))["result"]["content"][0]["text"] == "done"
+
+    big = "é" * (3 * 1024 * 1024)  # 6 MiB of UTF-8 in one line each way
+    await send(proc, call(3, "echo", {"text": big}), call(4, "echo", {"text": "small"}))
+    answers = {a["id"]: a for a in [await answer(proc), await answer(proc)]}
+    assert answers[3]["result"]["content"][0]["text"] == big
+    assert answers[4]["result"]["content"][0]["text"] == "small"
+
+    await send(proc, b"{not json", call(5, "echo", {"text": "still serving"}))
+    assert (await answer(proc))["result"]["content"][0]["text"] == "still serving"
+
+    rest, err = await finish(proc)
+    assert rest == b"after\n"
+    assert "pipes served on the event loop" in err
+    for stray in ("stray print", "stray os.write", "stray child"):
+        assert stray in err  # sent to stderr while the server held the wire
+    assert "blocking stdin=True stdout=True" in err
+    assert "Traceback" not in err
+
+
+async def test_a_file_as_stdout_gets_the_sdk_transport(script: Path, tmp_path: Path) -> None:
+    out_path = tmp_path / "out.jsonl"
+    with out_path.open("wb") as out:
+        proc = await spawn(script, out)
+        await send(proc, message(1, "initialize", INIT), call(2, "echo", {"text": "to a file"}))
+        for _ in range(300):  # until both answers are written
+            if out_path.read_bytes().count(b"\n") >= 2:
+                break
+            await asyncio.sleep(0.05)
+        assert proc.stdin is not None and proc.stderr is not None
+        proc.stdin.close()
+        err = (await asyncio.wait_for(proc.stderr.read(), 30)).decode()
+        assert await proc.wait() == 0, err
+    lines = out_path.read_bytes().splitlines()
+    answers = [json.loads(line) for line in lines[:2]]
+    assert answers[1]["result"]["content"][0]["text"] == "to a file"
+    assert lines[2:] == [b"after"]
+    assert "the SDK's threaded transport" in err
+
+
+async def test_a_host_that_stops_reading_ends_the_session(script: Path) -> None:
+    proc = await spawn(script, asyncio.subprocess.PIPE)
+    await send(proc, message(1, "initialize", INIT))
+    await answer(proc)
+    transport: Any = proc._transport  # type: ignore[attr-defined]
+    transport.get_pipe_transport(1).close()  # the host closes its end of our stdout
+    await send(proc, call(2, "echo", {"text": "nobody reads this"}))
+    assert proc.stderr is not None
+    err = (await asyncio.wait_for(proc.stderr.read(), 30)).decode()
+    assert await asyncio.wait_for(proc.wait(), 30) == 0, err
+    assert "server.run returned" in err
+    assert "Traceback" not in err
