@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from opentweet_mcp.api.errors import OpenTweetError
 from opentweet_mcp.guard.ledger import DailyLimitReached, IdempotencyConflict
 from opentweet_mcp.guard.tokens import ConfirmationRefused
-from opentweet_mcp.validate import InvalidArguments
+from opentweet_mcp.validate import InvalidArguments, StateRefused
 
 log = logging.getLogger("opentweet_mcp.tools")
 
@@ -75,6 +75,7 @@ def preview_text(text: str, limit: int = 80) -> str:
 USER_ERRORS = (
     OpenTweetError,
     InvalidArguments,
+    StateRefused,
     ConfirmationRefused,
     IdempotencyConflict,
     DailyLimitReached,
@@ -87,7 +88,7 @@ def error_message(exc: Exception) -> str:
         return f"invalid arguments, nothing was sent: {exc}"
     if isinstance(exc, ConfirmationRefused):
         return f"confirmation refused, nothing was sent: {exc}"
-    if isinstance(exc, IdempotencyConflict | DailyLimitReached):
+    if isinstance(exc, IdempotencyConflict | DailyLimitReached | StateRefused):
         return f"refused, nothing was sent: {exc}"
     return str(exc)
 

@@ -28,6 +28,11 @@ class InvalidArguments(ValueError):
     """Arguments that fail a check spanning several fields; the message says what to change."""
 
 
+class StateRefused(Exception):
+    """Well-formed arguments that the target's current state rules out (a post already
+    published, an evergreen source, a post scheduled for later); nothing was sent."""
+
+
 def check_object_id(value: str) -> str:
     if not _OBJECT_ID.fullmatch(value):
         raise ValueError(

@@ -224,7 +224,17 @@ async def test_publish_guardrails(sandbox: Any) -> None:
         await client.call_tool("add_to_evergreen", {"post_id": source})
         refused = await client.call_tool("publish_post", {"id": source, "override_schedule": True})
         assert refused.is_error and "evergreen source" in text(refused)
+        assert "refused, nothing was sent" in text(refused)
     assert not [r for r in sandbox.requests() if r["path"].endswith("/publish")]
+
+    async with session(sandbox.base_url) as client:  # a post already on X: refused, not redone
+        post_id = await create_draft(client)
+        await confirm(client, "publish_post", {"id": post_id})
+        again = await client.call_tool("publish_post", {"id": post_id})
+        assert again.is_error, text(again)
+        assert "refused, nothing was sent" in text(again) and "already published" in text(again)
+        assert "https://x.com/" in text(again)
+    assert len([r for r in sandbox.requests() if r["path"].endswith("/publish")]) == 1
 
 
 async def test_bulk_create_and_batch_schedule(sandbox: Any, mode: str) -> None:

@@ -33,6 +33,7 @@ from opentweet_mcp.validate import (
     Page,
     PostId,
     RetweetOffset,
+    StateRefused,
     TweetText,
     check_no_duplicates,
     check_thread,
@@ -369,14 +370,14 @@ async def _publishable(caller: Caller, post_id: str, account: str | None, overri
     """Read the post and refuse what must not be published now (upstream guide's guardrails)."""
     post = unwrap_post(await caller.client.get_post(post_id, x_account_id=account))
     if is_evergreen(post):
-        raise InvalidArguments(
+        raise StateRefused(
             f"post {post_id} is an evergreen source: the scheduler publishes clones of it; "
             "it is never published directly"
         )
     if post.get("status") == "posted":
-        raise InvalidArguments(f"post {post_id} is already published: {post.get('url')}")
+        raise StateRefused(f"post {post_id} is already published: {post.get('url')}")
     if post.get("status") == "scheduled" and post.get("scheduled_date") and not override:
-        raise InvalidArguments(
+        raise StateRefused(
             f"post {post_id} is scheduled for {post['scheduled_date']}; it will be published "
             "then. Pass override_schedule=true only if the user asked to publish it now"
         )
