@@ -41,6 +41,13 @@ from opentweet_mcp.tools import TOOLSETS
 PY = sys.executable
 KEY = "agency_bench_key_0001"  # the agency plan: daily caps far above what the bench posts
 UNLIMITED = 10**9
+# The handshake of the bare JSON-RPC clients below (handshake era).
+INITIALIZE = {
+    "protocolVersion": "2025-11-25",
+    "capabilities": {},
+    "clientInfo": {"name": "bench", "version": "1"},
+}
+INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
 BLOCK = 25  # per-call measurements come in blocks of this many calls of one kind
 # The real command line with the client-side rate limiter lifted (calls only, not start-up).
 LIFTED = (
@@ -208,15 +215,8 @@ class RawStdio:
         await self.proc.stdin.drain()
 
     async def handshake(self) -> None:
-        await self.request(
-            "initialize",
-            {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "bench", "version": "1"},
-            },
-        )
-        await self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        await self.request("initialize", INITIALIZE)
+        await self.send(INITIALIZED)
 
     async def close(self) -> None:
         assert self.proc.stdin is not None
@@ -441,15 +441,8 @@ class RawHttpSession:
         return dict(json.loads(body))
 
     async def open(self) -> None:
-        await self.request(
-            "initialize",
-            {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "bench", "version": "1"},
-            },
-        )
-        await self.post({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        await self.request("initialize", INITIALIZE)
+        await self.post(INITIALIZED)
 
     async def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         self.next_id += 1
