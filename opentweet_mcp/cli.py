@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opentweet_mcp import __version__
@@ -214,6 +215,20 @@ def _tools(settings: Settings, as_json: bool) -> int:
     return 0
 
 
+def _call_ledger_path(settings: Settings) -> Path | None:
+    """Where `call` keeps nonces, idempotency results and budgets between its processes, so a
+    token or key replayed by a later call finds the first call's record: in the state folder
+    for a real account, beside the database for a file-backed sandbox, nowhere for a sandbox
+    in memory (each call gets a new one, with nothing to replay against)."""
+    if not settings.sandbox:
+        from opentweet_mcp.guard.sqlite_ledger import default_path
+
+        return default_path()
+    if settings.sandbox_db and settings.sandbox_db != ":memory:":
+        return Path(f"{settings.sandbox_db}.call-ledger")
+    return None
+
+
 def _call(settings: Settings, tool: str, raw_arguments: str) -> int:
     import anyio
     from mcp import Client
@@ -226,6 +241,7 @@ def _call(settings: Settings, tool: str, raw_arguments: str) -> int:
         raise ConfigError(f"arguments must be a JSON object: {exc}") from None
     if not isinstance(arguments, dict):
         raise ConfigError("arguments must be a JSON object")
+    settings = replace(settings, ledger_path=_call_ledger_path(settings))
     sandbox = None
     if settings.sandbox:
         settings, sandbox = _start_sandbox(settings)

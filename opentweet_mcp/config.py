@@ -83,6 +83,8 @@ class Settings:
     port: int = 8000
     auth_token: str | None = field(default=None, repr=False)
     redis_url: str | None = field(default=None, repr=False)
+    # set by `call` (one process per call): nonces, idempotency and budgets in a file
+    ledger_path: Path | None = None
     stateless: bool = False
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()

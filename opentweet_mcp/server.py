@@ -90,11 +90,16 @@ def selected_tools(settings: Settings) -> list[ToolSpec]:
 
 
 def _ledger(settings: Settings) -> Ledger:
-    """Shared state lives in Redis when replicas must agree, else in this process."""
+    """Shared state lives in Redis when replicas must agree, in a file when processes on one
+    machine must (`call`), else in this process."""
     if settings.redis_url:
         from opentweet_mcp.guard.redis_ledger import RedisLedger
 
         return RedisLedger(settings.redis_url)
+    if settings.ledger_path is not None:
+        from opentweet_mcp.guard.sqlite_ledger import SqliteLedger
+
+        return SqliteLedger(settings.ledger_path)
     return MemoryLedger()
 
 

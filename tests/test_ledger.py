@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from enum import Enum
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -25,6 +30,7 @@ from opentweet_mcp.guard.ledger import (
     MemoryLedger,
     Replay,
 )
+from opentweet_mcp.guard.sqlite_ledger import SqliteLedger
 from opentweet_mcp.guard.tokens import ConfirmationRefused
 
 KD = "k" * 64
@@ -44,14 +50,42 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture
-def ledger(clock: Clock) -> MemoryLedger:
-    return MemoryLedger(clock=clock)
+@pytest.fixture(params=["memory", "sqlite"])
+def ledger(request: pytest.FixtureRequest, clock: Clock, tmp_path: Path) -> Iterator[Any]:
+    """Every test of the ledger and the policies on it runs on both local implementations."""
+    if request.param == "memory":
+        yield MemoryLedger(clock=clock)
+        return
+    on_disk = SqliteLedger(tmp_path / "state" / "ledger.sqlite3", clock=clock)
+    yield on_disk
+    asyncio.run(on_disk.aclose())
 
 
-def test_memory_ledger_is_a_ledger() -> None:
-    implementation: Ledger = MemoryLedger()
-    assert implementation is not None
+def test_local_ledgers_are_ledgers(tmp_path: Path) -> None:
+    implementations: list[Ledger] = [MemoryLedger(), SqliteLedger(tmp_path / "l.sqlite3")]
+    operations = ("claim", "put_result", "get_result", "delete", "reserve", "release", "peek")
+    assert all(callable(getattr(i, op)) for i in implementations for op in operations)
+    for implementation in implementations:
+        asyncio.run(implementation.aclose())
+
+
+def test_sqlite_ledger_claims_across_processes_one_winner(tmp_path: Path) -> None:
+    """The `call` command's case: separate processes, one file, one winner per nonce."""
+    path = tmp_path / "shared" / "ledger.sqlite3"
+    script = (
+        "import asyncio, sys; from pathlib import Path; "
+        "from opentweet_mcp.guard.sqlite_ledger import SqliteLedger; "
+        "print(asyncio.run(SqliteLedger(Path(sys.argv[1])).claim('nonce:z', 60)))"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(path)], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(8)
+    ]
+    outputs = [proc.communicate(timeout=60)[0].strip() for proc in procs]
+    assert sorted(outputs) == ["False"] * 7 + ["True"]
+    assert path.parent.stat().st_mode & 0o777 == 0o700
 
 
 # --- MemoryLedger ------------------------------------------------------------------------
@@ -168,7 +202,8 @@ def test_concurrent_reserves_never_exceed_limit(amounts: list[int], limit: int) 
     asyncio.run(scenario())
 
 
-async def test_memory_stays_bounded(ledger: MemoryLedger, clock: Clock) -> None:
+async def test_memory_stays_bounded(clock: Clock) -> None:
+    ledger = MemoryLedger(clock=clock)
     for i in range(2000):
         await ledger.put_result(f"k{i}", "v", 10)
         await ledger.put_result("same", str(i), 10)  # rewrites leave stale heap items
@@ -295,9 +330,13 @@ async def test_idempotency_ledger_keys_hold_no_raw_key(
     store: IdempotencyStore, ledger: MemoryLedger
 ) -> None:
     await store.begin(KD, "create_post", "my secret-ish key", "fp")
-    (key,) = ledger._data
+    if isinstance(ledger, MemoryLedger):
+        entries = {k: value for k, (value, _) in ledger._data.items()}
+    else:
+        entries = dict(ledger._db.execute("SELECT key, value FROM entries").fetchall())
+    (key,) = entries
     assert "my secret-ish key" not in key
-    assert json.loads(ledger._data[key][0]) == {
+    assert json.loads(entries[key]) == {
         "fp": "fp",
         "status": "pending",
         "at": 1000.0,

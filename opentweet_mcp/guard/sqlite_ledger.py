@@ -1,0 +1,127 @@
+"""`Ledger` in a SQLite file, so processes on one machine share single-use nonces, idempotency
+results and daily budgets without Redis.
+
+`opentweet-mcp call` runs one process per tool call: with an in-memory ledger a confirmation
+token replayed by a later `call` would act again, and a daily publish limit or idempotency key
+would last one call. Each operation is one `BEGIN IMMEDIATE` transaction, so it is atomic
+across processes; expiry is wall-clock time, which every process shares.
+"""
+
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    expires_at REAL NOT NULL
+)
+"""
+
+
+def default_path() -> Path:
+    """Where `call` keeps its ledger: $XDG_STATE_HOME/opentweet-mcp, else ~/.local/state."""
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "opentweet-mcp" / "ledger.sqlite3"
+
+
+def _check_ttl(ttl: float) -> None:
+    if not ttl > 0:
+        raise ValueError(f"ttl must be positive, got {ttl}")
+
+
+class SqliteLedger:
+    def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
+        # Results may hold post texts: the folder is the user's alone.
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._clock = clock
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(_SCHEMA)
+
+    def _begin(self) -> float:
+        """Open a write transaction (other processes wait) and drop what has expired."""
+        self._db.execute("BEGIN IMMEDIATE")
+        now = self._clock()
+        self._db.execute("DELETE FROM entries WHERE expires_at <= ?", (now,))
+        return now
+
+    def _value(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM entries WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _set(self, key: str, value: str, expires_at: float) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO entries (key, value, expires_at) VALUES (?, ?, ?)",
+            (key, value, expires_at),
+        )
+
+    def __len__(self) -> int:
+        """Live entries."""
+        with self._db:
+            self._begin()
+            return int(self._db.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
+
+    async def aclose(self) -> None:
+        self._db.close()
+
+    async def claim(self, key: str, ttl: float, value: str = "1") -> bool:
+        _check_ttl(ttl)
+        with self._db:
+            now = self._begin()
+            if self._value(key) is not None:
+                return False
+            self._set(key, value, now + ttl)
+            return True
+
+    async def put_result(self, key: str, value: str, ttl: float) -> None:
+        _check_ttl(ttl)
+        with self._db:
+            self._set(key, value, self._begin() + ttl)
+
+    async def get_result(self, key: str) -> str | None:
+        with self._db:
+            self._begin()
+            return self._value(key)
+
+    async def delete(self, key: str) -> None:
+        with self._db:
+            self._begin()
+            self._db.execute("DELETE FROM entries WHERE key = ?", (key,))
+
+    async def reserve(self, counter_key: str, amount: int, limit: int, ttl: float) -> int | None:
+        _check_ttl(ttl)
+        if amount < 0:
+            raise ValueError("amount must not be negative")
+        with self._db:
+            now = self._begin()
+            current = self._value(counter_key)
+            total = (int(current) if current is not None else 0) + amount
+            if total > limit:
+                return None
+            if current is None:
+                self._set(counter_key, str(total), now + ttl)
+            else:  # a counter keeps the expiry it was created with
+                self._db.execute(
+                    "UPDATE entries SET value = ? WHERE key = ?", (str(total), counter_key)
+                )
+            return total
+
+    async def release(self, counter_key: str, amount: int) -> None:
+        if amount < 0:
+            raise ValueError("amount must not be negative")
+        with self._db:
+            self._begin()
+            current = self._value(counter_key)
+            if current is not None:
+                left = str(max(0, int(current) - amount))
+                self._db.execute("UPDATE entries SET value = ? WHERE key = ?", (left, counter_key))
+
+    async def peek(self, counter_key: str) -> int:
+        with self._db:
+            self._begin()
+            current = self._value(counter_key)
+            return int(current) if current is not None else 0

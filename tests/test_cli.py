@@ -1,0 +1,110 @@
+"""`opentweet-mcp call` as a user or a shell-driving agent runs it: one process per tool call on
+a file-backed sandbox, the confirmation token carried from one process to the next."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def run_call(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "opentweet_mcp", "call", *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+class Caller:
+    def __init__(self, tmp_path: Path) -> None:
+        self.db = tmp_path / "sandbox.db"
+        self.env = {
+            **os.environ,
+            "XDG_STATE_HOME": str(tmp_path / "state"),  # where a real account's ledger would go
+            "OPENTWEET_MCP_SECRET": "cli-test-secret",  # tokens valid from one call to the next
+            "OPENTWEET_API_KEY": "",
+        }
+
+    def __call__(self, tool: str, arguments: dict[str, Any] | None = None) -> tuple[int, str, Any]:
+        argv = [tool] + ([json.dumps(arguments)] if arguments is not None else [])
+        proc = run_call(self.env, *argv, "--sandbox", str(self.db))
+        summary, _, structured = proc.stdout.partition("\n{")
+        data = json.loads("{" + structured) if structured else None
+        return proc.returncode, summary, data
+
+
+@pytest.fixture
+def call(tmp_path: Path) -> Caller:
+    return Caller(tmp_path)
+
+
+def test_call_prints_the_summary_then_the_data(call: Caller, tmp_path: Path) -> None:
+    code, summary, data = call("get_account")
+    assert code == 0, summary
+    assert summary.startswith("Authenticated: True")
+    assert data["authenticated"] is True
+    # the ledger of a file-backed sandbox lives beside it, not in the user's state folder
+    assert (tmp_path / "sandbox.db.call-ledger").is_file()
+    assert not (tmp_path / "state").exists()
+
+
+def test_a_token_confirmed_once_is_spent_for_every_later_call(call: Caller) -> None:
+    arguments = {"text": "Published once from the command line", "publish_now": True}
+    code, summary, preview = call("create_post", arguments)
+    assert code == 0 and summary.startswith("NOT DONE YET"), summary
+    confirmed = {**arguments, "confirmation_token": preview["confirmation_token"]}
+
+    code, summary, first = call("create_post", confirmed)
+    assert code == 0 and summary.startswith("Published"), summary
+    code, summary, again = call("create_post", confirmed)  # a retry from a new process
+    assert code == 0, summary
+    assert again == first  # the first result back, nothing written twice
+
+    code, _, posted = call("list_posts", {"status": "posted"})
+    texts = [p["text"] for p in posted["posts"]]
+    assert texts.count(arguments["text"]) == 1
+
+
+def test_an_idempotency_key_holds_across_calls(call: Caller) -> None:
+    arguments = {"text": "Draft with a key", "idempotency_key": "cli-draft-1"}
+    _, _, first = call("create_post", arguments)
+    _, _, second = call("create_post", arguments)
+    assert second == first
+    code, summary, _ = call("create_post", {**arguments, "text": "Other text, same key"})
+    assert code == 1 and "refused, nothing was sent" in summary
+
+
+@pytest.mark.parametrize(
+    "argv,needle",
+    [(["get_account", "{not json"], "arguments must be a JSON object")],
+)
+def test_bad_arguments_exit_2(call: Caller, argv: list[str], needle: str) -> None:
+    proc = run_call(call.env, *argv, "--sandbox")
+    assert proc.returncode == 2 and needle in proc.stderr and proc.stdout == ""
+
+
+def test_an_error_result_exits_1(call: Caller) -> None:
+    code, summary, _ = call("get_post", {"id": "507f1f77bcf86cd799439011"})
+    assert code == 1 and "HTTP 404" in summary
+
+
+def test_where_the_ledger_lives(call: Caller, tmp_path: Path, sandbox: Any) -> None:
+    state = tmp_path / "state" / "opentweet-mcp" / "ledger.sqlite3"
+    assert run_call(call.env, "get_account", "--sandbox").returncode == 0
+    assert not state.exists()  # a sandbox in memory: nothing outlives the call
+    account = {
+        **call.env,
+        "OPENTWEET_API_KEY": "pro_cli_user",
+        "OPENTWEET_BASE_URL": sandbox.base_url,
+    }
+    assert run_call(account, "get_account").returncode == 0
+    assert state.is_file()  # a real account: the user's state folder
