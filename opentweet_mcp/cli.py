@@ -241,7 +241,16 @@ def _call(settings: Settings, tool: str, raw_arguments: str) -> int:
         raise ConfigError(f"arguments must be a JSON object: {exc}") from None
     if not isinstance(arguments, dict):
         raise ConfigError("arguments must be a JSON object")
-    settings = replace(settings, ledger_path=_call_ledger_path(settings))
+    ledger_path = _call_ledger_path(settings)
+    if ledger_path is not None:
+        try:
+            ledger_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot keep the call ledger in {ledger_path.parent} ({exc.strerror}); "
+                "set XDG_STATE_HOME to a writable folder"
+            ) from None
+    settings = replace(settings, ledger_path=ledger_path)
     sandbox = None
     if settings.sandbox:
         settings, sandbox = _start_sandbox(settings)

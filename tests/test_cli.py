@@ -108,3 +108,20 @@ def test_where_the_ledger_lives(call: Caller, tmp_path: Path, sandbox: Any) -> N
     }
     assert run_call(account, "get_account").returncode == 0
     assert state.is_file()  # a real account: the user's state folder
+
+
+def test_an_unusable_state_folder_is_one_clear_line(
+    call: Caller, tmp_path: Path, sandbox: Any
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    env = {
+        **call.env,
+        "XDG_STATE_HOME": str(blocker),
+        "OPENTWEET_API_KEY": "pro_cli_user",
+        "OPENTWEET_BASE_URL": sandbox.base_url,
+    }
+    proc = run_call(env, "get_account")
+    assert proc.returncode == 2 and proc.stdout == ""
+    (line,) = proc.stderr.strip().splitlines()
+    assert "cannot keep the call ledger" in line and "XDG_STATE_HOME" in line
