@@ -161,3 +161,44 @@ async def test_a_host_that_stops_reading_ends_the_session(script: Path) -> None:
     assert await asyncio.wait_for(proc.wait(), 30) == 0, err
     assert "server.run returned" in err
     assert "Traceback" not in err
+
+
+async def test_the_server_asks_and_reports_progress_over_its_pipes(sandbox: Any) -> None:
+    """Messages the server starts (an elicitation, progress) travel the same pipes."""
+    from mcp import ClientSession, StdioServerParameters, stdio_client
+    from mcp.types import ElicitResult
+
+    asked: list[str] = []
+
+    async def approve(ctx: Any, params: Any) -> ElicitResult:
+        asked.append(params.message)
+        return ElicitResult(action="accept", content={"approve": True})
+
+    progress: list[float] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append(done)
+
+    env = {
+        **os.environ,
+        "OPENTWEET_API_KEY": "pro_stdio_asker",
+        "OPENTWEET_BASE_URL": sandbox.base_url,
+        "OPENTWEET_MCP_CONFIRM": "auto",
+    }
+    params = StdioServerParameters(command=sys.executable, args=["-m", "opentweet_mcp"], env=env)
+    async with (
+        stdio_client(params) as (read, write),
+        ClientSession(read, write, elicitation_callback=approve) as client,
+    ):
+        await client.initialize()
+        posts = [{"text": f"Asked over stdio {i}"} for i in range(3)]
+        result = await client.call_tool(
+            "bulk_create_posts", {"posts": posts}, progress_callback=on_progress
+        )
+        assert not result.is_error, result.content
+    assert asked and "3" in asked[0]
+    assert progress  # at least one progress notification arrived
+    created = [
+        r for r in sandbox.requests() if r["method"] == "POST" and r["path"] == "/api/v1/posts"
+    ]
+    assert len(created) == 1
