@@ -28,26 +28,27 @@ from mcp.shared.message import SessionMessage
 
 logger = logging.getLogger(__name__)
 
-# A message arrives as one line; uploads carry up to 20 MiB as base64 inside one.
-_LINE_LIMIT = 64 * 1024 * 1024
-
-
-def _is_pipe_or_socket(fd: int) -> bool:
-    try:
-        mode = os.fstat(fd).st_mode
-    except OSError:
-        return False
-    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+# A message is one line of any length, as with the SDK's transport (the host that spawned us
+# is trusted; an upload carries up to 20 MiB as base64 inside one line).
+_NO_LINE_LIMIT = sys.maxsize // 2
 
 
 def _fast_path_available() -> bool:
+    """Pipes or sockets on both sides, and not one socket for both: asyncio's write transport
+    takes a socket turning readable for its peer closing, which a shared socket always does."""
     if sys.platform == "win32":
         return False
     try:
         asyncio.get_running_loop()
     except RuntimeError:  # not the asyncio backend
         return False
-    return _is_pipe_or_socket(0) and _is_pipe_or_socket(1)
+    try:
+        into, out = os.fstat(0), os.fstat(1)
+    except OSError:
+        return False
+    if not all(stat.S_ISFIFO(s.st_mode) or stat.S_ISSOCK(s.st_mode) for s in (into, out)):
+        return False
+    return (into.st_dev, into.st_ino) != (out.st_dev, out.st_ino)
 
 
 @asynccontextmanager
@@ -57,17 +58,20 @@ async def _claimed_fds() -> AsyncIterator[tuple[int, int]]:
 
     wire_in = fcntl.fcntl(0, fcntl.F_DUPFD_CLOEXEC, 3)
     wire_out = fcntl.fcntl(1, fcntl.F_DUPFD_CLOEXEC, 3)
-    null = os.open(os.devnull, os.O_RDONLY)
+    # The event loop makes the descriptions non-blocking, which the host may share: put back
+    # what they were.
+    blocking = os.get_blocking(wire_in), os.get_blocking(wire_out)
     try:
-        os.dup2(null, 0)
+        null = os.open(os.devnull, os.O_RDONLY)
+        try:
+            os.dup2(null, 0)
+        finally:
+            os.close(null)
         os.dup2(2, 1)
-    finally:
-        os.close(null)
-    try:
         yield wire_in, wire_out
     finally:
-        for wire, fd in ((wire_in, 0), (wire_out, 1)):
-            os.set_blocking(wire, True)  # the event loop made the shared description non-blocking
+        for wire, fd, was_blocking in ((wire_in, 0, blocking[0]), (wire_out, 1, blocking[1])):
+            os.set_blocking(wire, was_blocking)
             os.dup2(wire, fd)
             os.close(wire)
 
@@ -76,7 +80,7 @@ async def _claimed_fds() -> AsyncIterator[tuple[int, int]]:
 async def _pipe_streams() -> AsyncIterator[tuple[Any, Any]]:
     loop = asyncio.get_running_loop()
     async with _claimed_fds() as (wire_in, wire_out):
-        reader = asyncio.StreamReader(limit=_LINE_LIMIT)
+        reader = asyncio.StreamReader(limit=_NO_LINE_LIMIT)
         # The transports own (and close) duplicates of their own; the claim keeps the originals.
         read_transport, _ = await loop.connect_read_pipe(
             lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(os.dup(wire_in), "rb", 0)
@@ -84,6 +88,9 @@ async def _pipe_streams() -> AsyncIterator[tuple[Any, Any]]:
         write_transport, protocol = await loop.connect_write_pipe(
             asyncio.streams.FlowControlMixin, os.fdopen(os.dup(wire_out), "wb", 0)
         )
+        # drain() then waits until a message is wholly written, not just below 64 KiB queued:
+        # nothing is left in a buffer when the session ends and the loop stops.
+        write_transport.set_write_buffer_limits(high=0)
         writer = asyncio.StreamWriter(write_transport, protocol, None, loop)
 
         read_sender, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)
@@ -91,17 +98,13 @@ async def _pipe_streams() -> AsyncIterator[tuple[Any, Any]]:
 
         async def read_lines() -> None:
             async with read_sender:
-                while True:
-                    try:
-                        line = await reader.readline()
-                    except ValueError as exc:  # a line past the limit: dropped, and said so
-                        await read_sender.send(exc)
-                        continue
-                    if not line:
-                        return  # end of input: the host closed our stdin
+                while line := await reader.readline():
+                    # Invalid UTF-8 is replaced, as the SDK does, so the request still gets
+                    # an answer (an error naming the field, if it matters) rather than silence.
+                    text = line.decode("utf-8", errors="replace")
                     try:
                         message = mcp_types.jsonrpc_message_adapter.validate_json(
-                            line, by_name=False
+                            text, by_name=False
                         )
                     except Exception as exc:  # the session reports a malformed message
                         await read_sender.send(exc)
@@ -118,7 +121,9 @@ async def _pipe_streams() -> AsyncIterator[tuple[Any, Any]]:
                         writer.write(data.encode() + b"\n")
                         await writer.drain()
                     except (BrokenPipeError, ConnectionResetError):
-                        reader.feed_eof()  # the host is gone: end the session as on EOF
+                        # The host is gone: stop reading and end the session as on EOF.
+                        read_transport.close()
+                        reader.feed_eof()
                         return
 
         try:
@@ -139,6 +144,8 @@ async def serve_stdio() -> AsyncIterator[tuple[Any, Any]]:
         async with _pipe_streams() as streams:
             yield streams
     else:
-        logger.debug("stdio: the SDK's threaded transport (no pipes, or not POSIX asyncio)")
+        logger.debug(
+            "stdio: the SDK's threaded transport (no pipes, a shared socket, or not asyncio)"
+        )
         async with stdio_server() as streams:
             yield streams

@@ -7,7 +7,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -202,3 +205,68 @@ async def test_the_server_asks_and_reports_progress_over_its_pipes(sandbox: Any)
         r for r in sandbox.requests() if r["method"] == "POST" and r["path"] == "/api/v1/posts"
     ]
     assert len(created) == 1
+
+
+def test_a_response_under_way_at_eof_is_written_whole(script: Path) -> None:
+    """stdin closes while part of an answer still waits for a host that reads late: a 100 kB
+    answer fills the 64 kB pipe and leaves the rest queued, below asyncio's default high-water
+    mark, where drain() would not wait for it."""
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    big = "y" * 50_000  # the answer carries it twice (text and structured)
+    proc.stdin.write(
+        message(1, "initialize", INIT) + b"\n" + call(2, "echo", {"text": big}) + b"\n"
+    )
+    proc.stdin.flush()
+    time.sleep(1.0)  # the pipe is full by now and the rest of the answer queued
+    proc.stdin.close()
+    time.sleep(1.5)  # the session ends meanwhile; the server must still write it all
+    received = b""
+    while chunk := os.read(proc.stdout.fileno(), 65536):
+        received += chunk
+    assert proc.wait(30) == 0
+    proc.stdout.close()
+    lines = received.split(b"\n")
+    assert json.loads(lines[1])["result"]["content"][0]["text"] == big
+    assert lines[2:] == [b"after", b""]
+
+
+async def test_invalid_utf8_still_gets_an_answer(script: Path) -> None:
+    proc = await spawn(script, asyncio.subprocess.PIPE)
+    await send(proc, message(1, "initialize", INIT))
+    await answer(proc)
+    await send(proc, call(2, "echo", {"text": "caf"}).replace(b'"caf"', b'"caf\xe9"'))
+    assert (await answer(proc))["result"]["content"][0]["text"] == "caf\ufffd"
+    await finish(proc)
+
+
+def test_one_socket_for_stdin_and_stdout_gets_the_sdk_transport(script: Path) -> None:
+    """inetd-style: the same socket on fd 0 and 1 (asyncio's pipe transports cannot share it)."""
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        proc = subprocess.Popen(
+            [sys.executable, str(script)],
+            stdin=theirs,
+            stdout=theirs,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+        )
+        theirs.close()
+        reader = ours.makefile("rb")
+        ours.sendall(message(1, "initialize", INIT) + b"\n")
+        assert json.loads(reader.readline())["id"] == 1
+        ours.sendall(call(2, "echo", {"text": "one socket"}) + b"\n")  # after the first answer
+        assert json.loads(reader.readline())["result"]["content"][0]["text"] == "one socket"
+        ours.shutdown(socket.SHUT_WR)
+        assert proc.stderr is not None
+        err = proc.stderr.read().decode()
+        proc.stderr.close()
+        assert proc.wait(30) == 0, err
+        reader.close()
+    assert "the SDK's threaded transport" in err
