@@ -223,10 +223,27 @@ def _call_ledger_path(settings: Settings) -> Path | None:
     if not settings.sandbox:
         from opentweet_mcp.guard.sqlite_ledger import default_path
 
-        return default_path()
+        return default_path(settings.base_url)
     if settings.sandbox_db and settings.sandbox_db != ":memory:":
         return Path(f"{settings.sandbox_db}.call-ledger")
     return None
+
+
+def _check_ledger(path: Path) -> None:
+    """Open the ledger once before the call, so a folder or file that cannot serve is one
+    clear line (exit 2) rather than a traceback from inside the session."""
+    import sqlite3
+
+    from opentweet_mcp.guard.sqlite_ledger import SqliteLedger
+
+    try:
+        SqliteLedger(path).close()
+    except (OSError, sqlite3.Error) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise ConfigError(
+            f"cannot keep the call ledger at {path} ({reason}); remove the file, or set "
+            "XDG_STATE_HOME to a writable folder"
+        ) from None
 
 
 def _call(settings: Settings, tool: str, raw_arguments: str) -> int:
@@ -243,13 +260,7 @@ def _call(settings: Settings, tool: str, raw_arguments: str) -> int:
         raise ConfigError("arguments must be a JSON object")
     ledger_path = _call_ledger_path(settings)
     if ledger_path is not None:
-        try:
-            ledger_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot keep the call ledger in {ledger_path.parent} ({exc.strerror}); "
-                "set XDG_STATE_HOME to a writable folder"
-            ) from None
+        _check_ledger(ledger_path)
     settings = replace(settings, ledger_path=ledger_path)
     sandbox = None
     if settings.sandbox:
@@ -268,6 +279,14 @@ def _call(settings: Settings, tool: str, raw_arguments: str) -> int:
         print(getattr(block, "text", block))
     if result.structured_content is not None:
         print(json.dumps(result.structured_content, indent=2, ensure_ascii=False))
+        if result.structured_content.get("status") == "confirmation_required" and not (
+            settings.secret
+        ):
+            print(
+                "opentweet-mcp: this token can only be confirmed by a later `call` if "
+                "OPENTWEET_MCP_SECRET is set (the same value for both calls)",
+                file=sys.stderr,
+            )
     return 1 if result.is_error else 0
 
 

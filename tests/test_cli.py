@@ -98,7 +98,7 @@ def test_an_error_result_exits_1(call: Caller) -> None:
 
 
 def test_where_the_ledger_lives(call: Caller, tmp_path: Path, sandbox: Any) -> None:
-    state = tmp_path / "state" / "opentweet-mcp" / "ledger.sqlite3"
+    state = tmp_path / "state" / "opentweet-mcp"
     assert run_call(call.env, "get_account", "--sandbox").returncode == 0
     assert not state.exists()  # a sandbox in memory: nothing outlives the call
     account = {
@@ -107,7 +107,31 @@ def test_where_the_ledger_lives(call: Caller, tmp_path: Path, sandbox: Any) -> N
         "OPENTWEET_BASE_URL": sandbox.base_url,
     }
     assert run_call(account, "get_account").returncode == 0
-    assert state.is_file()  # a real account: the user's state folder
+    (ledger,) = state.glob("ledger-*.sqlite3")  # a real account: the user's state folder
+    assert state.stat().st_mode & 0o777 == 0o700 and ledger.stat().st_mode & 0o777 == 0o600
+    same_root = {**account, "OPENTWEET_BASE_URL": sandbox.base_url + "/"}
+    assert run_call(same_root, "get_account").returncode == 0
+    assert list(state.glob("ledger-*.sqlite3")) == [ledger]
+
+
+def test_a_corrupt_ledger_is_one_clear_line(call: Caller) -> None:
+    Path(f"{call.db}.call-ledger").write_bytes(b"this is not a database" * 100)
+    proc = run_call(call.env, "get_account", "--sandbox", str(call.db))
+    assert proc.returncode == 2 and proc.stdout == ""
+    (line,) = proc.stderr.strip().splitlines()
+    assert "cannot keep the call ledger" in line and "remove the file" in line
+
+
+def test_a_preview_without_a_shared_secret_says_so(call: Caller) -> None:
+    env = {k: v for k, v in call.env.items() if k != "OPENTWEET_MCP_SECRET"}
+    proc = run_call(env, "create_post", '{"text": "Now", "publish_now": true}', "--sandbox")
+    assert proc.returncode == 0 and "confirmation_required" in proc.stdout
+    assert "OPENTWEET_MCP_SECRET" in proc.stderr
+    with_secret = run_call(
+        call.env, "create_post", '{"text": "Now", "publish_now": true}', "--sandbox"
+    )
+    assert "confirmation_required" in with_secret.stdout
+    assert "OPENTWEET_MCP_SECRET" not in with_secret.stderr
 
 
 def test_an_unusable_state_folder_is_one_clear_line(

@@ -86,6 +86,7 @@ def test_sqlite_ledger_claims_across_processes_one_winner(tmp_path: Path) -> Non
     outputs = [proc.communicate(timeout=60)[0].strip() for proc in procs]
     assert sorted(outputs) == ["False"] * 7 + ["True"]
     assert path.parent.stat().st_mode & 0o777 == 0o700
+    assert path.stat().st_mode & 0o777 == 0o600
 
 
 # --- MemoryLedger ------------------------------------------------------------------------

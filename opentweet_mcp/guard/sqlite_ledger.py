@@ -7,6 +7,7 @@ would last one call. Each operation is one `BEGIN IMMEDIATE` transaction, so it 
 across processes; expiry is wall-clock time, which every process shares.
 """
 
+import hashlib
 import os
 import sqlite3
 import time
@@ -22,10 +23,13 @@ CREATE TABLE IF NOT EXISTS entries (
 """
 
 
-def default_path() -> Path:
-    """Where `call` keeps its ledger: $XDG_STATE_HOME/opentweet-mcp, else ~/.local/state."""
+def default_path(base_url: str) -> Path:
+    """Where `call` keeps its ledger for one API root: $XDG_STATE_HOME/opentweet-mcp (else
+    ~/.local/state/opentweet-mcp), one file per root, so a key replayed against another
+    deployment (staging, production) never finds this one's results."""
     state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(state) / "opentweet-mcp" / "ledger.sqlite3"
+    root = hashlib.sha256(base_url.rstrip("/").encode()).hexdigest()[:16]
+    return Path(state) / "opentweet-mcp" / f"ledger-{root}.sqlite3"
 
 
 def _check_ttl(ttl: float) -> None:
@@ -34,13 +38,21 @@ def _check_ttl(ttl: float) -> None:
 
 
 class SqliteLedger:
+    """Raises OSError or sqlite3.Error when the file cannot be made or is not a database."""
+
     def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
-        # Results may hold post texts: the folder is the user's alone.
+        # Results may hold post texts: the folder and the file are the user's alone.
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
         self._clock = clock
+        # The default rollback journal: a busy file makes others wait (timeout), where
+        # switching a new file to WAL would fail at once while another process holds it.
         self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(_SCHEMA)
+        try:
+            self._db.execute(_SCHEMA)
+        except sqlite3.Error:
+            self._db.close()
+            raise
 
     def _begin(self) -> float:
         """Open a write transaction (other processes wait) and drop what has expired."""
@@ -65,8 +77,11 @@ class SqliteLedger:
             self._begin()
             return int(self._db.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
 
-    async def aclose(self) -> None:
+    def close(self) -> None:
         self._db.close()
+
+    async def aclose(self) -> None:
+        self.close()
 
     async def claim(self, key: str, ttl: float, value: str = "1") -> bool:
         _check_ttl(ttl)
