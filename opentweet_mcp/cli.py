@@ -279,9 +279,8 @@ def _call(settings: Settings, tool: str, raw_arguments: str) -> int:
         print(getattr(block, "text", block))
     if result.structured_content is not None:
         print(json.dumps(result.structured_content, indent=2, ensure_ascii=False))
-        if result.structured_content.get("status") == "confirmation_required" and not (
-            settings.secret
-        ):
+        previewed = result.structured_content.get("status") == "confirmation_required"
+        if previewed and settings.secret is None:
             print(
                 "opentweet-mcp: this token can only be confirmed by a later `call` if "
                 "OPENTWEET_MCP_SECRET is set (the same value for both calls)",

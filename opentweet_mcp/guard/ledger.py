@@ -64,6 +64,17 @@ class Ledger(Protocol):
         ...
 
 
+def check_ttl(ttl: float) -> None:
+    """The argument checks every `Ledger` makes alike."""
+    if not ttl > 0:
+        raise ValueError(f"ttl must be positive, got {ttl}")
+
+
+def check_amount(amount: int) -> None:
+    if amount < 0:
+        raise ValueError("amount must not be negative")
+
+
 class MemoryLedger:
     """`Ledger` in one process's memory.
 
@@ -110,15 +121,10 @@ class MemoryLedger:
         self._prune(now)
         return now
 
-    @staticmethod
-    def _check_ttl(ttl: float) -> None:
-        if not ttl > 0:
-            raise ValueError(f"ttl must be positive, got {ttl}")
-
     # --- Ledger ----------------------------------------------------------------------------
 
     async def claim(self, key: str, ttl: float, value: str = "1") -> bool:
-        self._check_ttl(ttl)
+        check_ttl(ttl)
         with self._lock:
             now = self._now()
             if key in self._data:
@@ -127,7 +133,7 @@ class MemoryLedger:
             return True
 
     async def put_result(self, key: str, value: str, ttl: float) -> None:
-        self._check_ttl(ttl)
+        check_ttl(ttl)
         with self._lock:
             self._set(key, value, self._now() + ttl)
 
@@ -142,9 +148,8 @@ class MemoryLedger:
             self._data.pop(key, None)
 
     async def reserve(self, counter_key: str, amount: int, limit: int, ttl: float) -> int | None:
-        self._check_ttl(ttl)
-        if amount < 0:
-            raise ValueError("amount must not be negative")
+        check_ttl(ttl)
+        check_amount(amount)
         with self._lock:
             now = self._now()
             entry = self._data.get(counter_key)
@@ -158,8 +163,7 @@ class MemoryLedger:
             return total
 
     async def release(self, counter_key: str, amount: int) -> None:
-        if amount < 0:
-            raise ValueError("amount must not be negative")
+        check_amount(amount)
         with self._lock:
             self._now()
             entry = self._data.get(counter_key)

@@ -12,6 +12,8 @@ from typing import Any
 
 import redis.asyncio as redis
 
+from opentweet_mcp.guard.ledger import check_amount, check_ttl
+
 _RESERVE = """
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 local total = current + tonumber(ARGV[1])
@@ -30,8 +32,7 @@ return left
 
 
 def _ms(ttl: float) -> int:
-    if not ttl > 0:
-        raise ValueError(f"ttl must be positive, got {ttl}")
+    check_ttl(ttl)
     return max(1, int(ttl * 1000))
 
 
@@ -59,16 +60,14 @@ class RedisLedger:
         await self._redis.delete(self._key(key))
 
     async def reserve(self, counter_key: str, amount: int, limit: int, ttl: float) -> int | None:
-        if amount < 0:
-            raise ValueError("amount must not be negative")
+        check_amount(amount)
         total = int(
             await self._reserve(keys=[self._key(counter_key)], args=[amount, limit, _ms(ttl)])
         )
         return None if total < 0 else total
 
     async def release(self, counter_key: str, amount: int) -> None:
-        if amount < 0:
-            raise ValueError("amount must not be negative")
+        check_amount(amount)
         await self._release(keys=[self._key(counter_key)], args=[amount])
 
     async def peek(self, counter_key: str) -> int:

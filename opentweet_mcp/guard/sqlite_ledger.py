@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from opentweet_mcp.guard.ledger import check_amount, check_ttl
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
     key TEXT PRIMARY KEY,
@@ -30,11 +32,6 @@ def default_path(base_url: str) -> Path:
     state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     root = hashlib.sha256(base_url.rstrip("/").encode()).hexdigest()[:16]
     return Path(state) / "opentweet-mcp" / f"ledger-{root}.sqlite3"
-
-
-def _check_ttl(ttl: float) -> None:
-    if not ttl > 0:
-        raise ValueError(f"ttl must be positive, got {ttl}")
 
 
 class SqliteLedger:
@@ -84,7 +81,7 @@ class SqliteLedger:
         self.close()
 
     async def claim(self, key: str, ttl: float, value: str = "1") -> bool:
-        _check_ttl(ttl)
+        check_ttl(ttl)
         with self._db:
             now = self._begin()
             if self._value(key) is not None:
@@ -93,7 +90,7 @@ class SqliteLedger:
             return True
 
     async def put_result(self, key: str, value: str, ttl: float) -> None:
-        _check_ttl(ttl)
+        check_ttl(ttl)
         with self._db:
             self._set(key, value, self._begin() + ttl)
 
@@ -108,9 +105,8 @@ class SqliteLedger:
             self._db.execute("DELETE FROM entries WHERE key = ?", (key,))
 
     async def reserve(self, counter_key: str, amount: int, limit: int, ttl: float) -> int | None:
-        _check_ttl(ttl)
-        if amount < 0:
-            raise ValueError("amount must not be negative")
+        check_ttl(ttl)
+        check_amount(amount)
         with self._db:
             now = self._begin()
             current = self._value(counter_key)
@@ -126,8 +122,7 @@ class SqliteLedger:
             return total
 
     async def release(self, counter_key: str, amount: int) -> None:
-        if amount < 0:
-            raise ValueError("amount must not be negative")
+        check_amount(amount)
         with self._db:
             self._begin()
             current = self._value(counter_key)
