@@ -275,10 +275,13 @@ def _call(settings: Settings, tool: str, raw_arguments: str) -> int:
     finally:
         if sandbox is not None:
             sandbox.stop()
+    from opentweet_mcp.text.visible import terminal_json, visible
+
+    # Tweet texts and upstream answers are not ours: nothing in them may drive the terminal.
     for block in result.content:
-        print(getattr(block, "text", block))
+        print(visible(str(getattr(block, "text", block))))
     if result.structured_content is not None:
-        print(json.dumps(result.structured_content, indent=2, ensure_ascii=False))
+        print(terminal_json(json.dumps(result.structured_content, indent=2, ensure_ascii=False)))
         previewed = result.structured_content.get("status") == "confirmation_required"
         if previewed and settings.secret is None:
             print(

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 TOOLSETS: tuple[str, ...] = (
     "account",
@@ -62,6 +64,57 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def _path(raw: str) -> str:
+    """A URL path without empty or dot segments and with percent escapes in one spelling."""
+    segments: list[str] = []
+    for segment in raw.split("/"):
+        segment = _ESCAPE.sub(
+            lambda m: (
+                chr(int(m[1], 16)) if chr(int(m[1], 16)) in _UNRESERVED else f"%{m[1].upper()}"
+            ),
+            segment,
+        )
+        if segment == "..":
+            if segments:
+                segments.pop()
+        elif segment not in ("", "."):
+            segments.append(segment)
+    return "".join(f"/{segment}" for segment in segments)
+
+
+def api_root(url: str) -> str:
+    """The one spelling of an API root: scheme and host in lower case (IDNA for other
+    scripts), no default port, no empty or dot segments, no trailing slash.
+
+    Approvals, budgets and idempotency results are kept per root, so two spellings of one
+    root must be one key: otherwise a confirmation could be carried out once per spelling.
+    """
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"base URL {url!r} is not a valid URL") from None
+    scheme, host = parts.scheme.lower(), parts.hostname
+    if scheme not in _DEFAULT_PORTS or not host:
+        raise ConfigError(f"base URL must start with http:// or https://, got {url!r}")
+    if parts.username is not None or parts.query or parts.fragment:
+        raise ConfigError(f"base URL must be a plain root, without credentials or a query: {url!r}")
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise ConfigError(f"base URL {url!r} has a host name that is not valid") from None
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        netloc += f":{port}"
+    return f"{scheme}://{netloc}{_path(parts.path)}"
+
+
 @dataclass(frozen=True)
 class Settings:
     """The whole configuration of one server process."""
@@ -91,6 +144,17 @@ class Settings:
     sandbox: bool = False
     sandbox_db: str | None = None
     log_level: LogLevel = "WARNING"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "base_url", api_root(self.base_url))
+
+    @property
+    def upstream(self) -> str:
+        """What state (approvals, budgets, idempotency results) is kept for: the API root, or
+        for a file-backed sandbox its database, whatever port this run serves it on."""
+        if self.sandbox and self.sandbox_db and self.sandbox_db != ":memory:":
+            return f"sandbox:{Path(self.sandbox_db).resolve()}"
+        return self.base_url
 
     def __repr__(self) -> str:  # the key must never show, even in a debugger or a traceback
         key = "set" if self.api_key else "unset"
@@ -215,9 +279,7 @@ def load_settings(flags: FlagValues, env: Mapping[str, str] | None = None) -> Se
 
     secret_raw = env.get("OPENTWEET_MCP_SECRET") or None
     x_account_id = _pick(flags.x_account_id, env, "OPENTWEET_X_ACCOUNT_ID")
-    base_url = (_pick(flags.base_url, env, "OPENTWEET_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
-    if not base_url.startswith(("http://", "https://")):
-        raise ConfigError(f"base URL must start with http:// or https://, got {base_url!r}")
+    base_url = api_root(_pick(flags.base_url, env, "OPENTWEET_BASE_URL") or DEFAULT_BASE_URL)
 
     log_level = (flags.log_level or env.get("OPENTWEET_MCP_LOG_LEVEL") or "WARNING").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):

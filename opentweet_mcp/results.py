@@ -12,9 +12,10 @@ from typing import Any, ParamSpec, TypeVar
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, ConfigDict
+from pydantic.json_schema import SkipJsonSchema
 
 from opentweet_mcp.api.errors import OpenTweetError
-from opentweet_mcp.guard.ledger import DailyLimitReached, IdempotencyConflict
+from opentweet_mcp.guard.ledger import DailyLimitReached, IdempotencyConflict, PostBusy
 from opentweet_mcp.guard.tokens import ConfirmationRefused
 from opentweet_mcp.validate import InvalidArguments, StateRefused
 
@@ -35,14 +36,13 @@ class Out(BaseModel):
 
 
 class GatedOut(Out):
-    """Either the performed result (the created posts; status and url once posted), or status
-    "confirmation_required" with a preview and a token (plus action and expires_at)."""
+    """Either the performed result (upstream JSON), or status "confirmation_required" with a
+    preview and a token (plus action and expires_at). Fields are optional but never null, so
+    the schema leaves null out: it is read on every turn."""
 
-    status: str | None = None
-    url: str | None = None
-    posts: list[Any] | None = None
-    preview: dict[str, Any] | None = None
-    confirmation_token: str | None = None
+    status: str | SkipJsonSchema[None] = None
+    preview: dict[str, Any] | SkipJsonSchema[None] = None
+    confirmation_token: str | SkipJsonSchema[None] = None
 
 
 def success(summary: str, data: Mapping[str, Any] | list[Any]) -> CallToolResult:
@@ -79,6 +79,7 @@ USER_ERRORS = (
     ConfirmationRefused,
     IdempotencyConflict,
     DailyLimitReached,
+    PostBusy,
 )
 
 
@@ -88,7 +89,7 @@ def error_message(exc: Exception) -> str:
         return f"invalid arguments, nothing was sent: {exc}"
     if isinstance(exc, ConfirmationRefused):
         return f"confirmation refused, nothing was sent: {exc}"
-    if isinstance(exc, IdempotencyConflict | DailyLimitReached | StateRefused):
+    if isinstance(exc, IdempotencyConflict | DailyLimitReached | StateRefused | PostBusy):
         return f"refused, nothing was sent: {exc}"
     return str(exc)
 

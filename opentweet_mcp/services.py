@@ -4,19 +4,17 @@ caller's key, and the guard. Built once in the server's lifespan.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from mcp.server.mcpserver import Context
 
 from opentweet_mcp.api.client import OpenTweetClient
 from opentweet_mcp.api.errors import OpenTweetError
 from opentweet_mcp.api.retry import SharedRateLimiter
+from opentweet_mcp.caller import Caller, key_digest
 from opentweet_mcp.config import Settings
-
-if TYPE_CHECKING:
-    from opentweet_mcp.guard.confirm import Guard
+from opentweet_mcp.guard.confirm import Guard
 
 KEY_HEADER = "x-opentweet-key"
 RATE_PER_MINUTE = 60  # SPEC §7 default: the Pro plan's rate, within every plan's limit
@@ -26,36 +24,20 @@ class NoApiKey(OpenTweetError):
     """The call has no OpenTweet key to act with (HTTP mode without a per-request key)."""
 
 
-def key_digest(api_key: str) -> str:
-    return hashlib.sha256(api_key.encode()).hexdigest()
-
-
-@dataclass
-class Caller:
-    """The key a call acts with, and its client; tokens and budgets bind to `key_digest`."""
-
-    client: OpenTweetClient
-    key_digest: str
-    default_account: str | None
-
-    def account(self, x_account_id: str | None) -> str | None:
-        return x_account_id or self.default_account
-
-
 @dataclass
 class Services:
     settings: Settings
     guard: Guard
     _clients: dict[str, OpenTweetClient] = field(default_factory=dict)
-    handles: dict[tuple[str, str | None], str] = field(default_factory=dict)
 
     def caller(self, ctx: Context[Any, Any] | None) -> Caller:
         """The caller of this request: its per-request key (HTTP), else the configured key."""
         api_key = self._api_key(ctx)
+        digest = key_digest(api_key, self.settings.upstream)
         client = self._clients.get(api_key)
         if client is None:
             shared = (
-                SharedRateLimiter(self.guard.ledger, key_digest(api_key), RATE_PER_MINUTE)
+                SharedRateLimiter(self.guard.ledger, digest, RATE_PER_MINUTE)
                 if self.settings.redis_url
                 else None  # one process: the client's own token bucket
             )
@@ -67,7 +49,7 @@ class Services:
                 limiter=shared,
             )
             self._clients[api_key] = client
-        return Caller(client, key_digest(api_key), self.settings.x_account_id)
+        return Caller(client, digest, self.settings.x_account_id)
 
     def _api_key(self, ctx: Context[Any, Any] | None) -> str:
         headers = ctx.headers if ctx is not None and self.settings.transport != "stdio" else None

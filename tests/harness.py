@@ -59,6 +59,18 @@ def data(result: CallToolResult) -> dict[str, Any]:
     return result.structured_content
 
 
+async def confirmed(client: Client, tool: str, arguments: dict[str, Any]) -> CallToolResult:
+    """A gated call made as an agent with an approving user makes it: the preview (which must
+    have written nothing), then the same call with its token."""
+    first = await client.call_tool(tool, arguments)
+    preview = data(first)
+    assert preview["status"] == "confirmation_required", text(first)
+    assert text(first).startswith("NOT DONE YET — confirmation required")
+    return await client.call_tool(
+        tool, {**arguments, "confirmation_token": preview["confirmation_token"]}
+    )
+
+
 def future(hours: float = 24) -> str:
     return (datetime.now(UTC) + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
 

@@ -149,3 +149,35 @@ def test_an_unusable_state_folder_is_one_clear_line(
     assert proc.returncode == 2 and proc.stdout == ""
     (line,) = proc.stderr.strip().splitlines()
     assert "cannot keep the call ledger" in line and "XDG_STATE_HOME" in line
+
+
+def test_two_spellings_of_one_api_root_share_one_ledger(call: Caller, sandbox: Any) -> None:
+    """A token confirmed through one spelling of the base URL is spent for every other."""
+    host_port = sandbox.base_url.removeprefix("http://")
+    spellings = [sandbox.base_url, f"HTTP://{host_port}/./", f"http://{host_port}//"]
+    arguments = {"text": "Published once, whatever the spelling", "publish_now": True}
+
+    def account(base_url: str, *argv: str) -> tuple[int, Any]:
+        env = {**call.env, "OPENTWEET_API_KEY": "pro_cli_spelling", "OPENTWEET_BASE_URL": base_url}
+        proc = run_call(env, *argv)
+        return proc.returncode, json.loads("{" + proc.stdout.partition("\n{")[2])
+
+    _, preview = account(spellings[0], "create_post", json.dumps(arguments))
+    confirmed = json.dumps({**arguments, "confirmation_token": preview["confirmation_token"]})
+    results = [account(base_url, "create_post", confirmed) for base_url in spellings]
+    assert [code for code, _ in results] == [0, 0, 0]
+    assert results[1][1] == results[0][1] == results[2][1]  # the first result, replayed
+    published = [r for r in sandbox.requests() if r["method"] == "POST"]
+    assert len(published) == 1
+
+
+def test_nothing_in_the_output_can_drive_the_terminal(call: Caller) -> None:
+    hostile = "Hi \x1b]0;pwned\x07\x1b[2J\x9b31m\u202eevil\u2028end"
+    arguments = json.dumps({"text": hostile})
+    proc = run_call(call.env, "create_post", arguments, "--sandbox", str(call.db))
+    assert proc.returncode == 0, proc.stderr
+    for raw in ("\x1b", "\x07", "\x9b", "\u202e", "\u2028"):
+        assert raw not in proc.stdout
+    assert "⟨U+001B⟩]0;pwned" in proc.stdout  # shown, not obeyed
+    structured = json.loads("{" + proc.stdout.partition("\n{")[2])
+    assert structured["posts"][0]["text"] == hostile  # the JSON still says exactly what it is

@@ -24,7 +24,17 @@ import pytest
 
 import opentweet_mcp.services
 from opentweet_mcp.server import selected_tools
-from tests.harness import PNG, PRO_KEY, FastClient, data, future, session, settings_for, text
+from tests.harness import (
+    PNG,
+    PRO_KEY,
+    FastClient,
+    confirmed,
+    data,
+    future,
+    session,
+    settings_for,
+    text,
+)
 
 TIMEOUT = 0.5  # the server's upstream timeout in this suite
 SLOW = 0.8  # a "slow" fault waits this long before answering: past the timeout
@@ -59,7 +69,7 @@ async def draft(client: Any, words: str = "A draft for the fault suite") -> str:
 
 
 async def evergreen(client: Any) -> str:
-    added = data(await client.call_tool("add_to_evergreen", {"text": "Evergreen advice"}))
+    added = data(await confirmed(client, "add_to_evergreen", {"text": "Evergreen advice"}))
     return str(added["post"]["id"])
 
 

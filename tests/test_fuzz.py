@@ -7,8 +7,9 @@ lone surrogates, out-of-range numbers). Every call must end, within a deadline, 
 an error that says what was wrong — never a crash (the SDK's bare "Error executing tool X") —
 and must not reach OpenTweet with anything it should not:
 
-- no gated action (publish, publish-now create, bulk create, batch schedule, delete) is ever
-  sent, since no confirmation token can be guessed;
+- nothing that makes a tweet go out or deletes one is ever sent (publish, publish-now or
+  scheduled create, bulk create, schedule, batch schedule, adding to evergreen, changing the
+  evergreen seed, giving a draft a date, delete), since no confirmation token can be guessed;
 - an argument that fails validation sends nothing at all.
 
 `FUZZ_EXAMPLES` (default 60) sets the examples per tool; the examples are derandomized, so
@@ -32,7 +33,7 @@ from mcp import Client
 
 import opentweet_mcp.services
 from opentweet_mcp.sandbox.runner import SandboxServer
-from tests.harness import PNG, FastClient, data, future, session, text
+from tests.harness import PNG, FastClient, confirmed, data, future, session, text
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
 DEADLINE = 30.0  # seconds a single call may take before it counts as a hang
@@ -165,7 +166,8 @@ def fuzz(sandbox_server: SandboxServer) -> Iterator[Fuzz]:
             portal.wrap_async_context_manager(session(sandbox_server.base_url)) as client,
         ):
             ids = [seed_post(portal, client, f"Seed draft {n}") for n in range(2)]
-            added = portal.call(client.call_tool, "add_to_evergreen", {"text": "Seed evergreen"})
+            seed = {"text": "Seed evergreen"}
+            added = portal.call(confirmed, client, "add_to_evergreen", seed)
             ids.append(data(added)["post"]["id"])
             listed = portal.call(client.list_tools)
             tools = {tool.name: tool for tool in listed.tools}
@@ -185,16 +187,22 @@ def seed_post(portal: BlockingPortal, client: Client, words: str) -> str:
 POST_ID = r"/api/v1/posts/[^/]+"
 
 
-def gated(request: dict[str, Any]) -> bool:
-    """A request only a confirmed call may send."""
+def gated(request: dict[str, Any], evergreen_seed: str) -> bool:
+    """A request only a confirmed call may send (the seeds are two drafts and one evergreen
+    source, so an update is gated when it gives a date or touches the evergreen seed)."""
     method, path, body = request["method"], request["path"], request["body"]
     if method == "DELETE" and re.fullmatch(POST_ID, path):
         return True
+    if method == "PUT" and re.fullmatch(POST_ID, path):
+        dated = isinstance(body, dict) and body.get("scheduled_date") is not None
+        return dated or path.endswith(evergreen_seed)
     if method != "POST":
         return False
     if path == "/api/v1/posts" and isinstance(body, dict):
-        return bool(body.get("publish_now")) or "posts" in body
-    return path == "/api/v1/posts/batch-schedule" or bool(re.fullmatch(POST_ID + "/publish", path))
+        return bool(body.get("publish_now") or body.get("scheduled_date")) or "posts" in body
+    return path in ("/api/v1/posts/batch-schedule", "/api/v1/evergreen/posts") or bool(
+        re.fullmatch(POST_ID + "/(publish|schedule)", path)
+    )
 
 
 def check(fuzz: Fuzz, name: str, arguments: dict[str, Any]) -> int:
@@ -203,7 +211,8 @@ def check(fuzz: Fuzz, name: str, arguments: dict[str, Any]) -> int:
     result = fuzz.call(name, arguments)
     sent = fuzz.sandbox.sandbox.requests()[before:]
     said = text(result)
-    assert not [r for r in sent if gated(r)], f"{name} sent a gated request unconfirmed: {sent}"
+    unconfirmed = [r for r in sent if gated(r, fuzz.ids[-1])]
+    assert not unconfirmed, f"{name} sent a gated request unconfirmed: {unconfirmed}"
     if not result.is_error:
         return len(sent)
     assert said.strip() != f"Error executing tool {name}", f"{name} crashed on {arguments!r}"

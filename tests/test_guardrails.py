@@ -8,16 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.harness import data, session, text, writes
+from tests.harness import confirmed, data, session, text, writes
 
 SECRET_KEY = "pro_SECRETKEY_do_not_leak_7f3a9c"
-
-
-async def confirmed(client: Any, tool: str, arguments: dict[str, Any]) -> Any:
-    first = data(await client.call_tool(tool, arguments))
-    return await client.call_tool(
-        tool, {**arguments, "confirmation_token": first["confirmation_token"]}
-    )
 
 
 async def test_daily_publish_limit(sandbox: Any) -> None:
@@ -79,7 +72,8 @@ async def test_ambiguous_create_says_outcome_unknown(sandbox: Any) -> None:
 async def test_url_limit_says_saved_as_draft(sandbox: Any) -> None:
     async with session(sandbox.base_url, api_key="trial_links") as client:
         for n in range(2):
-            ok = await client.call_tool(
+            ok = await confirmed(
+                client,
                 "create_post",
                 {
                     "text": f"Read https://example.com/{n}",
@@ -88,7 +82,8 @@ async def test_url_limit_says_saved_as_draft(sandbox: Any) -> None:
                 },
             )
             assert not ok.is_error, text(ok)
-        capped = await client.call_tool(
+        capped = await confirmed(
+            client,
             "create_post",
             {"text": "Read https://example.com/3", "scheduled_date": "2099-01-01T10:00:00Z"},
         )

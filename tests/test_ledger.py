@@ -28,6 +28,8 @@ from opentweet_mcp.guard.ledger import (
     IdempotencyStore,
     Ledger,
     MemoryLedger,
+    PostBusy,
+    PostLocks,
     Replay,
 )
 from opentweet_mcp.guard.sqlite_ledger import SqliteLedger
@@ -506,23 +508,25 @@ def wall() -> Clock:
     return Clock(DAY)
 
 
+TODAY = "2025-06-15"
+
+
 async def test_budget_check_reserve_release(ledger: MemoryLedger, wall: Clock) -> None:
     budget = DailyPublishBudget(ledger, 5, clock=wall)
-    await budget.check(KD, 5)
-    await budget.reserve(KD, 3)
-    await budget.check(KD, 2)
+    await budget.check(KD, {TODAY: 5})
+    await budget.reserve(KD, {TODAY: 3})
+    await budget.check(KD, {TODAY: 2})
     with pytest.raises(DailyLimitReached) as info:
-        await budget.check(KD, 3)
-    assert (info.value.used, info.value.limit) == (3, 5)
-    assert info.value.resets_at == datetime(2025, 6, 16, tzinfo=UTC)
+        await budget.check(KD, {TODAY: 3})
+    assert (info.value.day, info.value.used, info.value.limit) == (TODAY, 3, 5)
     message = str(info.value)
-    assert "3 of 5" in message and "2025-06-16T00:00:00Z" in message and "Nothing" in message
+    assert "3 of 5" in message and TODAY in message and "Nothing" in message
     with pytest.raises(DailyLimitReached):
-        await budget.reserve(KD, 3)
-    assert await ledger.peek(f"budget:{KD}:2025-06-15") == 3  # refused reserve changed nothing
-    await budget.release(KD, 3)
-    await budget.reserve(KD, 5)
-    await budget.reserve(OTHER_KD, 5)  # per API key
+        await budget.reserve(KD, {TODAY: 3})
+    assert await ledger.peek(f"budget:{KD}:{TODAY}") == 3  # refused reserve changed nothing
+    await budget.release(KD, {TODAY: 3})
+    await budget.reserve(KD, {TODAY: 5})
+    await budget.reserve(OTHER_KD, {TODAY: 5})  # per API key
 
 
 async def test_budget_counts_threads_and_single_calls_over_limit(
@@ -530,41 +534,51 @@ async def test_budget_counts_threads_and_single_calls_over_limit(
 ) -> None:
     budget = DailyPublishBudget(ledger, 3, clock=wall)
     with pytest.raises(DailyLimitReached) as info:
-        await budget.reserve(KD, 4)
+        await budget.reserve(KD, {TODAY: 4})
     assert info.value.used == 0 and info.value.tweets == 4
+
+
+async def test_budget_counts_each_day_a_batch_touches(ledger: MemoryLedger, wall: Clock) -> None:
+    """A batch over several days reserves on each, all or nothing."""
+    budget = DailyPublishBudget(ledger, 2, clock=wall)
+    await budget.reserve(KD, {"2025-06-17": 2})
+    with pytest.raises(DailyLimitReached) as info:
+        await budget.reserve(KD, {"2025-06-16": 1, "2025-06-17": 1, "2025-06-18": 1})
+    assert info.value.day == "2025-06-17"
+    assert await ledger.peek(f"budget:{KD}:2025-06-16") == 0  # given back: all or nothing
+    assert await ledger.peek(f"budget:{KD}:2025-06-18") == 0
+    await budget.reserve(KD, {"2025-06-16": 2, "2025-06-18": 2})
+    with pytest.raises(DailyLimitReached):
+        await budget.check(KD, {"2025-06-18": 1})
 
 
 async def test_budget_disabled_or_zero_tweets(ledger: MemoryLedger, wall: Clock) -> None:
     unlimited = DailyPublishBudget(ledger, None, clock=wall)
-    await unlimited.check(KD, 10_000)
-    await unlimited.reserve(KD, 10_000)
-    await unlimited.release(KD, 10_000)
+    await unlimited.check(KD, {TODAY: 10_000})
+    await unlimited.reserve(KD, {TODAY: 10_000})
+    await unlimited.release(KD, {TODAY: 10_000})
     zero = DailyPublishBudget(ledger, 0, clock=wall)
-    await zero.check(KD, 0)
-    await zero.reserve(KD, 0)
+    await zero.check(KD, {})
+    await zero.reserve(KD, {TODAY: 0})
     with pytest.raises(DailyLimitReached):
-        await zero.check(KD, 1)
+        await zero.check(KD, {TODAY: 1})
     assert len(ledger) == 0
 
 
-async def test_budget_day_rollover(wall: Clock) -> None:
+async def test_budget_counters_live_until_their_day_is_over(wall: Clock) -> None:
     ledger = MemoryLedger(clock=wall)  # expiry and day from one clock
     budget = DailyPublishBudget(ledger, 2, clock=wall)
     wall.now = datetime(2025, 6, 15, 23, 59, 59, tzinfo=UTC).timestamp()
-    await budget.reserve(KD, 2)
-    with pytest.raises(DailyLimitReached):
-        await budget.check(KD, 1)
-    wall.now += 1  # midnight UTC
-    await budget.check(KD, 2)
-    await budget.reserve(KD, 2)
-    with pytest.raises(DailyLimitReached) as info:
-        await budget.reserve(KD, 1)
-    assert info.value.resets_at == datetime(2025, 6, 17, tzinfo=UTC)
+    await budget.reserve(KD, {TODAY: 2, "2025-06-20": 1})
+    wall.now += 1  # midnight UTC: a new day's counter starts empty
+    await budget.reserve(KD, {"2025-06-16": 2})
     # yesterday's counter outlives midnight by the margin only, then is gone
-    assert await ledger.peek(f"budget:{KD}:2025-06-15") == 2
+    assert await ledger.peek(f"budget:{KD}:{TODAY}") == 2
     wall.now += 3601
-    assert await ledger.peek(f"budget:{KD}:2025-06-15") == 0
-    assert len(ledger) == 1
+    assert await ledger.peek(f"budget:{KD}:{TODAY}") == 0
+    assert await ledger.peek(f"budget:{KD}:2025-06-20") == 1  # a later day keeps its count
+    wall.now += 5 * 86400
+    assert await ledger.peek(f"budget:{KD}:2025-06-20") == 0
 
 
 async def test_concurrent_budget_reserves(ledger: MemoryLedger, wall: Clock) -> None:
@@ -573,11 +587,54 @@ async def test_concurrent_budget_reserves(ledger: MemoryLedger, wall: Clock) -> 
     async def attempt(tweets: int) -> bool:
         await asyncio.sleep(0)
         try:
-            await budget.reserve(KD, tweets)
+            await budget.reserve(KD, {TODAY: tweets})
         except DailyLimitReached:
             return False
         return True
 
     outcomes = await asyncio.gather(*(attempt(3) for _ in range(20)))
     assert outcomes.count(True) == 3
-    assert await ledger.peek(f"budget:{KD}:2025-06-15") == 9
+    assert await ledger.peek(f"budget:{KD}:{TODAY}") == 9
+
+
+# --- PostLocks -----------------------------------------------------------------------------
+
+
+async def test_a_post_lock_makes_the_second_call_wait(ledger: MemoryLedger) -> None:
+    locks = PostLocks(ledger, poll=0.001)
+    order: list[str] = []
+
+    async def hold(name: str, ids: list[str]) -> None:
+        async with locks.holding(KD, ids):
+            order.append(f"{name} in")
+            await asyncio.sleep(0.02)
+            order.append(f"{name} out")
+
+    await asyncio.gather(hold("a", ["p1", "p2"]), hold("b", ["p2", "p1"]))
+    assert order in (["a in", "a out", "b in", "b out"], ["b in", "b out", "a in", "a out"])
+    assert len(ledger) == 0  # released
+    async with locks.holding(KD, ["p1"]), locks.holding(OTHER_KD, ["p1"]):
+        pass  # per API key
+
+
+async def test_a_post_lock_gives_up_and_is_released_on_errors(ledger: MemoryLedger) -> None:
+    locks = PostLocks(ledger, wait=0.05, poll=0.001)
+    with pytest.raises(RuntimeError):
+        async with locks.holding(KD, ["p1"]):
+            raise RuntimeError("boom")
+    async with locks.holding(KD, ["p1"]):
+        with pytest.raises(PostBusy) as info:
+            async with locks.holding(KD, ["p0", "p1"]):
+                pass
+        assert "p1" in str(info.value) and "nothing was sent" in str(info.value)
+    assert len(ledger) == 0  # p0, taken before the wait on p1, was given back
+
+
+async def test_replay_peek_does_not_consume(ledger: MemoryLedger) -> None:
+    replay = ConfirmationReplay(ledger)
+    assert await replay.peek("n") is None
+    assert await replay.begin("n") is None
+    with pytest.raises(ConfirmationRefused):
+        await replay.peek("n")  # in flight
+    await replay.complete("n", "result")
+    assert await replay.peek("n") == Replay("result")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -46,15 +48,78 @@ def test_path_inside_media_dir(tmp_path: Path) -> None:
     assert relative == PNG
 
 
-def test_escapes_refused(tmp_path: Path) -> None:
+def refusal(attempt: str, dirs: tuple[Path, ...]) -> str:
+    with pytest.raises(InvalidArguments) as info:
+        read_media_file(attempt, dirs)
+    return str(info.value)
+
+
+def test_every_refusal_reads_the_same_and_names_no_folder(tmp_path: Path) -> None:
+    """Missing, outside, a link (even to a file inside), a folder, a FIFO, a NUL byte: one
+    text, so a refusal tells nothing about what exists on the disk."""
     media = tmp_path / "media"
-    media.mkdir()
+    (media / "sub").mkdir(parents=True)
+    (media / "real.png").write_bytes(PNG)
     secret = tmp_path / "secret.png"
     secret.write_bytes(PNG)
     os.symlink(secret, media / "link.png")
+    os.symlink(media / "real.png", media / "inner-link.png")
+    os.symlink(tmp_path, media / "dirlink")
+    os.mkfifo(media / "pipe.png")
     dirs = (media.resolve(),)
-    for attempt in (str(secret), str(media / "link.png"), "../secret.png", str(media / "..")):
-        with pytest.raises(InvalidArguments):
-            read_media_file(attempt, dirs)
-    with pytest.raises(InvalidArguments, match="does not exist"):
-        read_media_file(str(media / "nope.png"), dirs)
+    attempts = [
+        str(secret),
+        str(media / "link.png"),
+        "inner-link.png",
+        "dirlink/secret.png",
+        "../secret.png",
+        str(media / ".."),
+        "sub",
+        "pipe.png",  # opened without blocking, then refused: never hangs
+        str(media / "nope.png"),
+        "nope.png",
+        "a\0b.png",
+        "",
+    ]
+    for attempt in attempts:
+        message = refusal(attempt, dirs)
+        assert message == refusal("nope.png", dirs).replace("'nope.png'", repr(attempt)), attempt
+        assert str(media) not in message.replace(repr(attempt), "")
+
+
+def test_a_link_swapped_in_while_reading_is_never_followed(tmp_path: Path) -> None:
+    """A file flipping between a regular file and a link to a secret outside the folder,
+    as fast as another process can: what is read is only ever the file inside."""
+    media = tmp_path / "media"
+    media.mkdir()
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(PNG + b"SECRET")
+    inside = media / "flip.png"
+    stop = threading.Event()
+
+    def flip() -> None:
+        while not stop.is_set():
+            spare = media / "spare.png"
+            spare.write_bytes(PNG)
+            os.replace(spare, inside)
+            link = media / "spare-link"
+            with contextlib.suppress(FileExistsError):
+                os.symlink(secret, link)
+            os.replace(link, inside)
+
+    flipper = threading.Thread(target=flip)
+    flipper.start()
+    read = refused = 0
+    try:
+        for _ in range(2000):
+            try:
+                content, _ = read_media_file("flip.png", (media.resolve(),))
+            except InvalidArguments:
+                refused += 1
+            else:
+                assert b"SECRET" not in content
+                read += 1
+    finally:
+        stop.set()
+        flipper.join()
+    assert read and refused  # both states were really seen

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness import MODES, data, future, session
+from tests.harness import MODES, confirmed, data, future, session
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -21,7 +21,7 @@ async def test_resources(sandbox: Any, mode: str) -> None:
             "opentweet://evergreen",
         }
         post = data(
-            await client.call_tool("create_post", {"text": "Queued", "scheduled_date": future()})
+            await confirmed(client, "create_post", {"text": "Queued", "scheduled_date": future()})
         )
         queue = await client.read_resource("opentweet://posts/scheduled")
         ids = [p["id"] for p in json.loads(queue.contents[0].text)["posts"]]  # type: ignore[union-attr]

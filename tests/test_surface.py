@@ -27,7 +27,7 @@ EXPECTED: dict[str, tuple[str, bool, bool, bool, bool]] = {
     "list_posts": ("posts", True, False, False, True),
     "get_post": ("posts", True, False, False, True),
     "update_post": ("posts", False, True, True, True),
-    "schedule_post": ("posts", False, False, True, True),
+    "schedule_post": ("posts", False, True, True, True),
     "publish_post": ("posts", False, True, False, True),
     "batch_schedule_posts": ("posts", False, True, False, True),
     "delete_post": ("posts", False, True, False, True),
@@ -35,7 +35,7 @@ EXPECTED: dict[str, tuple[str, bool, bool, bool, bool]] = {
     "get_evergreen_settings": ("evergreen", True, False, False, True),
     "update_evergreen_settings": ("evergreen", False, False, True, True),
     "list_evergreen_posts": ("evergreen", True, False, False, True),
-    "add_to_evergreen": ("evergreen", False, False, False, True),
+    "add_to_evergreen": ("evergreen", False, True, False, True),
     "get_evergreen_post": ("evergreen", True, False, False, True),
     "update_evergreen_post": ("evergreen", False, False, True, True),
     "remove_from_evergreen": ("evergreen", False, False, True, True),
@@ -49,7 +49,17 @@ EXPECTED: dict[str, tuple[str, bool, bool, bool, bool]] = {
     "check_post": ("compose", True, False, False, False),
     "split_thread": ("compose", True, False, False, False),
 }
-GATED = {"create_post", "bulk_create_posts", "publish_post", "batch_schedule_posts", "delete_post"}
+# SPEC §5 C: every tool that can arm publication, change what is armed, or delete
+GATED = {
+    "create_post",
+    "bulk_create_posts",
+    "update_post",
+    "schedule_post",
+    "publish_post",
+    "batch_schedule_posts",
+    "delete_post",
+    "add_to_evergreen",
+}
 
 
 def listing(**overrides: Any) -> list[dict[str, Any]]:

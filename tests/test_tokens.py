@@ -1,4 +1,5 @@
-"""Confirmation tokens: bound to one call, tamper-evident, expiring (SPEC §6)."""
+"""Confirmation tokens: bound to one call (tool, every argument, key) and to the content it
+previewed, tamper-evident, expiring (SPEC §6)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from opentweet_mcp.guard.tokens import ConfirmationRefused, ConfirmationTokens, 
 
 SECRET = b"s" * 32
 TOOL = "publish_post"
-REQUEST = "a" * 64
+REQUEST = "a" * 64  # the digest of every argument
 KEY = "b" * 64
+CONTENT = "e" * 64  # the publication digest
 NOW = 1_750_000_000.0
 ALPHABET = string.ascii_letters + string.digits + "-_.=+/ Z"
+A22 = "A" * 22
 
 
 class Clock:
@@ -28,7 +31,7 @@ class Clock:
 
 
 def refused(code: str, tokens: ConfirmationTokens, token: str, **call: str) -> str:
-    args = {"tool": TOOL, "request_digest": REQUEST, "key_digest": KEY, **call}
+    args = {"tool": TOOL, "arguments_digest": REQUEST, "key_digest": KEY, **call}
     with pytest.raises(ConfirmationRefused) as info:
         tokens.verify(token, **args)
     assert info.value.code == code, str(info.value)
@@ -47,11 +50,13 @@ def tokens(clock: Clock) -> ConfirmationTokens:
 
 @pytest.fixture
 def minted(tokens: ConfirmationTokens) -> MintedToken:
-    return tokens.mint(TOOL, REQUEST, KEY)
+    return tokens.mint(TOOL, REQUEST, KEY, CONTENT)
 
 
 def test_round_trip(tokens: ConfirmationTokens, minted: MintedToken) -> None:
     verified = tokens.verify(minted.token, TOOL, REQUEST, KEY)
+    assert tokens.content_matches(verified, CONTENT)
+    assert not tokens.content_matches(verified, "f" * 64)  # what goes out changed
     assert verified.nonce == minted.nonce
     assert verified.expires_at == minted.expires_at
     assert minted.expires_at == datetime.fromtimestamp(NOW + 600, UTC)
@@ -60,13 +65,13 @@ def test_round_trip(tokens: ConfirmationTokens, minted: MintedToken) -> None:
 
 
 def test_compact_ascii_shape(minted: MintedToken) -> None:
-    assert minted.token.isascii() and minted.token.startswith("ct1.")
+    assert minted.token.isascii() and minted.token.startswith("ct2.")
     assert 70 <= len(minted.token) <= 90
     assert minted.token.split(".")[2] == minted.nonce
 
 
 def test_each_mint_has_a_fresh_nonce(tokens: ConfirmationTokens) -> None:
-    minted = [tokens.mint(TOOL, REQUEST, KEY) for _ in range(50)]
+    minted = [tokens.mint(TOOL, REQUEST, KEY, CONTENT) for _ in range(50)]
     assert len({m.nonce for m in minted}) == 50
     assert len({m.token for m in minted}) == 50
 
@@ -75,9 +80,9 @@ def test_each_mint_has_a_fresh_nonce(tokens: ConfirmationTokens) -> None:
     "call",
     [
         {"tool": "delete_post"},
-        {"request_digest": "c" * 64},
+        {"arguments_digest": "c" * 64},
         {"key_digest": "d" * 64},
-        {"request_digest": REQUEST[:-1]},
+        {"arguments_digest": REQUEST[:-1]},
     ],
 )
 def test_other_call_is_a_mismatch(
@@ -94,10 +99,10 @@ def test_other_secret_is_a_mismatch(clock: Clock, minted: MintedToken) -> None:
 
 def test_from_secret() -> None:
     configured = ConfirmationTokens.from_secret(SECRET)
-    token = configured.mint(TOOL, REQUEST, KEY).token
+    token = configured.mint(TOOL, REQUEST, KEY, CONTENT).token
     ConfirmationTokens(SECRET).verify(token, TOOL, REQUEST, KEY)  # same secret, other instance
     first, second = ConfirmationTokens.from_secret(None), ConfirmationTokens.from_secret(None)
-    token = first.mint(TOOL, REQUEST, KEY).token
+    token = first.mint(TOOL, REQUEST, KEY, CONTENT).token
     first.verify(token, TOOL, REQUEST, KEY)
     refused("mismatch", second, token)
 
@@ -125,8 +130,8 @@ def test_mac_is_checked_before_expiry(
 def test_extending_the_expiry_breaks_the_mac(
     tokens: ConfirmationTokens, clock: Clock, minted: MintedToken
 ) -> None:
-    prefix, expiry, nonce, mac = minted.token.split(".")
-    forged = f"{prefix}.{int(expiry) + 3600}.{nonce}.{mac}"
+    prefix, expiry, nonce, content, mac = minted.token.split(".")
+    forged = f"{prefix}.{int(expiry) + 3600}.{nonce}.{content}.{mac}"
     clock.now = NOW + 1000
     refused("mismatch", tokens, forged)
 
@@ -135,16 +140,19 @@ def test_extending_the_expiry_breaks_the_mac(
     "token",
     [
         "",
-        "ct1",
-        "ct1...",
-        "ct2.1750000600.AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-        "ct1.0750000600.AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-        "ct1.-1.AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-        "ct1.99999999999999.AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "ct2",
+        "ct2....",
+        # the previous format: a token minted before this one is refused as malformed
+        "ct1.1750000600.AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        f"ct2.0750000600.{A22}.{A22}.{A22}",
+        f"ct2.-1.{A22}.{A22}.{A22}",
+        f"ct2.99999999999999.{A22}.{A22}.{A22}",
+        f"ct2.1750000600.{A22}.{A22}",
         # non-canonical base64: stray low bits in the last character
-        "ct1.1750000600.AAAAAAAAAAAAAAAAAAAAAB.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-        "ct1.1750000600.AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB",
-        "ct1.1750000600.AAAAAAAAAAAAAAAAAAAAAA==.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        f"ct2.1750000600.{A22[:-1]}B.{A22}.{A22}",
+        f"ct2.1750000600.{A22}.{A22[:-1]}B.{A22}",
+        f"ct2.1750000600.{A22}.{A22}.{A22[:-1]}B",
+        f"ct2.1750000600.{A22}==.{A22}.{A22}",
         "x" * 10_000,
     ],
 )
@@ -163,15 +171,15 @@ def test_surrounding_whitespace_is_malformed(
 def test_messages_never_hold_secret_or_digests(clock: Clock) -> None:
     secret = b"hunter2-" * 4
     tokens = ConfirmationTokens(secret, clock=clock)
-    minted = tokens.mint(TOOL, REQUEST, KEY)
+    minted = tokens.mint(TOOL, REQUEST, KEY, CONTENT)
     messages = [
-        refused("mismatch", tokens, minted.token, request_digest="c" * 64),
+        refused("mismatch", tokens, minted.token, arguments_digest="c" * 64),
         refused("malformed", tokens, minted.token[:-3]),
     ]
     clock.now = NOW + 601
     messages.append(refused("expired", tokens, minted.token))
     for message in messages:
-        for needle in (secret.decode(), "hunter2", REQUEST, KEY, "c" * 64):
+        for needle in (secret.decode(), "hunter2", REQUEST, KEY, CONTENT, "c" * 64):
             assert needle not in message
     for text in (repr(tokens), repr(minted)):
         assert "hunter2" not in text and minted.token not in text
@@ -183,7 +191,7 @@ def test_refusal_code_and_str() -> None:
 
 
 MUTATION_TOKENS = ConfirmationTokens(SECRET, clock=lambda: NOW)
-MUTATION_TARGET = MUTATION_TOKENS.mint(TOOL, REQUEST, KEY).token
+MUTATION_TARGET = MUTATION_TOKENS.mint(TOOL, REQUEST, KEY, CONTENT).token
 
 
 @settings(max_examples=400, deadline=None)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness import MODES, data, session, text, writes
+from tests.harness import MODES, confirmed, data, session, text, writes
 
 
 @pytest.fixture(params=MODES)
@@ -25,12 +25,12 @@ async def test_evergreen_workflow(sandbox: Any, mode: str) -> None:
         assert data(settings)["settings"]["posting_times"] == ["09:00", "17:00"]
 
         draft = data(await client.call_tool("create_post", {"text": "Timeless tip"}))["posts"][0]
-        added = await client.call_tool(
-            "add_to_evergreen", {"post_id": draft["id"], "cooldown_days": 7}
+        added = await confirmed(
+            client, "add_to_evergreen", {"post_id": draft["id"], "cooldown_days": 7}
         )
         assert data(added)["post"]["isEvergreen"] is True and "cooldown 7 d" in text(added)
-        fresh = await client.call_tool(
-            "add_to_evergreen", {"text": "Another evergreen", "category": "Tips"}
+        fresh = await confirmed(
+            client, "add_to_evergreen", {"text": "Another evergreen", "category": "Tips"}
         )
         fresh_id = data(fresh)["post"]["id"]
 
@@ -97,7 +97,7 @@ async def test_plan_rules_surface(sandbox: Any) -> None:
         assert trial.is_error and "403" in text(trial) and "trial" in text(trial)
     async with session(sandbox.base_url, api_key="pro_pool_owner") as client:
         for n in range(10):
-            await client.call_tool("add_to_evergreen", {"text": f"Evergreen number {n}"})
-        full = await client.call_tool("add_to_evergreen", {"text": "One too many"})
+            await confirmed(client, "add_to_evergreen", {"text": f"Evergreen number {n}"})
+        full = await confirmed(client, "add_to_evergreen", {"text": "One too many"})
         assert full.is_error and "429" in text(full) and "full" in text(full)
     assert len(writes(sandbox.requests())) == 11

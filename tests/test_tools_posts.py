@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from tests.harness import MODES, PRO_KEY, data, future, session, text, writes
+from tests.harness import MODES, PRO_KEY, confirmed, data, future, session, text, writes
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 
@@ -29,14 +29,7 @@ async def create_draft(client: Client, body: str = "A draft") -> str:
 
 async def confirm(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
     """Make a gated call, check it did nothing, then repeat it with its token."""
-    first = await client.call_tool(tool, arguments)
-    preview = data(first)
-    assert preview["status"] == "confirmation_required", text(first)
-    assert text(first).startswith("NOT DONE YET — confirmation required")
-    done = await client.call_tool(
-        tool, {**arguments, "confirmation_token": preview["confirmation_token"]}
-    )
-    return data(done)
+    return data(await confirmed(client, tool, arguments))
 
 
 async def test_account_tools(sandbox: Any, mode: str) -> None:
@@ -56,21 +49,24 @@ async def test_create_draft_schedule_and_read(sandbox: Any, mode: str) -> None:
         assert post_id in text(got) and "status draft" in text(got)
 
         when = future(48)
-        scheduled = await client.call_tool("schedule_post", {"id": post_id, "scheduled_date": when})
+        scheduled = await confirmed(
+            client, "schedule_post", {"id": post_id, "scheduled_date": when}
+        )
         assert "Scheduled" in text(scheduled) and when[:19] in text(scheduled)
 
         listed = data(await client.call_tool("list_posts", {"status": "scheduled"}))
         assert [p["id"] for p in listed["posts"]] == [post_id]
 
         back = await client.call_tool("update_post", {"id": post_id, "unschedule": True})
-        assert "status draft" in text(back)
+        assert "status draft" in text(back)  # nothing goes out: no approval needed
         puts = [r for r in sandbox.requests() if r["method"] == "PUT"]
         assert puts[-1]["body"]["scheduled_date"] is None
 
 
 async def test_create_scheduled_thread(sandbox: Any, mode: str) -> None:
     async with session(sandbox.base_url, mode) as client:
-        result = await client.call_tool(
+        result = await confirmed(
+            client,
             "create_post",
             {
                 "text": "Thread start",
@@ -135,7 +131,7 @@ async def test_publish_needs_confirmation_and_happens_once(sandbox: Any, mode: s
         first = await client.call_tool("publish_post", {"id": post_id})
         preview = data(first)
         assert preview["status"] == "confirmation_required"
-        assert preview["preview"]["text"] == "Ship it"
+        assert preview["preview"]["posts"][0]["tweets"][0]["text"] == "Ship it"
         assert preview["preview"]["account"].startswith("@")
         assert "Ship it" in text(first) and preview["preview"]["account"] in text(first)
         assert [r["path"] for r in writes(sandbox.requests())] == ["/api/v1/posts"]  # the draft
@@ -188,17 +184,22 @@ async def test_token_refusals(sandbox: Any) -> None:
 
 
 async def test_expired_token_is_refused(sandbox: Any) -> None:
-    from opentweet_mcp.api import operations as ops
-    from opentweet_mcp.guard.confirm import Plan
+    from opentweet_mcp.caller import key_digest
+    from opentweet_mcp.guard.confirm import Call
     from opentweet_mcp.guard.tokens import ConfirmationTokens
-    from opentweet_mcp.services import key_digest
     from tests.harness import TEST_SECRET
 
     async with session(sandbox.base_url) as client:
         post_id = await create_draft(client)
-        plan = Plan("publish_post", None, ops.publish_post(post_id), None, None)  # type: ignore[arg-type]
+        arguments = {
+            "id": post_id,
+            "override_schedule": False,
+            "x_account_id": None,
+            "idempotency_key": None,
+        }
+        digest = Call(None, arguments).arguments_digest()  # type: ignore[arg-type]
         old = ConfirmationTokens(TEST_SECRET, clock=lambda: 1_000_000.0)
-        token = old.mint("publish_post", plan.digest(), key_digest(PRO_KEY)).token
+        token = old.mint("publish_post", digest, key_digest(PRO_KEY, sandbox.base_url), "").token
         result = await client.call_tool(
             "publish_post", {"id": post_id, "confirmation_token": token}
         )
@@ -209,7 +210,7 @@ async def test_expired_token_is_refused(sandbox: Any) -> None:
 async def test_publish_guardrails(sandbox: Any) -> None:
     async with session(sandbox.base_url) as client:
         scheduled = data(
-            await client.call_tool("create_post", {"text": "Later", "scheduled_date": future()})
+            await confirmed(client, "create_post", {"text": "Later", "scheduled_date": future()})
         )["posts"][0]["id"]
         refused = await client.call_tool("publish_post", {"id": scheduled})
         assert refused.is_error and "scheduled for" in text(refused)
@@ -221,7 +222,7 @@ async def test_publish_guardrails(sandbox: Any) -> None:
         source = data(await client.call_tool("create_post", {"text": "Evergreen tip"}))["posts"][0][
             "id"
         ]
-        await client.call_tool("add_to_evergreen", {"post_id": source})
+        await confirmed(client, "add_to_evergreen", {"post_id": source})
         refused = await client.call_tool("publish_post", {"id": source, "override_schedule": True})
         assert refused.is_error and "evergreen source" in text(refused)
         assert "refused, nothing was sent" in text(refused)
@@ -241,7 +242,9 @@ async def test_bulk_create_and_batch_schedule(sandbox: Any, mode: str) -> None:
     async with session(sandbox.base_url, mode) as client:
         posts = [{"text": f"Day {i} tip"} for i in range(1, 8)]
         preview = data(await client.call_tool("bulk_create_posts", {"posts": posts}))
-        assert preview["preview"]["count"] == 7 and preview["preview"]["drafts"] == 7
+        listed = preview["preview"]["posts"]
+        assert [p["tweets"][0]["text"] for p in listed] == [p["text"] for p in posts]
+        assert "7 drafts" in preview["action"] and all("when" not in p for p in listed)
         assert writes(sandbox.requests()) == []
         created = await confirm(client, "bulk_create_posts", {"posts": posts})
         ids = [p["id"] for p in created["posts"]]
@@ -251,11 +254,9 @@ async def test_bulk_create_and_batch_schedule(sandbox: Any, mode: str) -> None:
             {"post_id": i, "scheduled_date": future(24 * (n + 1))} for n, i in enumerate(ids)
         ]
         first = data(await client.call_tool("batch_schedule_posts", {"schedules": schedules}))
-        assert first["preview"]["date_range"] == [
-            schedules[0]["scheduled_date"],
-            schedules[-1]["scheduled_date"],
-        ]
-        assert first["preview"]["first"] == "Day 1 tip" and first["preview"]["last"] == "Day 7 tip"
+        every = first["preview"]["posts"]
+        assert [p["when"] for p in every] == [s["scheduled_date"] for s in schedules]
+        assert [p["tweets"][0]["text"] for p in every] == [f"Day {i} tip" for i in range(1, 8)]
         done = await confirm(client, "batch_schedule_posts", {"schedules": schedules})
         assert all(p["status"] == "scheduled" for p in done["posts"])
         batch = [r for r in sandbox.requests() if r["path"] == "/api/v1/posts/batch-schedule"]
@@ -268,7 +269,8 @@ async def test_delete_is_gated_and_explicit(sandbox: Any) -> None:
         preview = data(
             await client.call_tool("delete_post", {"id": post_id, "delete_from_x": False})
         )
-        assert "never published" in preview["action"]
+        assert preview["action"] == f"delete post {post_id} from OpenTweet"
+        assert "never published" in text(await client.call_tool("delete_post", {"id": post_id}))
         assert not [r for r in sandbox.requests() if r["method"] == "DELETE"]
         done = await confirm(client, "delete_post", {"id": post_id, "delete_from_x": False})
         assert "x_deleted" in done
@@ -302,7 +304,8 @@ async def test_upload_media(sandbox: Any, tmp_path: Path) -> None:
         )
         assert data(inline)["url"].endswith(".png")  # judged by content, not by name
         escaped = await client.call_tool("upload_media", {"path": str(outside)})
-        assert escaped.is_error and "outside the configured media folders" in text(escaped)
+        assert escaped.is_error and "inside a configured media folder" in text(escaped)
+        assert str(tmp_path) not in text(escaped).replace(str(outside), "")
         big = await client.call_tool(
             "upload_media",
             {
@@ -321,7 +324,7 @@ async def test_upload_media(sandbox: Any, tmp_path: Path) -> None:
 
 async def test_upstream_errors_are_reported_with_status_and_hint(sandbox: Any) -> None:
     async with session(sandbox.base_url, api_key="nosub_user") as client:
-        result = await client.call_tool("create_post", {"text": "hi", "scheduled_date": future()})
+        result = await confirmed(client, "create_post", {"text": "hi", "scheduled_date": future()})
         assert result.is_error and "403" in text(result)
     async with session(sandbox.base_url, api_key="pro_user") as client:
         missing = await client.call_tool("get_post", {"id": "0" * 24})

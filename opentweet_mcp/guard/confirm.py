@@ -1,28 +1,31 @@
-"""The gate every gated tool goes through (SPEC §6, §7).
+"""The gate every write goes through (SPEC §6, §7): what goes out is what was approved.
 
-A gated tool describes its call as a `Plan`: the exact upstream request, a preview a person can
-judge, and how to perform it. The gate then confirms it one of two ways.
+A tool describes its call as a `Plan`: how to read what the call would make go out (the
+`Publication`, from the request and live state) and how to perform it. The gate reads it,
+under a lock on the posts involved, right before the write. A call that arms nothing (a
+draft, an edit of an unarmed draft) is performed at once; any other needs an approval that
+covers exactly that publication:
 
-Token mode: a call without a token makes no write; it answers `confirmation_required` with a
-token bound to the request, the tool, the caller's key and an expiry. The same call with the
-token is checked before any request, its nonce consumed before the write goes out, and the
-result remembered, so a replay returns it instead of writing again.
+- token mode: without a token nothing is written; the answer is `confirmation_required` with
+  the preview and a token bound to the tool, every argument, the caller's key and the
+  publication's digest. With the token, the gate checks the call before any request, reads
+  again, and acts only if the digest is unchanged; otherwise it answers a fresh preview.
+- elicitation mode: the person is shown the preview through the client (`Shown`); once they
+  accept, the gate reads again and acts only if nothing changed while they read.
 
-Elicitation mode: the tool's approval parameter is filled by a resolver (`asks_person`) that
-shows the preview to the person through the client (`Elicit`), which works in both protocol
-eras; only an accepted answer performs the write.
-
-Writes that need no confirmation pass through `once` for their idempotency keys.
+Every write is done at most once: approvals are consumed before the request and results are
+kept for replays, and idempotency keys return the first result (`IdempotencyStore`).
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import inspect
+import json
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
@@ -30,9 +33,10 @@ from mcp.server.mcpserver import Context, Elicit
 from mcp.types import CallToolResult, TextContent
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, Field
+from pydantic_core import to_jsonable_python
 
 from opentweet_mcp.api.errors import ApiError, OpenTweetError, UpstreamUnavailable
-from opentweet_mcp.api.operations import ApiRequest
+from opentweet_mcp.caller import Caller
 from opentweet_mcp.config import Settings
 from opentweet_mcp.guard.ledger import (
     ConfirmationReplay,
@@ -41,53 +45,66 @@ from opentweet_mcp.guard.ledger import (
     IdempotencyConflict,
     IdempotencyStore,
     Ledger,
+    PostBusy,
+    PostLocks,
 )
-from opentweet_mcp.guard.tokens import ConfirmationRefused, ConfirmationTokens
-from opentweet_mcp.services import Caller
-from opentweet_mcp.validate import InvalidArguments
+from opentweet_mcp.guard.preview import Handles, Preview, render
+from opentweet_mcp.guard.publication import Publication
+from opentweet_mcp.guard.tokens import ConfirmationRefused, ConfirmationTokens, VerifiedToken
+from opentweet_mcp.validate import InvalidArguments, StateRefused
 
 log = logging.getLogger("opentweet_mcp.guard")
 
 Perform = Callable[[], Awaitable[CallToolResult]]
+Reader = Callable[[], Awaitable[Publication | None]]
 Mode = Literal["token", "elicit", "refuse"]
+HANDLES_TTL = 300.0  # seconds an account's @handles are trusted before they are read again
+MAX_CACHED_KEYS = 1024
 
 
-@dataclass
-class Preview:
-    """What a person needs to judge a gated call: the action, readable lines, the details."""
-
-    action: str
-    lines: list[str]
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
+@dataclass(frozen=True)
 class Plan:
-    """One tool call, fully decided before anything is written."""
+    """One tool call, decided before anything is written."""
 
     tool: str
     caller: Caller
-    request: ApiRequest
-    account: str | None
     perform: Perform
-    preview: Callable[[], Awaitable[Preview]] | None = None  # reads it may need, gated only
-    tweets: int = 0  # tweets this call publishes, for the daily publish budget
-    gated: bool = True  # create_post only needs confirmation with publish_now
+    read: Reader | None = None  # what the call would make go out; None: it never arms anything
+    posts: tuple[str, ...] = ()  # existing posts it reads and writes: locked from read to write
+    named_account: str | None = None  # the account the call named, for the preview
 
-    async def show(self) -> Preview:
-        return await self.preview() if self.preview else Preview(self.tool, [])
 
-    def digest(self) -> str:
-        """The request digest bound to the account it acts as (SPEC §6.2)."""
-        return hashlib.sha256(
-            f"{self.request.digest()}|{self.account or 'primary'}".encode()
-        ).hexdigest()
+@dataclass(frozen=True)
+class Call:
+    """A planned call with what approvals bind to: every argument but the token itself."""
+
+    plan: Plan
+    arguments: Mapping[str, Any]
+    token: str | None = None
+    idempotency_key: str | None = None
+
+    def arguments_digest(self) -> str:
+        canonical = json.dumps(
+            to_jsonable_python(dict(self.arguments)),
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What the person was asked to approve (elicitation mode)."""
+
+    publication: Publication
+    preview: Preview
 
 
 class Approval(BaseModel):
     """The form a person answers in elicitation mode (primitive fields only)."""
 
-    approve: bool = Field(description="Approve this action?")
+    approve: bool = Field(description="Approve exactly this?")
 
 
 Answer = ElicitationResult[Approval]
@@ -103,6 +120,13 @@ def _replayed(stored: str, why: str) -> CallToolResult:
     return result.model_copy(update={"content": [*result.content, note]})
 
 
+def _not_done(text: str, status: str, tool: str) -> CallToolResult:
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)],
+        structured_content={"status": status, "action": tool},
+    )
+
+
 def can_elicit(ctx: Context[Any, Any]) -> bool:
     """Whether the client can be asked: it declared elicitation and there is a way to ask."""
     caps = ctx.client_capabilities
@@ -115,7 +139,7 @@ def can_elicit(ctx: Context[Any, Any]) -> bool:
 
 
 class Guard:
-    """Confirmation, idempotency keys and the daily publish budget, in one place."""
+    """Approval, idempotency keys, post locks and the daily publish budget, in one place."""
 
     def __init__(self, settings: Settings, tokens: ConfirmationTokens, ledger: Ledger) -> None:
         self.settings = settings
@@ -124,7 +148,8 @@ class Guard:
         self.idempotency = IdempotencyStore(ledger)
         self.confirmations = ConfirmationReplay(ledger)
         self.budget = DailyPublishBudget(ledger, settings.daily_publish_limit)
-        self._handles: dict[tuple[str, str | None], str] = {}
+        self.locks = PostLocks(ledger)
+        self._handles: dict[str, tuple[float, Handles]] = {}
 
     def mode(self, ctx: Context[Any, Any]) -> Mode:
         if self.settings.confirm == "token":
@@ -133,74 +158,118 @@ class Guard:
             return "elicit"
         return "refuse" if self.settings.confirm == "elicit" else "token"
 
-    async def ask(self, ctx: Context[Any, Any], plan: Plan) -> Elicit[Approval] | Approval:
-        """The resolver's half: in elicitation mode, put the preview to the person."""
-        if not plan.gated or self.mode(ctx) != "elicit":
-            return Approval(approve=False)  # not asked; `confirmed` knows from the mode
-        await self.budget.check(plan.caller.key_digest, plan.tweets)
-        shown = await plan.show()
-        handle = await self.account_label(plan.caller, plan.account)
+    # --- elicitation: the resolvers' half -------------------------------------------------
+
+    async def shown(self, ctx: Context[Any, Any], call: Call) -> Shown | None:
+        """What to put to the person now, or None when nobody is asked: not elicitation
+        mode, nothing armed, or an idempotency key whose result is already kept."""
+        plan = call.plan
+        if plan.read is None or self.mode(ctx) != "elicit" or await self._kept(call):
+            return None
+        publication = await plan.read()
+        if publication is None:
+            return None
+        await self.budget.check(plan.caller.key_digest, publication.tweets_per_day(_now()))
+        return Shown(publication, await self._preview(plan, publication))
+
+    @staticmethod
+    def ask(shown: Shown | None) -> Elicit[Approval] | Approval:
+        """The question for the person, or a plain value that means "not asked"."""
+        if shown is None:
+            return Approval(approve=False)
         message = "\n".join(
-            [f"Approve: {shown.action}, as {handle}?", *shown.lines, "This cannot be undone."]
+            [
+                "Approve exactly this? Nothing is sent unless you do.",
+                *shown.preview.lines,
+                f"(preview {shown.preview.data['ref']})",
+            ]
         )
         return Elicit(message, Approval)
 
-    async def confirmed(
+    # --- the gate --------------------------------------------------------------------------
+
+    async def run(
         self,
         ctx: Context[Any, Any],
-        plan: Plan,
+        call: Call,
         *,
-        token: str | None,
-        idempotency_key: str | None,
+        shown: Shown | None = None,
         approval: Answer | None = None,
     ) -> CallToolResult:
-        """Perform `plan` once it is confirmed; otherwise answer what confirmation needs."""
-        if not plan.gated:
-            return await self._once(plan, idempotency_key)
+        """Perform `call` if it arms nothing or an approval covers what it makes go out;
+        otherwise answer what approval needs. Nothing is sent before the checks pass."""
+        plan = call.plan
+        kept = await self._kept(call)
+        if kept is not None:
+            return kept
         mode = self.mode(ctx)
-        if mode == "refuse":
-            raise ConfirmationRefused(
-                "this server requires a person to approve this action (--confirm elicit), "
-                "but the client cannot show confirmation prompts (no elicitation support)",
-                "elicitation_unavailable",
+        verified: VerifiedToken | None = None
+        if mode == "token" and call.token is not None:
+            verified = self.tokens.verify(
+                call.token, plan.tool, call.arguments_digest(), plan.caller.key_digest
             )
-        if mode == "elicit":
-            if isinstance(approval, AcceptedElicitation) and approval.data.approve:
-                return await self._once(plan, idempotency_key)
-            # accepting the form with approve=false is a decline too
-            outcome = (
-                "cancelled" if approval is not None and approval.action == "cancel" else "declined"
-            )
-            return CallToolResult(
-                content=[
-                    TextContent(
-                        type="text",
-                        text=f"NOT DONE — the user {outcome} ({plan.tool}). Nothing was sent.",
-                    )
-                ],
-                structured_content={"status": outcome, "action": plan.tool},
-            )
-        return await self._token_flow(plan, token, idempotency_key)
+            replay = await self.confirmations.peek(verified.nonce)
+            if replay is not None:
+                return _replayed(replay.result, "this confirmation token was already carried out")
+        async with self.locks.holding(plan.caller.key_digest, plan.posts):
+            publication = await plan.read() if plan.read is not None else None
+            if publication is None:
+                return await self._once(call, {})
+            if mode == "refuse":
+                raise ConfirmationRefused(
+                    "this server requires a person to approve this action (--confirm elicit), "
+                    "but the client cannot show confirmation prompts (no elicitation support)",
+                    "elicitation_unavailable",
+                )
+            if mode == "elicit":
+                return await self._elicited(call, publication, shown, approval)
+            return await self._by_token(call, publication, verified)
 
-    async def _token_flow(
-        self, plan: Plan, token: str | None, idempotency_key: str | None
+    async def _elicited(
+        self,
+        call: Call,
+        publication: Publication,
+        shown: Shown | None,
+        approval: Answer | None,
     ) -> CallToolResult:
-        digest = plan.digest()
-        key_digest = plan.caller.key_digest
-        if token is None:
-            if idempotency_key is not None:
-                stored = await self.idempotency.peek(key_digest, plan.tool, idempotency_key, digest)
-                if stored is not None:
-                    return _replayed(stored, "this idempotency_key was already carried out")
-            await self.budget.check(key_digest, plan.tweets)
-            return await self._confirmation_required(plan, await plan.show())
+        tool = call.plan.tool
+        if shown is None or shown.publication.digest() != publication.digest():
+            return _not_done(
+                "NOT DONE — what this call would send changed while the person was being "
+                f"asked (the post was edited, or its state changed). Nothing was sent. Call {tool} "
+                "again to show them the current version.",
+                "changed",
+                tool,
+            )
+        if isinstance(approval, AcceptedElicitation) and approval.data.approve:
+            return await self._once(call, publication.tweets_per_day(_now()))
+        # accepting the form with approve=false is a decline too
+        outcome = (
+            "cancelled" if approval is not None and approval.action == "cancel" else "declined"
+        )
+        return _not_done(
+            f"NOT DONE — the person {outcome} ({tool}), or the client could not show them the "
+            "request. Nothing was sent.",
+            outcome,
+            tool,
+        )
 
-        verified = self.tokens.verify(token, plan.tool, digest, key_digest)
+    async def _by_token(
+        self, call: Call, publication: Publication, verified: VerifiedToken | None
+    ) -> CallToolResult:
+        plan = call.plan
+        per_day = publication.tweets_per_day(_now())
+        changed = verified is not None and not self.tokens.content_matches(
+            verified, publication.digest()
+        )
+        if verified is None or changed:
+            await self.budget.check(plan.caller.key_digest, per_day)
+            return await self._confirmation_required(call, publication, changed=changed)
         replay = await self.confirmations.begin(verified.nonce)  # consumes the token
         if replay is not None:
             return _replayed(replay.result, "this confirmation token was already carried out")
         try:
-            result = await self._once(plan, idempotency_key)
+            result = await self._once(call, per_day)
         except Exception as exc:
             if provably_not_done(exc):
                 await self.confirmations.abandon(verified.nonce)  # the token may be used again
@@ -210,78 +279,108 @@ class Guard:
         await self.confirmations.complete(verified.nonce, _dump(result))
         return result
 
-    async def once(self, plan: Plan, idempotency_key: str | None) -> CallToolResult:
-        """Perform a write that needs no confirmation, at most once per idempotency key."""
-        return await self._once(plan, idempotency_key)
+    async def _kept(self, call: Call) -> CallToolResult | None:
+        """The kept result of an idempotency key already carried out with these arguments."""
+        if call.idempotency_key is None:
+            return None
+        stored = await self.idempotency.peek(
+            call.plan.caller.key_digest,
+            call.plan.tool,
+            call.idempotency_key,
+            call.arguments_digest(),
+        )
+        if stored is None:
+            return None
+        return _replayed(stored, "this idempotency_key was already carried out")
 
-    async def _once(self, plan: Plan, key: str | None) -> CallToolResult:
-        key_digest = plan.caller.key_digest
-        digest = plan.digest()
+    async def _once(self, call: Call, per_day: Mapping[str, int]) -> CallToolResult:
+        plan, key = call.plan, call.idempotency_key
+        key_digest, fingerprint = plan.caller.key_digest, call.arguments_digest()
         if key is not None:
-            replay = await self.idempotency.begin(key_digest, plan.tool, key, digest)
+            replay = await self.idempotency.begin(key_digest, plan.tool, key, fingerprint)
             if replay is not None:
                 return _replayed(replay.result, "this idempotency_key was already carried out")
-        await self.budget.reserve(key_digest, plan.tweets)
+        try:
+            await self.budget.reserve(key_digest, per_day)
+        except DailyLimitReached:
+            if key is not None:
+                await self.idempotency.abandon(key_digest, plan.tool, key)
+            raise
         try:
             result = await plan.perform()
         except Exception as exc:
             if provably_not_done(exc):
-                await self.budget.release(key_digest, plan.tweets)
+                await self.budget.release(key_digest, per_day)
                 if key is not None:
                     await self.idempotency.abandon(key_digest, plan.tool, key)
             elif key is not None:
-                await self.idempotency.mark_unknown(key_digest, plan.tool, key, digest)
+                await self.idempotency.mark_unknown(key_digest, plan.tool, key, fingerprint)
             raise
         if key is not None:
-            await self.idempotency.complete(key_digest, plan.tool, key, digest, _dump(result))
+            await self.idempotency.complete(key_digest, plan.tool, key, fingerprint, _dump(result))
         return result
 
-    async def _confirmation_required(self, plan: Plan, shown: Preview) -> CallToolResult:
-        minted = self.tokens.mint(plan.tool, plan.digest(), plan.caller.key_digest)
-        handle = await self.account_label(plan.caller, plan.account)
-        data = {
-            "status": "confirmation_required",
-            "action": shown.action,
-            "preview": {"action": shown.action, "account": handle, **shown.details},
-            "confirmation_token": minted.token,
-            "expires_at": minted.expires_at_iso,
-        }
+    async def _confirmation_required(
+        self, call: Call, publication: Publication, *, changed: bool
+    ) -> CallToolResult:
+        plan = call.plan
+        preview = await self._preview(plan, publication)
+        minted = self.tokens.mint(
+            plan.tool, call.arguments_digest(), plan.caller.key_digest, publication.digest()
+        )
+        head = "NOT DONE YET — confirmation required. Nothing was sent."
+        if changed:
+            head += (
+                " What this call would send changed since the preview the token was issued "
+                "for (the post was edited, or its state changed): this is a fresh preview; the "
+                "old token no longer applies."
+            )
         text = "\n".join(
             [
-                "NOT DONE YET — confirmation required. Nothing was sent.",
-                f"Action: {shown.action}, as {handle}.",
-                *shown.lines,
-                "Show this preview to the user. Only if they agree, call "
+                head,
+                *preview.lines,
+                "Show this whole preview to the user. Only if they agree, call "
                 f"{plan.tool} again with the same arguments plus "
                 f'confirmation_token="{minted.token}" (valid until {minted.expires_at_iso}).',
             ]
         )
+        data: dict[str, Any] = {
+            "status": "confirmation_required",
+            "action": preview.action,
+            "preview": preview.data,
+            "confirmation_token": minted.token,
+            "expires_at": minted.expires_at_iso,
+        }
+        if changed:
+            data["changed_since_preview"] = True
         return CallToolResult(
             content=[TextContent(type="text", text=text)], structured_content=data
         )
 
-    async def account_label(self, caller: Caller, account: str | None) -> str:
-        """The @handle a write acts as, looked up once per key and account, then cached."""
-        cache_key = (caller.key_digest, account)
-        if cache_key not in self._handles:
-            fallback = f"account {account}" if account else "the primary account"
-            try:
-                data = await caller.client.accounts()
-            except OpenTweetError:
-                return fallback
-            accounts = data.get("accounts") or []
-            match = next(
-                (
-                    a
-                    for a in accounts
-                    if (a.get("id") == account if account else a.get("is_primary"))
-                ),
-                None,
-            )
-            if match is None:
-                return fallback
-            self._handles[cache_key] = str(match.get("x_handle") or match.get("id"))
-        return self._handles[cache_key]
+    async def _preview(self, plan: Plan, publication: Publication) -> Preview:
+        return render(publication, await self.handles(plan.caller), _now(), plan.named_account)
+
+    async def handles(self, caller: Caller) -> Handles:
+        """The @handles of the caller's X accounts, read at most every few minutes."""
+        cached = self._handles.get(caller.key_digest)
+        if cached is not None and time.monotonic() - cached[0] < HANDLES_TTL:
+            return cached[1]
+        try:
+            data = await caller.client.accounts()
+        except OpenTweetError:
+            return Handles({}, None)  # the preview says "account <id>" instead
+        accounts = [a for a in data.get("accounts") or [] if isinstance(a, dict) and a.get("id")]
+        by_id = {str(a["id"]): str(a.get("x_handle") or a["id"]) for a in accounts}
+        primary = next((by_id[str(a["id"])] for a in accounts if a.get("is_primary")), None)
+        handles = Handles(by_id, primary)
+        if len(self._handles) >= MAX_CACHED_KEYS:
+            self._handles.pop(next(iter(self._handles)))
+        self._handles[caller.key_digest] = (time.monotonic(), handles)
+        return handles
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def provably_not_done(exc: Exception) -> bool:
@@ -296,36 +395,9 @@ def provably_not_done(exc: Exception) -> bool:
         exc,
         UpstreamUnavailable
         | InvalidArguments
+        | StateRefused
         | ConfirmationRefused
         | IdempotencyConflict
-        | DailyLimitReached,
+        | DailyLimitReached
+        | PostBusy,
     )
-
-
-Planner = Callable[..., Awaitable[Plan]]
-
-
-def asks_person(planner: Planner) -> Callable[..., Awaitable[Elicit[Approval] | Approval]]:
-    """A resolver for a gated tool's approval parameter, taking the planner's parameters.
-
-    The SDK runs it before the tool body with the validated arguments it names; in
-    elicitation mode it returns `Elicit(preview)`, which the SDK delivers in either protocol
-    era, otherwise a plain value that means "not asked".
-    """
-    from opentweet_mcp.results import tool_errors
-    from opentweet_mcp.services import services
-
-    @functools.wraps(planner)
-    async def resolver(ctx: Context[Any, Any], **arguments: Any) -> Elicit[Approval] | Approval:
-        return await services(ctx).guard.ask(ctx, await planner(ctx, **arguments))
-
-    # The SDK matches resolver parameters to tool arguments by name, so the resolver shows
-    # the planner's own signature; only the return type differs.
-    resolver.__signature__ = inspect.signature(planner).replace(  # type: ignore[attr-defined]
-        return_annotation=Elicit[Approval] | Approval
-    )
-    resolver.__annotations__ = {
-        **planner.__annotations__,
-        "return": Elicit[Approval] | Approval,
-    }
-    return tool_errors(resolver)

@@ -1,11 +1,11 @@
 """State that must outlive one tool call: single-use nonces, idempotency results, the daily
-publish budget (SPEC §6, §7).
+publish budget, and locks on the posts a call is changing (SPEC §6, §7).
 
 Everything sits behind `Ledger`, a handful of atomic operations chosen to map one-to-one onto
 Redis (SET NX PX, SET PX, GET, DEL and two short Lua scripts), so replicas can share one
 store later without the callers changing. `MemoryLedger` is the single-process version.
-`IdempotencyStore`, `ConfirmationReplay` and `DailyPublishBudget` are the policies built on
-top of it.
+`IdempotencyStore`, `ConfirmationReplay`, `DailyPublishBudget` and `PostLocks` are the
+policies built on top of it.
 """
 
 from __future__ import annotations
@@ -13,12 +13,16 @@ from __future__ import annotations
 import hashlib
 import heapq
 import json
+import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal, Protocol
+
+import anyio
 
 from opentweet_mcp.guard.tokens import ConfirmationRefused
 
@@ -417,8 +421,19 @@ class ConfirmationReplay:
         its outcome is unknown.
         """
         record = await self._once.begin(self._key(nonce), "", self._ttl)
-        if record is None:
+        return None if record is None else self._replay(record)
+
+    async def peek(self, nonce: str) -> Replay | None:
+        """The stored result if this token was already carried out; None if it is unused.
+
+        Checked before the call reads anything: a replay answers from the ledger. Raises like
+        `begin` while the first call is in flight or when its outcome is unknown."""
+        raw = await self.ledger.get_result(self._key(nonce))
+        if raw is None:
             return None
+        return self._replay(self._once.read(raw, ""))
+
+    def _replay(self, record: _Record) -> Replay:
         if record.status == "done" and record.result is not None:
             return Replay(record.result)
         message = TOKEN_IN_PROGRESS if record.status == "pending" else TOKEN_OUTCOME_UNKNOWN
@@ -439,27 +454,28 @@ class ConfirmationReplay:
 
 
 class DailyLimitReached(Exception):
-    """A publish that would pass --daily-publish-limit; refused before any request."""
+    """A call that would pass --daily-publish-limit on some UTC day; refused before any request."""
 
-    def __init__(self, used: int, limit: int, resets_at: datetime, tweets: int) -> None:
+    def __init__(self, day: str, used: int, limit: int, tweets: int) -> None:
+        self.day = day
         self.used = used
         self.limit = limit
-        self.resets_at = resets_at
         self.tweets = tweets
-        reset = resets_at.strftime("%Y-%m-%dT%H:%M:%SZ")
         super().__init__(
-            f"daily publish limit reached: {used} of {limit} tweets already published today "
-            f"(UTC) through this server, and this call would publish {tweets} more. Nothing "
-            f"was sent. The limit resets at {reset}; until then, schedule the posts instead "
-            "of publishing them now"
+            f"daily publish limit reached for {day} (UTC): {used} of {limit} tweets are already "
+            f"published or scheduled for that day through this server, and this call would add "
+            f"{tweets} more. Nothing was sent. Move posts to other days, or ask the user to "
+            "raise the limit (--daily-publish-limit)"
         )
 
 
 class DailyPublishBudget:
-    """Counts tweets published per API key per UTC day and refuses what would pass the limit.
+    """Counts tweets per API key per UTC day they go out, and refuses what would pass the limit.
 
-    `check` answers at preview time without counting; `reserve` counts atomically right
-    before the request and `release` gives it back if the request provably did not happen.
+    A call arms tweets on one or more days (a batch spreads over a week): `check` answers at
+    preview time without counting; `reserve` counts every day atomically per day, all or
+    nothing, right before the request; `release` gives it back if the request provably did not
+    happen. A day's counter lives until that day is over.
     """
 
     def __init__(
@@ -469,39 +485,85 @@ class DailyPublishBudget:
         self.limit = limit
         self._clock = clock
 
-    def _today(self) -> tuple[str, datetime]:
-        now = datetime.fromtimestamp(self._clock(), UTC)
-        midnight = datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=1)
-        return now.strftime("%Y-%m-%d"), midnight
-
     def _counter(self, key_digest: str, day: str) -> str:
         return f"budget:{key_digest}:{day}"
 
-    async def check(self, key_digest: str, tweets: int) -> None:
-        if self.limit is None or tweets <= 0:
-            return
-        day, resets_at = self._today()
-        used = await self.ledger.peek(self._counter(key_digest, day))
-        if used + tweets > self.limit:
-            raise DailyLimitReached(used, self.limit, resets_at, tweets)
+    def _ttl(self, day: str) -> float:
+        end = datetime.combine(date.fromisoformat(day), datetime.min.time(), UTC) + timedelta(
+            days=1
+        )
+        left = (end - datetime.fromtimestamp(self._clock(), UTC)).total_seconds()
+        return max(left, 0.0) + BUDGET_TTL_MARGIN
 
-    async def reserve(self, key_digest: str, tweets: int) -> None:
-        if self.limit is None or tweets <= 0:
-            return
-        day, resets_at = self._today()
-        counter = self._counter(key_digest, day)
-        ttl = (resets_at - datetime.fromtimestamp(self._clock(), UTC)).total_seconds()
-        if await self.ledger.reserve(counter, tweets, self.limit, ttl + BUDGET_TTL_MARGIN) is None:
-            used = await self.ledger.peek(counter)
-            raise DailyLimitReached(used, self.limit, resets_at, tweets)
+    def _counted(self, per_day: Mapping[str, int]) -> list[tuple[str, int]]:
+        if self.limit is None:
+            return []
+        return sorted((day, n) for day, n in per_day.items() if n > 0)
 
-    async def release(self, key_digest: str, tweets: int) -> None:
-        """Give back a reservation made moments ago by the same call.
+    async def check(self, key_digest: str, per_day: Mapping[str, int]) -> None:
+        for day, tweets in self._counted(per_day):
+            used = await self.ledger.peek(self._counter(key_digest, day))
+            if self.limit is not None and used + tweets > self.limit:
+                raise DailyLimitReached(day, used, self.limit, tweets)
 
-        Released on today's counter: in the seconds around midnight that is the new day's,
-        which then allows at most `tweets` more that day (and only if it already has a count).
-        """
-        if self.limit is None or tweets <= 0:
-            return
-        day, _ = self._today()
-        await self.ledger.release(self._counter(key_digest, day), tweets)
+    async def reserve(self, key_digest: str, per_day: Mapping[str, int]) -> None:
+        done: dict[str, int] = {}
+        for day, tweets in self._counted(per_day):
+            counter = self._counter(key_digest, day)
+            assert self.limit is not None
+            if await self.ledger.reserve(counter, tweets, self.limit, self._ttl(day)) is None:
+                await self.release(key_digest, done)
+                raise DailyLimitReached(day, await self.ledger.peek(counter), self.limit, tweets)
+            done[day] = tweets
+
+    async def release(self, key_digest: str, per_day: Mapping[str, int]) -> None:
+        """Give back a reservation made moments ago by the same call."""
+        for day, tweets in self._counted(per_day):
+            await self.ledger.release(self._counter(key_digest, day), tweets)
+
+
+# --- one call at a time per post -----------------------------------------------------------
+
+
+class PostBusy(Exception):
+    """Another call is changing the same post; nothing was sent."""
+
+
+class PostLocks:
+    """Keeps two calls from changing one post at the same time.
+
+    A gated call decides from what it reads (what would go out, whether the post is armed):
+    the lock is held from that read to the write, so no other call of this server (or of a
+    replica sharing the ledger) can edit the post in between. A lock that outlives its holder
+    (a crash) expires after `ttl` seconds.
+    """
+
+    def __init__(
+        self, ledger: Ledger, ttl: float = STALE_AFTER, wait: float = 30.0, poll: float = 0.02
+    ) -> None:
+        self.ledger = ledger
+        self._ttl = ttl
+        self._wait = wait
+        self._poll = poll
+
+    @asynccontextmanager
+    async def holding(self, key_digest: str, post_ids: Iterable[str]) -> AsyncIterator[None]:
+        held: list[str] = []
+        owner = secrets.token_hex(8)
+        try:
+            for post_id in sorted(set(post_ids)):  # one order for every call: no deadlock
+                key = f"lock:{key_digest}:{post_id}"
+                give_up = time.monotonic() + self._wait
+                while not await self.ledger.claim(key, self._ttl, owner):
+                    if time.monotonic() >= give_up:
+                        raise PostBusy(
+                            f"another call is still changing post {post_id}; nothing was sent. "
+                            "Try again once it has finished"
+                        )
+                    await anyio.sleep(self._poll)
+                held.append(key)
+            yield
+        finally:
+            with anyio.CancelScope(shield=True):
+                for key in held:
+                    await self.ledger.delete(key)

@@ -1,12 +1,15 @@
 """Confirmation tokens: proof that a gated call is the one that was previewed (SPEC §6).
 
-A token is `ct1.<expiry>.<nonce>.<mac>`: the expiry in whole Unix seconds, a random 128-bit
-nonce and an HMAC-SHA256 under the server secret, each base64url without padding. The MAC
-covers the token's own text before it plus the tool name, the request digest and the API-key
-digest, so the token is only good for the exact call it was minted for. Those three are not
-in the token; the verifier recomputes them from the call it is asked to run, which is why a
-token for other arguments, another tool, another key or another secret all fail the same
-way, and why the messages here can never leak them.
+A token is `ct2.<expiry>.<nonce>.<content>.<call>`: the expiry in whole Unix seconds, a random
+128-bit nonce and two HMAC-SHA256 tags (128 bits each) under the server secret, every part
+base64url without padding. `content` covers the nonce and the publication digest (what will
+go out, read from live state). `call` covers all the token's text before it, the tool, the
+digest of every argument and the caller's key digest (which includes the API root): checked
+before any request, it refuses a token for other arguments, another tool, key, root or secret,
+and any change to the token. `content` is checked after the call has read that state again: it
+tells "what would go out changed since the preview" apart from a wrong token. The digests are
+not in the token: the verifier recomputes them from the call it is asked to run, which is why
+the messages here can never leak them.
 
 Encodings must be canonical (no leading zeros, no stray bits in the last base64 character):
 otherwise two spellings of one token would both verify, and the nonce — the single-use handle
@@ -23,15 +26,16 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-PREFIX = "ct1"
+PREFIX = "ct2"
 NONCE_BYTES = 16
-_MAC_BYTES = 32
+_TAG_BYTES = 16
 _MAX_LENGTH = 128
 _SHAPE = re.compile(
-    rf"{PREFIX}\.([1-9][0-9]{{0,10}})\.([A-Za-z0-9_-]{{22}})\.([A-Za-z0-9_-]{{43}})",
+    rf"{PREFIX}\.([1-9][0-9]{{0,10}})\.([A-Za-z0-9_-]{{22}})"
+    r"\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{22})",
     re.ASCII,
 )
 
@@ -40,7 +44,8 @@ class ConfirmationRefused(Exception):
     """A confirmation that cannot be accepted; nothing was sent.
 
     `code` says why: `malformed`, `expired`, `mismatch` or `used` (and
-    `elicitation_unavailable` from the gate). The message is written for the model to read
+    `elicitation_unavailable` from the gate). Content that changed since the preview is not a
+    refusal: the gate answers with a fresh preview. The message is written for the model to read
     and never contains the secret or a digest.
     """
 
@@ -69,6 +74,7 @@ class MintedToken:
 class VerifiedToken:
     nonce: str
     expires_at: datetime
+    content_tag: bytes = field(repr=False)
 
 
 def _b64(data: bytes) -> str:
@@ -122,29 +128,28 @@ class ConfirmationTokens:
     def __repr__(self) -> str:
         return f"ConfirmationTokens(ttl_seconds={self.ttl_seconds})"
 
-    def _mac(self, body: str, tool: str, request_digest: str, key_digest: str) -> bytes:
+    def _tag(self, *parts: str) -> bytes:
         # Length-prefixed fields: no choice of values can make two different calls collide.
-        message = b"".join(
-            len(part).to_bytes(4, "big") + part
-            for part in (
-                body.encode("ascii"),
-                tool.encode("utf-8"),
-                request_digest.encode("utf-8"),
-                key_digest.encode("utf-8"),
-            )
-        )
-        return hmac.new(self._secret, message, hashlib.sha256).digest()
+        message = b"".join(len(raw).to_bytes(4, "big") + raw for raw in (p.encode() for p in parts))
+        return hmac.new(self._secret, message, hashlib.sha256).digest()[:_TAG_BYTES]
 
-    def mint(self, tool: str, request_digest: str, key_digest: str) -> MintedToken:
+    def mint(
+        self, tool: str, arguments_digest: str, key_digest: str, content_digest: str
+    ) -> MintedToken:
         expiry = int(self._clock() + self.ttl_seconds)
         nonce = _b64(secrets.token_bytes(NONCE_BYTES))
-        body = f"{PREFIX}.{expiry}.{nonce}"
-        mac = _b64(self._mac(body, tool, request_digest, key_digest))
+        content = _b64(self._tag("content", nonce, content_digest))
+        body = f"{PREFIX}.{expiry}.{nonce}.{content}"
+        call = _b64(self._tag("call", body, tool, arguments_digest, key_digest))
         expires_at = datetime.fromtimestamp(expiry, UTC)
-        return MintedToken(f"{body}.{mac}", nonce, expires_at, _iso(expires_at))
+        return MintedToken(f"{body}.{call}", nonce, expires_at, _iso(expires_at))
 
-    def verify(self, token: str, tool: str, request_digest: str, key_digest: str) -> VerifiedToken:
-        """Check `token` against the call about to be made; raise ConfirmationRefused if not."""
+    def verify(
+        self, token: str, tool: str, arguments_digest: str, key_digest: str
+    ) -> VerifiedToken:
+        """Check `token` against the call about to be made, before any request; raise
+        ConfirmationRefused if it is not this call's. The content is checked later
+        (`content_matches`), once the call has read what would go out."""
         match = (
             _SHAPE.fullmatch(token)
             if isinstance(token, str) and len(token) <= _MAX_LENGTH
@@ -153,15 +158,17 @@ class ConfirmationTokens:
         if (
             match is None
             or _unb64(match[2], NONCE_BYTES) is None
-            or (mac := _unb64(match[3], _MAC_BYTES)) is None
+            or (content := _unb64(match[3], _TAG_BYTES)) is None
+            or (call := _unb64(match[4], _TAG_BYTES)) is None
         ):
             raise ConfirmationRefused(
                 "the confirmation_token is malformed; pass it exactly as it was returned, "
                 f"or call {tool} again without a token for a fresh preview",
                 "malformed",
             )
-        body = token[: match.start(3) - 1]
-        if not hmac.compare_digest(mac, self._mac(body, tool, request_digest, key_digest)):
+        body = token[: match.start(4) - 1]
+        expected = self._tag("call", body, tool, arguments_digest, key_digest)
+        if not hmac.compare_digest(call, expected):
             raise ConfirmationRefused(
                 f"the confirmation_token does not match this {tool} call: it was issued for "
                 "other arguments, another tool or another API key, or before the server "
@@ -177,4 +184,9 @@ class ConfirmationTokens:
                 "without a token for a fresh preview and show it to the user again",
                 "expired",
             )
-        return VerifiedToken(match[2], expires_at)
+        return VerifiedToken(match[2], expires_at, content)
+
+    def content_matches(self, verified: VerifiedToken, content_digest: str) -> bool:
+        """Whether what would go out now is what the token's preview showed."""
+        expected = self._tag("content", verified.nonce, content_digest)
+        return hmac.compare_digest(verified.content_tag, expected)

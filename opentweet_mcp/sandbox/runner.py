@@ -17,11 +17,16 @@ import uvicorn
 from opentweet_mcp.sandbox.app import Sandbox, SandboxApp, create_app
 
 DEMO_KEY = "pro_sandbox_demo"
+PORT_COUNTER = "sandbox:port"  # where a file-backed sandbox remembers the port it served on
 
 
 class SandboxServer:
     """The sandbox on its own uvicorn loop in a daemon thread; the port is bound at construction
-    (port 0 = a free one), so `base_url` is known before `start()`."""
+    (port 0 = a free one), so `base_url` is known before `start()`.
+
+    A file-backed sandbox asked for any port takes the one it served on last time when that is
+    free, so the media URLs it handed out (`http://127.0.0.1:<port>/media/…`) keep working from
+    one `opentweet-mcp call --sandbox DB` to the next."""
 
     def __init__(self, db: str = ":memory:", host: str = "127.0.0.1", port: int = 0) -> None:
         self.app: SandboxApp = create_app(db)
@@ -31,8 +36,17 @@ class SandboxServer:
         # that say so, and without it every keep-alive response waits ~40 ms for a delayed ACK.
         self._socket = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((host, port))
+        store = self.sandbox.store
+        remembered = store.count(PORT_COUNTER) if db != ":memory:" else 0
+        try:
+            self._socket.bind((host, port or remembered))
+        except OSError:
+            if port or not remembered:
+                raise
+            self._socket.bind((host, 0))
         self.port: int = self._socket.getsockname()[1]
+        if db != ":memory:" and self.port != remembered:
+            store.bump(PORT_COUNTER, self.port - remembered)
         self.base_url = (
             f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
         )

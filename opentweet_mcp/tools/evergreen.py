@@ -1,5 +1,6 @@
 """Evergreen tools: the pool of timeless posts the scheduler republishes as clones, its
-settings, and the history of what it published."""
+settings, and the history of what it published. Adding to the pool is gated: what enters it
+goes out again and again. Settings, pausing and removal arm no new content."""
 
 import re
 from typing import Annotated, Any
@@ -9,19 +10,21 @@ from mcp.types import CallToolResult
 from pydantic import AfterValidator, Field
 
 from opentweet_mcp.api import operations as ops
+from opentweet_mcp.api.shapes import is_evergreen, unwrap_post
 from opentweet_mcp.guard.confirm import Plan
+from opentweet_mcp.guard.publication import EVERGREEN, Publication, outgoing
 from opentweet_mcp.results import describe_post, success
 from opentweet_mcp.services import services
 from opentweet_mcp.tools.spec import ToolSpec, declare
 from opentweet_mcp.validate import (
     AccountId,
     CooldownDays,
-    IdempotencyKey,
     InvalidArguments,
     Limit,
     MediaUrls,
     Page,
     PostId,
+    StateRefused,
     TweetText,
     check_thread,
     drop_none,
@@ -126,7 +129,7 @@ async def list_evergreen_posts(
     return success("\n".join(lines), data)
 
 
-@declare(TOOLS, "Add to evergreen pool")
+@declare(TOOLS, "Add to evergreen pool", destructive=True, gated=True, idempotency_key=True)
 async def add_to_evergreen(
     ctx: Context,
     post_id: PostId | None = None,
@@ -137,10 +140,9 @@ async def add_to_evergreen(
     media_urls: MediaUrls | None = None,
     cooldown_days: CooldownDays | None = None,
     x_account_id: AccountId | None = None,
-    idempotency_key: IdempotencyKey | None = None,
-) -> CallToolResult:
-    """Add a post to the evergreen pool: an existing post (post_id) or new text. Give exactly
-    one."""
+) -> Plan:
+    """Add to the evergreen queue, which republishes it (needs approval): an existing post
+    (post_id) or new text, not both."""
     if (post_id is None) == (text is None):
         raise InvalidArguments(
             "give exactly one of post_id (convert an existing post) or text (a new one)"
@@ -148,8 +150,8 @@ async def add_to_evergreen(
     if post_id is not None and (category or is_thread or thread_tweets or media_urls):
         raise InvalidArguments("category, is_thread, thread_tweets and media_urls go with text")
     check_thread(is_thread, thread_tweets, None)
-    svc = services(ctx)
-    caller = svc.caller(ctx)
+    caller = services(ctx).caller(ctx)
+    account = caller.account(x_account_id)
     body = drop_none(
         {
             "post_id": post_id,
@@ -159,20 +161,28 @@ async def add_to_evergreen(
             "thread_tweets": thread_tweets,
             "media_urls": media_urls,
             "cooldown_days": cooldown_days,
-            "x_account_id": caller.account(x_account_id),
+            "x_account_id": account,
         }
     )
     request = ops.add_evergreen_post(body)
+
+    async def read() -> Publication:
+        if post_id is None:
+            item = outgoing(body, EVERGREEN, cooldown_days=cooldown_days)
+            return Publication("add a new post to the evergreen queue", (item,))
+        post = unwrap_post(await caller.client.get_post(post_id, x_account_id=account))
+        if is_evergreen(post):
+            raise StateRefused(f"post {post_id} is already in the evergreen queue")
+        item = outgoing(post, EVERGREEN, post_id=post_id, cooldown_days=cooldown_days)
+        return Publication(f"add post {post_id} to the evergreen queue", (item,))
 
     async def perform() -> CallToolResult:
         data = await caller.client.send(request)
         post = _inner(data, "post")
         return success(f"Added to the evergreen pool: {_pool_line(post)}", data)
 
-    plan = Plan(
-        "add_to_evergreen", caller, request, caller.account(x_account_id), perform, gated=False
-    )
-    return await svc.guard.once(plan, idempotency_key)
+    posts = (post_id,) if post_id is not None else ()
+    return Plan("add_to_evergreen", caller, perform, read, posts=posts, named_account=account)
 
 
 @declare(TOOLS, "Get evergreen post", read_only=True)

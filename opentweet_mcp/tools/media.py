@@ -1,14 +1,18 @@
 """upload_media: send an image or video to OpenTweet and get back the URL to attach to posts.
 
 Files are judged by their content (magic bytes), not their names, and local paths are read
-only inside the configured media folders, so an agent cannot exfiltrate arbitrary files.
+only inside the configured media folders, so an agent cannot exfiltrate arbitrary files. The
+file is read on a worker thread: 20 MiB read on the event loop would stall other calls.
 """
 
 import base64
 import binascii
-from pathlib import Path
+import os
+import stat
+from pathlib import Path, PurePath
 from typing import Annotated, Any
 
+import anyio
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import Field
@@ -43,31 +47,82 @@ def _checked(content: bytes, name: str) -> tuple[str, str]:
     return extension, content_type
 
 
+_NOT_READABLE = (
+    "{path!r} cannot be uploaded: give the name of a regular file inside a configured media "
+    "folder (symbolic links are not followed), or send data_base64 and filename instead"
+)
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NOCTTY", 0)
+
+
+def _parts_inside(path: str, folder: Path) -> list[str] | None:
+    """The path's parts below `folder`, or None if it does not lie there (no "..")."""
+    candidate = PurePath(path)
+    if candidate.is_absolute():
+        if not candidate.is_relative_to(folder):
+            return None
+        candidate = candidate.relative_to(folder)
+    parts = [part for part in candidate.parts if part != "."]
+    return parts if parts and ".." not in parts else None
+
+
+def _open_inside(folder: Path, parts: list[str]) -> int:
+    """Open `parts` below `folder` one component at a time, never following a symbolic
+    link and never blocking (a FIFO or device opens at once and is then refused)."""
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        for part in parts[:-1]:
+            inner = os.open(part, _OPEN_FLAGS | getattr(os, "O_DIRECTORY", 0), dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        return os.open(parts[-1], _OPEN_FLAGS | getattr(os, "O_NONBLOCK", 0), dir_fd=fd)
+    finally:
+        os.close(fd)
+
+
+def _read_regular(fd: int, shown: str) -> bytes:
+    """The content of an open regular file of at most 20 MiB, checked on the descriptor."""
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        raise InvalidArguments(_NOT_READABLE.format(path=shown))
+    if info.st_size > VIDEO_LIMIT:
+        raise InvalidArguments(
+            f"{shown!r} is {info.st_size / MIB:.1f} MiB; the largest allowed is 20 MiB"
+        )
+    with os.fdopen(os.dup(fd), "rb") as file:
+        content = file.read(VIDEO_LIMIT + 1)
+    if len(content) > VIDEO_LIMIT:  # it grew while being read
+        raise InvalidArguments(f"{shown!r} is larger than 20 MiB")
+    return content
+
+
 def read_media_file(path: str, media_dirs: tuple[Path, ...]) -> tuple[bytes, str]:
-    """Read `path` only if it resolves (symlinks included) inside one of `media_dirs`."""
+    """Read `path` only if it is a regular file inside one of `media_dirs`.
+
+    Nothing is checked by name and then opened: each component is opened without following
+    links and the opened file itself is checked, so a link or a FIFO swapped in between
+    cannot be read. Every refusal reads the same, whatever the reason (missing, outside,
+    a link, not a file), so refusals tell nothing about the disk; none names a folder.
+    """
     if not media_dirs:
         raise InvalidArguments(
             "local paths are disabled: no media folder is configured "
             "(OPENTWEET_MCP_MEDIA_DIRS or --media-dir); send data_base64 and filename instead"
         )
-    candidate = Path(path).expanduser()
-    if not candidate.is_absolute():
-        candidate = media_dirs[0] / candidate
-    try:
-        resolved = candidate.resolve(strict=True)
-    except (OSError, RuntimeError):
-        raise InvalidArguments(f"{path!r} does not exist") from None
-    if not any(resolved.is_relative_to(folder) for folder in media_dirs):
-        raise InvalidArguments(
-            f"{path!r} is outside the configured media folders; only files inside "
-            f"{', '.join(str(d) for d in media_dirs)} can be uploaded"
-        )
-    if not resolved.is_file():
-        raise InvalidArguments(f"{path!r} is not a regular file")
-    size = resolved.stat().st_size
-    if size > VIDEO_LIMIT:
-        raise InvalidArguments(f"{path!r} is {size / MIB:.1f} MiB; the largest allowed is 20 MiB")
-    return resolved.read_bytes(), resolved.name
+    if not path or "\0" in path or os.open not in os.supports_dir_fd:
+        raise InvalidArguments(_NOT_READABLE.format(path=path))
+    for folder in media_dirs:
+        parts = _parts_inside(path, folder)
+        if parts is None:
+            continue
+        try:
+            fd = _open_inside(folder, parts)
+        except OSError:
+            continue
+        try:
+            return _read_regular(fd, path), parts[-1]
+        finally:
+            os.close(fd)
+    raise InvalidArguments(_NOT_READABLE.format(path=path))
 
 
 @declare(TOOLS, "Upload media")
@@ -84,7 +139,9 @@ async def upload_media(
     if (path is None) == (data_base64 is None):
         raise InvalidArguments("give exactly one of path or data_base64 (with filename)")
     if path is not None:
-        content, name = read_media_file(path, svc.settings.media_dirs)
+        content, name = await anyio.to_thread.run_sync(
+            read_media_file, path, svc.settings.media_dirs
+        )
     else:
         if not filename:
             raise InvalidArguments("data_base64 needs a filename")

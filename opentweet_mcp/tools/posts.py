@@ -1,32 +1,38 @@
 """Post tools: create (single, thread, bulk), list, read, update, schedule, publish, delete.
 
-Publishing, bulk creation, batch scheduling and deletion go through the confirmation gate.
+Every write is a planner: it returns a `Plan` — how to read what the call would make go out,
+and how to perform it — and the gate (`guard.confirm`) asks for an approval whenever that
+publishes, schedules, changes something already armed, or deletes.
 """
 
 from typing import Annotated, Any, Literal
 
-from mcp.server.mcpserver import Context, Resolve
+import anyio
+from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import BaseModel, ConfigDict, Field
 
 from opentweet_mcp.api import operations as ops
 from opentweet_mcp.api.errors import OpenTweetError, OutcomeUnknown
 from opentweet_mcp.api.shapes import created_posts, is_evergreen, publish_fields, unwrap_post
-from opentweet_mcp.guard.confirm import Answer, Plan, Preview, asks_person
-from opentweet_mcp.results import (
-    GatedOut,
-    describe_post,
-    preview_text,
-    success,
+from opentweet_mcp.caller import Caller
+from opentweet_mcp.guard.confirm import Plan
+from opentweet_mcp.guard.publication import (
+    EVERGREEN,
+    NOW,
+    Publication,
+    Removal,
+    outgoing,
+    tweets_of,
+    utc,
 )
-from opentweet_mcp.services import Caller, services
+from opentweet_mcp.results import describe_post, success
+from opentweet_mcp.services import services
 from opentweet_mcp.tools.spec import ToolSpec, declare
 from opentweet_mcp.validate import (
     MAX_BULK,
     AccountId,
-    ConfirmationToken,
     FutureDate,
-    IdempotencyKey,
     InvalidArguments,
     Limit,
     MediaUrls,
@@ -44,6 +50,10 @@ TOOLS: list[ToolSpec] = []
 
 ThreadTweets = Annotated[list[TweetText], Field(description="Tweets after the first")]
 ThreadMedia = Annotated[list[MediaUrls], Field(description="One media list per thread tweet")]
+LIST_PAGE = 100  # posts a batch preview reads in one request before reading the rest one by one
+READS_AT_ONCE = 4
+# A listed post is taken as read only if it carries every field a preview shows.
+_PREVIEW_FIELDS = ("text", "status", "thread_tweets", "media_urls")
 
 
 class NewPost(BaseModel):
@@ -74,10 +84,6 @@ class Schedule(BaseModel):
     scheduled_date: FutureDate
 
 
-def _tweet_count(body: dict[str, Any]) -> int:
-    return 1 + len(body.get("thread_tweets") or [])
-
-
 def _scheduled_or_unverified(post: dict[str, Any], verb: str) -> str:
     """SPEC §4: report a schedule as done only when the response shows it."""
     if post.get("status") == "scheduled" and post.get("scheduled_date"):
@@ -98,21 +104,83 @@ def _published_or_unverified(data: Any) -> str:
     )
 
 
-async def _plan_create(
+# --- reading what a call would change ------------------------------------------------------
+
+
+async def read_post(caller: Caller, post_id: str, account: str | None) -> dict[str, Any]:
+    return unwrap_post(await caller.client.get_post(post_id, x_account_id=account))
+
+
+async def read_posts(
+    caller: Caller, post_ids: list[str], account: str | None
+) -> dict[str, dict[str, Any]]:
+    """The posts, read in as few requests as the API allows: the newest page of the list
+    first (a batch usually schedules fresh drafts), then one by one what it lacked."""
+    found: dict[str, dict[str, Any]] = {}
+    if len(post_ids) > 1:
+        listed = await caller.client.list_posts(limit=LIST_PAGE, x_account_id=account)
+        for item in listed.get("posts") or []:
+            if isinstance(item, dict) and all(field in item for field in _PREVIEW_FIELDS):
+                post = unwrap_post(item)
+                if post["id"] in post_ids:
+                    found[post["id"]] = post
+    missing = [post_id for post_id in post_ids if post_id not in found]
+    limiter = anyio.CapacityLimiter(READS_AT_ONCE)
+    failures: list[Exception] = []
+
+    async def read_one(post_id: str) -> None:
+        async with limiter:
+            if failures:
+                return  # one failure decides the answer: read no more
+            try:
+                found[post_id] = await read_post(caller, post_id, account)
+            except Exception as exc:  # raised below as itself, not as an exception group
+                failures.append(exc)
+
+    async with anyio.create_task_group() as group:
+        for post_id in missing:
+            group.start_soon(read_one, post_id)
+    if failures:
+        raise failures[0]
+    return found
+
+
+def refuse_published(post: dict[str, Any], post_id: str, what: str) -> None:
+    """A post already on X is never armed or changed again."""
+    if post.get("status") == "posted":
+        raise StateRefused(f"post {post_id} is already published ({post.get('url')}); {what}")
+
+
+def _refuse_evergreen(post: dict[str, Any], post_id: str, what: str) -> None:
+    """An evergreen source is published by the queue (as clones), never on its own."""
+    if is_evergreen(post):
+        raise StateRefused(
+            f"post {post_id} is an evergreen source: the evergreen queue publishes clones of "
+            f"it; {what}"
+        )
+
+
+# --- create ----------------------------------------------------------------------------------
+
+
+@declare(TOOLS, "Create post or thread", destructive=True, gated=True, idempotency_key=True)
+async def create_post(
     ctx: Context,
-    text: str,
+    text: TweetText,
     is_thread: bool | None = None,
-    thread_tweets: list[str] | None = None,
-    media_urls: list[str] | None = None,
-    thread_media: list[list[str]] | None = None,
-    scheduled_date: str | None = None,
+    thread_tweets: ThreadTweets | None = None,
+    media_urls: MediaUrls | None = None,
+    thread_media: ThreadMedia | None = None,
+    scheduled_date: FutureDate | None = None,
     publish_now: bool = False,
     community_id: str | None = None,
     share_with_followers: bool | None = None,
     auto_retweet_enabled: bool | None = None,
-    auto_retweet_offset_minutes: int | None = None,
-    x_account_id: str | None = None,
+    auto_retweet_offset_minutes: RetweetOffset | None = None,
+    x_account_id: AccountId | None = None,
 ) -> Plan:
+    """Create a draft (no date). With scheduled_date or publish_now it schedules or publishes,
+    after approval. A thread is text plus thread_tweets."""
     if publish_now and scheduled_date:
         raise InvalidArguments("publish_now cannot be combined with scheduled_date")
     new = NewPost(
@@ -133,6 +201,15 @@ async def _plan_create(
     if publish_now:
         body["publish_now"] = True
     request = ops.create_post(body)
+    when = NOW if publish_now else scheduled_date
+    kind = "a thread" if thread_tweets else "a tweet"
+
+    async def read() -> Publication | None:
+        if when is None:
+            return None  # a draft: nothing goes out
+        verb = "create and publish" if when == NOW else "create and schedule"
+        action = f"{verb} {kind} on X{' now' if when == NOW else ''}"
+        return Publication(action, (outgoing(body, when),))
 
     async def perform() -> CallToolResult:
         data = await caller.client.send(request)
@@ -147,102 +224,33 @@ async def _plan_create(
         )
         return success(summary, data)
 
-    async def preview() -> Preview:
-        lines = [f'Tweet 1: "{preview_text(text, 200)}"']
-        lines += [
-            f'Tweet {i}: "{preview_text(t, 120)}"'
-            for i, t in enumerate(thread_tweets or [], start=2)
-        ]
-        if media_urls:
-            lines.append(f"Media: {len(media_urls)} file(s)")
-        return Preview(
-            action=f"create and publish {'a thread' if thread_tweets else 'a tweet'} on X now",
-            details={"text": text, "thread_tweets": thread_tweets or [], "media_urls": media_urls},
-            lines=lines,
-        )
-
-    return Plan(
-        "create_post",
-        caller,
-        request,
-        account,
-        perform,
-        preview,
-        tweets=_tweet_count(body) if publish_now else 0,
-        gated=publish_now,
-    )
+    return Plan("create_post", caller, perform, read, named_account=account)
 
 
-@declare(TOOLS, "Create post or thread", destructive=True)
-async def create_post(
+@declare(TOOLS, "Bulk create posts", destructive=True, gated=True, idempotency_key=True)
+async def bulk_create_posts(
     ctx: Context,
-    approval: Annotated[Answer, Resolve(asks_person(_plan_create))],
-    text: TweetText,
-    is_thread: bool | None = None,
-    thread_tweets: ThreadTweets | None = None,
-    media_urls: MediaUrls | None = None,
-    thread_media: ThreadMedia | None = None,
-    scheduled_date: FutureDate | None = None,
-    publish_now: Annotated[bool, Field(description="Publish at once (gated)")] = False,
-    community_id: str | None = None,
-    share_with_followers: bool | None = None,
-    auto_retweet_enabled: bool | None = None,
-    auto_retweet_offset_minutes: RetweetOffset | None = None,
+    posts: Annotated[list[NewPost], Field(min_length=1, max_length=MAX_BULK)],
     x_account_id: AccountId | None = None,
-    confirmation_token: ConfirmationToken | None = None,
-    idempotency_key: IdempotencyKey | None = None,
-) -> Annotated[CallToolResult, GatedOut]:
-    """Create a draft (no date), a scheduled post (scheduled_date) or publish now (publish_now,
-    needs confirmation). A thread is text plus thread_tweets."""
-    plan = await _plan_create(
-        ctx,
-        text,
-        is_thread,
-        thread_tweets,
-        media_urls,
-        thread_media,
-        scheduled_date,
-        publish_now,
-        community_id,
-        share_with_followers,
-        auto_retweet_enabled,
-        auto_retweet_offset_minutes,
-        x_account_id,
-    )
-    return await services(ctx).guard.confirmed(
-        ctx, plan, token=confirmation_token, idempotency_key=idempotency_key, approval=approval
-    )
-
-
-async def _plan_bulk(ctx: Context, posts: list[NewPost], x_account_id: str | None = None) -> Plan:
+) -> Plan:
+    """Create 1–50 drafts or scheduled posts in one request, after one approval. Never
+    publishes."""
     check_no_duplicates([p.text for p in posts])
     bodies = [p.body() for p in posts]
     caller = services(ctx).caller(ctx)
     account = caller.account(x_account_id)
     request = ops.create_post({"posts": bodies} | drop_none({"x_account_id": account}))
 
-    async def preview() -> Preview:
-        dates = sorted(b["scheduled_date"] for b in bodies if b.get("scheduled_date"))
-        drafts = len(bodies) - len(dates)
-        lines = [
-            f"{len(bodies)} post(s): {len(dates)} scheduled, {drafts} draft(s)",
-            f'First: "{preview_text(bodies[0]["text"])}"',
-            f'Last: "{preview_text(bodies[-1]["text"])}"',
-        ]
-        if dates:
-            lines.append(f"Dates from {dates[0]} to {dates[-1]}")
-        return Preview(
-            action=f"create {len(bodies)} posts",
-            details={
-                "count": len(bodies),
-                "scheduled": len(dates),
-                "drafts": drafts,
-                "first": preview_text(bodies[0]["text"]),
-                "last": preview_text(bodies[-1]["text"]),
-                "date_range": [dates[0], dates[-1]] if dates else None,
-            },
-            lines=lines,
+    async def read() -> Publication:
+        items = tuple(
+            outgoing(body | drop_none({"x_account_id": account}), body.get("scheduled_date"))
+            for body in bodies
         )
+        scheduled = sum(1 for item in items if item.armed)
+        action = (
+            f"create {len(items)} posts: {scheduled} scheduled, {len(items) - scheduled} drafts"
+        )
+        return Publication(action, items)
 
     async def perform() -> CallToolResult:
         await ctx.report_progress(0, 1, f"creating {len(bodies)} posts")
@@ -257,24 +265,10 @@ async def _plan_bulk(ctx: Context, posts: list[NewPost], x_account_id: str | Non
             )
         return success("\n".join(lines), data)
 
-    return Plan("bulk_create_posts", caller, request, account, perform, preview)
+    return Plan("bulk_create_posts", caller, perform, read, named_account=account)
 
 
-@declare(TOOLS, "Bulk create posts", destructive=True)
-async def bulk_create_posts(
-    ctx: Context,
-    approval: Annotated[Answer, Resolve(asks_person(_plan_bulk))],
-    posts: Annotated[list[NewPost], Field(min_length=1, max_length=MAX_BULK)],
-    x_account_id: AccountId | None = None,
-    confirmation_token: ConfirmationToken | None = None,
-    idempotency_key: IdempotencyKey | None = None,
-) -> Annotated[CallToolResult, GatedOut]:
-    """Create 1–50 drafts or scheduled posts in one request (needs confirmation). Never
-    publishes."""
-    plan = await _plan_bulk(ctx, posts, x_account_id)
-    return await services(ctx).guard.confirmed(
-        ctx, plan, token=confirmation_token, idempotency_key=idempotency_key, approval=approval
-    )
+# --- read ------------------------------------------------------------------------------------
 
 
 @declare(TOOLS, "List posts", read_only=True)
@@ -310,7 +304,10 @@ async def get_post(
     return success(describe_post(unwrap_post(data)), data)
 
 
-@declare(TOOLS, "Update post", destructive=True, idempotent=True)
+# --- change ----------------------------------------------------------------------------------
+
+
+@declare(TOOLS, "Update post", destructive=True, idempotent=True, gated=True)
 async def update_post(
     ctx: Context,
     id: PostId,
@@ -321,113 +318,126 @@ async def update_post(
     auto_retweet_enabled: bool | None = None,
     auto_retweet_offset_minutes: RetweetOffset | None = None,
     x_account_id: AccountId | None = None,
-) -> CallToolResult:
-    """Change an unpublished post; only the fields given change. Published posts can't be
-    edited."""
+) -> Plan:
+    """Change an unpublished post; only the fields given change. Needs approval if the post
+    is scheduled or evergreen, or gets a date."""
     if unschedule and scheduled_date:
         raise InvalidArguments("unschedule cannot be combined with scheduled_date")
     caller = services(ctx).caller(ctx)
-    body = drop_none(
+    account = caller.account(x_account_id)
+    changes = drop_none(
         {
             "text": text,
             "media_urls": media_urls,
             "scheduled_date": scheduled_date,
             "auto_retweet_enabled": auto_retweet_enabled,
             "auto_retweet_offset_minutes": auto_retweet_offset_minutes,
-            "x_account_id": caller.account(x_account_id),
         }
     )
     if unschedule:
-        body["scheduled_date"] = None
-    if not body.keys() - {"x_account_id"}:
+        changes["scheduled_date"] = None
+    if not changes:
         raise InvalidArguments("nothing to change: give at least one field to update")
-    data = await caller.client.update_post(id, body)
-    post = unwrap_post(data)
-    if scheduled_date:
-        summary = _scheduled_or_unverified(post, "Updated and scheduled")
-    else:
-        summary = f"Updated: {describe_post(post)}"
-    return success(summary, data)
+    body = changes | drop_none({"x_account_id": account})
+    request = ops.update_post(id, body)
+
+    async def read() -> Publication | None:
+        """The post as it will stand after the update, if anything will publish it."""
+        post = await read_post(caller, id, account)
+        refuse_published(post, id, "published posts can't be edited")
+        after = post | body
+        if is_evergreen(post):
+            when: str | None = EVERGREEN
+            action = f"change evergreen post {id}, which the queue keeps publishing"
+        elif "scheduled_date" in changes:
+            when = changes["scheduled_date"]
+            action = f"schedule post {id}" if when else ""
+        else:
+            armed = post.get("status") == "scheduled" and post.get("scheduled_date")
+            when = utc(str(post["scheduled_date"])) if armed else None
+            action = f"change scheduled post {id}"
+        if when is None:
+            return None  # stays (or turns back into) a draft: nothing goes out
+        cooldown = post.get("cooldown_days") if when == EVERGREEN else None
+        item = outgoing(
+            after,
+            when,
+            post_id=id,
+            cooldown_days=cooldown if isinstance(cooldown, int) else None,
+        )
+        return Publication(action, (item,))
+
+    async def perform() -> CallToolResult:
+        data = await caller.client.send(request)
+        post = unwrap_post(data)
+        if scheduled_date:
+            return success(_scheduled_or_unverified(post, "Updated and scheduled"), data)
+        return success(f"Updated: {describe_post(post)}", data)
+
+    return Plan("update_post", caller, perform, read, posts=(id,), named_account=account)
 
 
-@declare(TOOLS, "Schedule post", idempotent=True)
+@declare(TOOLS, "Schedule post", destructive=True, idempotent=True, gated=True)
 async def schedule_post(
     ctx: Context,
     id: PostId,
     scheduled_date: FutureDate,
     x_account_id: AccountId | None = None,
-) -> CallToolResult:
-    """Schedule an existing draft for a future date."""
-    caller = services(ctx).caller(ctx)
-    body = drop_none(
-        {"scheduled_date": scheduled_date, "x_account_id": caller.account(x_account_id)}
-    )
-    data = await caller.client.schedule_post(id, body)
-    return success(_scheduled_or_unverified(unwrap_post(data), "Scheduled"), data)
-
-
-async def _publishable(caller: Caller, post_id: str, account: str | None, override: bool) -> Any:
-    """Read the post and refuse what must not be published now (upstream guide's guardrails)."""
-    post = unwrap_post(await caller.client.get_post(post_id, x_account_id=account))
-    if is_evergreen(post):
-        raise StateRefused(
-            f"post {post_id} is an evergreen source: the scheduler publishes clones of it; "
-            "it is never published directly"
-        )
-    if post.get("status") == "posted":
-        raise StateRefused(f"post {post_id} is already published: {post.get('url')}")
-    if post.get("status") == "scheduled" and post.get("scheduled_date") and not override:
-        raise StateRefused(
-            f"post {post_id} is scheduled for {post['scheduled_date']}; it will be published "
-            "then. Pass override_schedule=true only if the user asked to publish it now"
-        )
-    return post
-
-
-async def _plan_publish(
-    ctx: Context, id: str, override_schedule: bool = False, x_account_id: str | None = None
 ) -> Plan:
+    """Schedule an existing draft for a future date, after approval."""
+    caller = services(ctx).caller(ctx)
+    account = caller.account(x_account_id)
+    request = ops.schedule_post(
+        id, drop_none({"scheduled_date": scheduled_date, "x_account_id": account})
+    )
+
+    async def read() -> Publication:
+        post = await read_post(caller, id, account)
+        refuse_published(post, id, "it can't be scheduled again")
+        _refuse_evergreen(post, id, "it can't be scheduled")
+        return Publication(f"schedule post {id}", (outgoing(post, scheduled_date, post_id=id),))
+
+    async def perform() -> CallToolResult:
+        data = await caller.client.send(request)
+        return success(_scheduled_or_unverified(unwrap_post(data), "Scheduled"), data)
+
+    return Plan("schedule_post", caller, perform, read, posts=(id,), named_account=account)
+
+
+@declare(TOOLS, "Publish post now", destructive=True, gated=True, idempotency_key=True)
+async def publish_post(
+    ctx: Context,
+    id: PostId,
+    override_schedule: Annotated[
+        bool, Field(description="Publish a scheduled post now (user asked)")
+    ] = False,
+    x_account_id: AccountId | None = None,
+) -> Plan:
+    """Publish an existing post to X now, after approval. Irreversible."""
     caller = services(ctx).caller(ctx)
     account = caller.account(x_account_id)
     request = ops.publish_post(id, drop_none({"x_account_id": account}) or None)
 
-    async def preview() -> Preview:
-        post = await _publishable(caller, id, account, override_schedule)
-        tweets = [post.get("text") or "", *(post.get("thread_tweets") or [])]
-        return Preview(
-            action=f"publish post {id} on X now",
-            details={"id": id, "text": preview_text(tweets[0], 200), "tweets": len(tweets)},
-            lines=[f'Text: "{preview_text(tweets[0], 200)}"', f"Tweets: {len(tweets)}"],
-        )
+    async def read() -> Publication:
+        post = await read_post(caller, id, account)
+        refuse_published(post, id, "it is not published again")
+        _refuse_evergreen(post, id, "it is never published directly")
+        scheduled = post.get("status") == "scheduled" and post.get("scheduled_date")
+        if scheduled and not override_schedule:
+            raise StateRefused(
+                f"post {id} is scheduled for {post['scheduled_date']}; it will be published "
+                "then. Pass override_schedule=true only if the user asked to publish it now"
+            )
+        return Publication(f"publish post {id} on X now", (outgoing(post, NOW, post_id=id),))
 
     async def perform() -> CallToolResult:
-        await _publishable(caller, id, account, override_schedule)  # live state, just before
         try:
             data = await caller.client.send(request)
         except OutcomeUnknown as lost:
             return await _reread_after_ambiguous_publish(caller, id, account, lost)
         return success(_published_or_unverified(data), data)
 
-    return Plan("publish_post", caller, request, account, perform, preview, tweets=1)
-
-
-@declare(TOOLS, "Publish post now", destructive=True)
-async def publish_post(
-    ctx: Context,
-    approval: Annotated[Answer, Resolve(asks_person(_plan_publish))],
-    id: PostId,
-    override_schedule: Annotated[
-        bool, Field(description="Publish a scheduled post now (user asked)")
-    ] = False,
-    x_account_id: AccountId | None = None,
-    confirmation_token: ConfirmationToken | None = None,
-    idempotency_key: IdempotencyKey | None = None,
-) -> Annotated[CallToolResult, GatedOut]:
-    """Publish an existing post to X now (needs confirmation). Irreversible."""
-    plan = await _plan_publish(ctx, id, override_schedule, x_account_id)
-    return await services(ctx).guard.confirmed(
-        ctx, plan, token=confirmation_token, idempotency_key=idempotency_key, approval=approval
-    )
+    return Plan("publish_post", caller, perform, read, posts=(id,), named_account=account)
 
 
 async def _reread_after_ambiguous_publish(
@@ -435,7 +445,7 @@ async def _reread_after_ambiguous_publish(
 ) -> CallToolResult:
     """The publish request may or may not have happened: report what OpenTweet now shows."""
     failure = f"HTTP {lost.status}, {lost.reason}" if lost.status is not None else lost.reason
-    post = unwrap_post(await caller.client.get_post(post_id, x_account_id=account))
+    post = await read_post(caller, post_id, account)
     if post.get("status") == "posted" and post.get("url"):
         return success(
             "The publish response was lost, but re-reading the post shows it was published: "
@@ -450,46 +460,32 @@ async def _reread_after_ambiguous_publish(
     )
 
 
-async def _plan_batch(
+@declare(TOOLS, "Batch schedule posts", destructive=True, gated=True, idempotency_key=True)
+async def batch_schedule_posts(
     ctx: Context,
-    schedules: list[Schedule],
+    schedules: Annotated[list[Schedule], Field(min_length=1, max_length=MAX_BULK)],
     community_id: str | None = None,
     share_with_followers: bool | None = None,
-    x_account_id: str | None = None,
+    x_account_id: AccountId | None = None,
 ) -> Plan:
-    check_no_duplicates([s.post_id for s in schedules], what="schedules")
+    """Schedule 1–50 existing posts at their dates in one request, after one approval."""
+    ids = [s.post_id for s in schedules]
+    check_no_duplicates(ids, what="schedules")
     caller = services(ctx).caller(ctx)
     account = caller.account(x_account_id)
-    body = {"schedules": [s.model_dump() for s in schedules]} | drop_none(
-        {
-            "community_id": community_id,
-            "share_with_followers": share_with_followers,
-            "x_account_id": account,
-        }
-    )
-    request = ops.batch_schedule(body)
+    shared = drop_none({"community_id": community_id, "share_with_followers": share_with_followers})
+    body = {"schedules": [s.model_dump() for s in schedules]} | shared
+    request = ops.batch_schedule(body | drop_none({"x_account_id": account}))
 
-    async def preview() -> Preview:
-        ordered = sorted(schedules, key=lambda s: s.scheduled_date)
-        first, last = ordered[0], ordered[-1]
-        texts = {}
-        for item in {first.post_id, last.post_id}:
-            post = unwrap_post(await caller.client.get_post(item, x_account_id=account))
-            texts[item] = preview_text(str(post.get("text") or ""))
-        lines = [f"{len(schedules)} post(s) from {first.scheduled_date} to {last.scheduled_date}"]
-        lines += [f"- {s.scheduled_date}: {s.post_id}" for s in ordered]
-        lines.append(f'First: "{texts[first.post_id]}"  Last: "{texts[last.post_id]}"')
-        return Preview(
-            action=f"schedule {len(schedules)} posts",
-            details={
-                "count": len(schedules),
-                "date_range": [first.scheduled_date, last.scheduled_date],
-                "first": texts[first.post_id],
-                "last": texts[last.post_id],
-                "schedules": [s.model_dump() for s in ordered],
-            },
-            lines=lines,
-        )
+    async def read() -> Publication:
+        posts = await read_posts(caller, ids, account)
+        items = []
+        for item in sorted(schedules, key=lambda s: s.scheduled_date):
+            post = posts[item.post_id]
+            refuse_published(post, item.post_id, "it can't be scheduled again")
+            _refuse_evergreen(post, item.post_id, "it can't be scheduled")
+            items.append(outgoing(post | shared, item.scheduled_date, post_id=item.post_id))
+        return Publication(f"schedule {len(items)} posts", tuple(items))
 
     async def perform() -> CallToolResult:
         await ctx.report_progress(0, 1, f"scheduling {len(schedules)} posts")
@@ -497,24 +493,8 @@ async def _plan_batch(
         await ctx.report_progress(1, 1, "scheduled")
         return success(_batch_summary(data, len(schedules)), data)
 
-    return Plan("batch_schedule_posts", caller, request, account, perform, preview)
-
-
-@declare(TOOLS, "Batch schedule posts", destructive=True)
-async def batch_schedule_posts(
-    ctx: Context,
-    approval: Annotated[Answer, Resolve(asks_person(_plan_batch))],
-    schedules: Annotated[list[Schedule], Field(min_length=1, max_length=MAX_BULK)],
-    community_id: str | None = None,
-    share_with_followers: bool | None = None,
-    x_account_id: AccountId | None = None,
-    confirmation_token: ConfirmationToken | None = None,
-    idempotency_key: IdempotencyKey | None = None,
-) -> Annotated[CallToolResult, GatedOut]:
-    """Schedule 1–50 existing posts at their dates in one request (needs confirmation)."""
-    plan = await _plan_batch(ctx, schedules, community_id, share_with_followers, x_account_id)
-    return await services(ctx).guard.confirmed(
-        ctx, plan, token=confirmation_token, idempotency_key=idempotency_key, approval=approval
+    return Plan(
+        "batch_schedule_posts", caller, perform, read, posts=tuple(ids), named_account=account
     )
 
 
@@ -532,33 +512,33 @@ def _batch_summary(data: Any, sent: int) -> str:
     return "\n".join(lines)
 
 
-async def _plan_delete(
-    ctx: Context, id: str, delete_from_x: bool = True, x_account_id: str | None = None
+@declare(TOOLS, "Delete post", destructive=True, gated=True)
+async def delete_post(
+    ctx: Context,
+    id: PostId,
+    delete_from_x: Annotated[
+        bool, Field(description="Also delete the published tweet from X")
+    ] = True,
+    x_account_id: AccountId | None = None,
 ) -> Plan:
+    """Delete a post, after approval; by default also removes the published tweet from X."""
     caller = services(ctx).caller(ctx)
     account = caller.account(x_account_id)
     request = ops.delete_post(id, delete_from_x=delete_from_x, x_account_id=account)
 
-    async def preview() -> Preview:
-        post = unwrap_post(await caller.client.get_post(id, x_account_id=account))
+    async def read() -> Publication:
+        post = await read_post(caller, id, account)
         on_x = post.get("status") == "posted"
-        if on_x and delete_from_x:
-            where = "from OpenTweet and from X"
-        elif on_x:
-            where = "from OpenTweet only (the tweet stays live on X)"
-        else:
-            where = "from OpenTweet (it was never published)"
-        return Preview(
-            action=f"delete post {id} {where}",
-            details={
-                "id": id,
-                "status": post.get("status"),
-                "text": preview_text(str(post.get("text") or ""), 200),
-                "url": post.get("url"),
-                "delete_from_x": delete_from_x,
-            },
-            lines=[f"Post: {describe_post(post)}"],
+        removal = Removal(
+            post_id=id,
+            account=str(post["x_account_id"]) if post.get("x_account_id") else None,
+            status=str(post["status"]) if post.get("status") else None,
+            url=str(post["url"]) if post.get("url") else None,
+            tweets=tweets_of(post),
+            from_x=on_x and delete_from_x,
         )
+        where = "from OpenTweet and from X" if removal.from_x else "from OpenTweet"
+        return Publication(f"delete post {id} {where}", removals=(removal,))
 
     async def perform() -> CallToolResult:
         data = await caller.client.send(request)
@@ -567,22 +547,4 @@ async def _plan_delete(
             summary += f"; deleting from X failed: {data['x_delete_error']}"
         return success(summary, data)
 
-    return Plan("delete_post", caller, request, account, perform, preview)
-
-
-@declare(TOOLS, "Delete post", destructive=True)
-async def delete_post(
-    ctx: Context,
-    approval: Annotated[Answer, Resolve(asks_person(_plan_delete))],
-    id: PostId,
-    delete_from_x: Annotated[
-        bool, Field(description="Also delete the published tweet from X")
-    ] = True,
-    x_account_id: AccountId | None = None,
-    confirmation_token: ConfirmationToken | None = None,
-) -> Annotated[CallToolResult, GatedOut]:
-    """Delete a post (needs confirmation); by default also removes the published tweet from X."""
-    plan = await _plan_delete(ctx, id, delete_from_x, x_account_id)
-    return await services(ctx).guard.confirmed(
-        ctx, plan, token=confirmation_token, idempotency_key=None, approval=approval
-    )
+    return Plan("delete_post", caller, perform, read, posts=(id,), named_account=account)

@@ -1,4 +1,6 @@
-"""The declaration every tool makes: its function, title and behaviour hints (SPEC §5 flags)."""
+"""The declaration every tool makes: its function, title, behaviour hints (SPEC §5 flags), and
+whether it is planned: a write whose function returns a `Plan` for the gate to carry out,
+with an approval (`gated`) and/or an `idempotency_key`."""
 
 from __future__ import annotations
 
@@ -21,6 +23,13 @@ class ToolSpec:
     destructive: bool = False
     idempotent: bool = False
     open_world: bool = True
+    gated: bool = False  # takes confirmation_token; the gate asks for an approval when it arms
+    idempotency_key: bool = False  # takes idempotency_key
+
+    @property
+    def planned(self) -> bool:
+        """`fn` returns a Plan, which `tools.gating` hands to the gate."""
+        return self.gated or self.idempotency_key
 
     @property
     def name(self) -> str:
@@ -44,6 +53,8 @@ def declare(
     destructive: bool = False,
     idempotent: bool = False,
     open_world: bool = True,
+    gated: bool = False,
+    idempotency_key: bool = False,
 ) -> Callable[[ToolFn], ToolFn]:
     """Add the decorated function to a toolset's registry, unchanged."""
 
@@ -56,6 +67,8 @@ def declare(
                 destructive=destructive and not read_only,
                 idempotent=idempotent,
                 open_world=open_world,
+                gated=gated,
+                idempotency_key=idempotency_key,
             )
         )
         return fn

@@ -1,0 +1,192 @@
+"""The preview a person reads before approving: the publication, readable (SPEC §6).
+
+Everything the digest covers is shown: every post, every tweet's full text (never cut),
+its media, the real @handle it goes out as, community, auto-retweet, the time in UTC. Hidden
+characters are shown as ⟨U+XXXX⟩ and every line of tweet text starts with "│", so no text
+can pass for a line of the preview itself. Warnings are part of it. The same data comes back
+structured for clients that draw their own approval card.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from opentweet_mcp.guard.publication import EVERGREEN, NOW, Outgoing, Publication, Removal, Tweet
+from opentweet_mcp.text.visible import has_hidden, visible
+from opentweet_mcp.text.weighted import V3, parse_tweet
+
+SOON = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Preview:
+    action: str
+    lines: list[str]  # the readable preview, made safe to show
+    data: dict[str, Any]  # the same, structured
+
+
+class Handles:
+    """X account ids → "@handle", with the primary account's for posts that name none."""
+
+    def __init__(self, handles: Mapping[str, str], primary: str | None) -> None:
+        self._handles = handles
+        self._primary = primary
+
+    def __call__(self, account: str | None) -> str:
+        if account is None:
+            return self._primary or "the primary account"
+        return self._handles.get(account) or f"account {account}"
+
+
+def _when(post: Outgoing) -> str:
+    if post.when is None:
+        return "stays a draft (not scheduled)"
+    if post.when == NOW:
+        return "goes out on X now"
+    if post.when == EVERGREEN:
+        every = f" at most every {post.cooldown_days} days" if post.cooldown_days else ""
+        return f"joins the evergreen queue: published again and again{every}"
+    return f"scheduled for {_time(post.when)}"
+
+
+def _time(iso: str) -> str:
+    return f"{iso[:10]} {iso[11:16]} UTC" if len(iso) >= 16 else iso
+
+
+def _tweet_lines(tweets: tuple[Tweet, ...], warnings: list[str], label: str) -> list[str]:
+    lines: list[str] = []
+    for number, tweet in enumerate(tweets, start=1):
+        parsed = parse_tweet(tweet.text)
+        where = f"tweet {number} of {label}" if len(tweets) > 1 else label
+        lines.append(
+            f"  Tweet {number} of {len(tweets)} "
+            f"({parsed.weighted_length}/{V3.max_weighted_length}):"
+        )
+        lines += [f"    │ {line}" for line in visible(tweet.text).split("\n")]
+        for url in tweet.media:
+            lines.append(f"    Media: {visible(url, newlines=False)}")
+        links = len(parsed.url_spans)
+        if links:
+            plural = "s" if links > 1 else ""
+            warnings.append(f"{where} has {links} link{plural}, each counted as 23 characters")
+        if has_hidden(tweet.text):
+            warnings.append(f"{where} holds hidden characters, shown above as ⟨U+…⟩")
+    return lines
+
+
+def _tweet_data(tweets: tuple[Tweet, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "text": tweet.text,
+            "media": list(tweet.media),
+            "length": parse_tweet(tweet.text).weighted_length,
+            "max_length": V3.max_weighted_length,
+        }
+        for tweet in tweets
+    ]
+
+
+def _post(post: Outgoing, handle: str, now: datetime, warnings: list[str]) -> list[str]:
+    label = f"post {post.post_id}" if post.post_id else "the new post"
+    lines = [f"{label[0].upper()}{label[1:]} — as {visible(handle)} — {_when(post)}"]
+    lines += _tweet_lines(post.tweets, warnings, label)
+    if post.community_id:
+        shared = ", also shared with followers" if post.share_with_followers else ""
+        lines.append(f"  Posted to X community {visible(post.community_id)}{shared}")
+    if post.auto_retweet:
+        delay = (
+            f"{post.auto_retweet_minutes} minutes"
+            if post.auto_retweet_minutes
+            else "OpenTweet's default delay"
+        )
+        lines.append(f"  Auto-retweet {delay} after posting")
+    if post.when == NOW:
+        warnings.append(f"{label} is published the moment this is approved; it cannot be undone")
+    elif post.when not in (None, EVERGREEN):
+        moment = datetime.fromisoformat(post.when.replace("Z", "+00:00"))
+        if moment - now <= SOON:
+            warnings.append(f"{label} goes out within the next 10 minutes")
+    return lines
+
+
+def _removal(removal: Removal, handle: str, warnings: list[str]) -> list[str]:
+    label = f"post {removal.post_id}"
+    on_x = removal.status == "posted"
+    if on_x and removal.from_x:
+        where = "deleted from OpenTweet and from X"
+        warnings.append(f"{label} is live on X: the tweet is deleted from X; this cannot be undone")
+    elif on_x:
+        where = "deleted from OpenTweet only; the tweet stays live on X"
+    else:
+        where = f"deleted from OpenTweet (status {removal.status}; never published)"
+    lines = [f"Post {removal.post_id} — as {visible(handle)} — {where}"]
+    if removal.url:
+        lines.append(f"  On X: {visible(removal.url, newlines=False)}")
+    lines += _tweet_lines(removal.tweets, [], label)
+    return lines
+
+
+def render(
+    publication: Publication, handles: Handles, now: datetime, named: str | None = None
+) -> Preview:
+    """The preview of `publication` as of `now`; `named` is the account the call named."""
+    warnings: list[str] = []
+    lines = [f"Action: {publication.action}"]
+    posts: list[dict[str, Any]] = []
+    for post in publication.posts:
+        handle = handles(post.account)
+        lines += _post(post, handle, now, warnings)
+        if named is not None and post.account not in (None, named):
+            warnings.append(
+                f"post {post.post_id} goes out as {visible(handle)}, its own account, not as "
+                f"{visible(handles(named))} (the account named in the call)"
+            )
+        posts.append(
+            {
+                "id": post.post_id,
+                "account": handle,
+                "account_id": post.account,
+                "when": post.when,
+                "tweets": _tweet_data(post.tweets),
+                "community_id": post.community_id,
+                "share_with_followers": post.share_with_followers,
+                "auto_retweet": post.auto_retweet,
+                "auto_retweet_minutes": post.auto_retweet_minutes,
+                "cooldown_days": post.cooldown_days,
+            }
+        )
+    removals: list[dict[str, Any]] = []
+    for removal in publication.removals:
+        handle = handles(removal.account)
+        lines += _removal(removal, handle, warnings)
+        removals.append(
+            {
+                "id": removal.post_id,
+                "account": handle,
+                "status": removal.status,
+                "url": removal.url,
+                "from_x": removal.from_x,
+                "tweets": _tweet_data(removal.tweets),
+            }
+        )
+    if warnings:
+        lines.append("Warnings:")
+        lines += [f"  - {warning}" for warning in warnings]
+    first = (publication.posts or publication.removals or (None,))[0]
+    data: dict[str, Any] = {
+        "action": publication.action,
+        "account": handles(first.account) if first is not None else handles(None),
+        "posts": [_compact(post) for post in posts],
+        "removals": [_compact(removal) for removal in removals],
+        "warnings": warnings,
+        "tweets_per_day": publication.tweets_per_day(now),
+        "ref": publication.digest()[:12],
+    }
+    return Preview(publication.action, lines, data)
+
+
+def _compact(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in item.items() if value not in (None, False)}

@@ -1,0 +1,145 @@
+"""What a gated call makes go out on X (SPEC §6): the publication a person approves.
+
+It is computed from the request and from the live state the call reads (a post's own
+account, text, thread and media), never from what the agent says. Its digest is what an
+approval binds to, and the preview is rendered from it, so the person sees exactly what the
+digest covers: account, every tweet's exact text, media per tweet, community and sharing,
+auto-retweet, and when.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+NOW = "now"
+EVERGREEN = "evergreen"
+
+
+@dataclass(frozen=True)
+class Tweet:
+    text: str
+    media: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One post as it will go out."""
+
+    post_id: str | None  # None: a post this call creates
+    account: str | None  # the X account id; None: the primary account
+    tweets: tuple[Tweet, ...]
+    when: str | None  # NOW, a UTC time (YYYY-MM-DDTHH:MM:SSZ), EVERGREEN, or None: a draft
+    community_id: str | None = None
+    share_with_followers: bool = False
+    auto_retweet: bool = False
+    auto_retweet_minutes: int | None = None
+    cooldown_days: int | None = None  # evergreen: the least number of days between repeats
+
+    @property
+    def armed(self) -> bool:
+        return self.when is not None
+
+
+@dataclass(frozen=True)
+class Removal:
+    """One post a call deletes, as it stands when the call reads it."""
+
+    post_id: str
+    account: str | None
+    status: str | None
+    url: str | None
+    tweets: tuple[Tweet, ...]
+    from_x: bool  # the published tweet is deleted from X as well
+
+
+@dataclass(frozen=True)
+class Publication:
+    """Everything one gated call makes go out, or takes down."""
+
+    action: str  # a sentence for the person; not part of the digest (the tool is bound)
+    posts: tuple[Outgoing, ...] = ()
+    removals: tuple[Removal, ...] = ()
+
+    def digest(self) -> str:
+        canonical = {
+            "posts": [dataclasses.asdict(post) for post in self.posts],
+            "removals": [dataclasses.asdict(removal) for removal in self.removals],
+        }
+        text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def tweets_per_day(self, now: datetime) -> dict[str, int]:
+        """Tweets this call arms, per UTC day they go out: each thread tweet counts. Posting
+        now and evergreen (the queue may post it today) count against today."""
+        counts: dict[str, int] = {}
+        for post in self.posts:
+            if post.when is None:
+                continue
+            day = now.strftime("%Y-%m-%d") if post.when in (NOW, EVERGREEN) else post.when[:10]
+            counts[day] = counts.get(day, 0) + len(post.tweets)
+        return counts
+
+
+# --- reading posts and request bodies ------------------------------------------------------
+
+
+def utc(value: str) -> str:
+    """An ISO 8601 time as `YYYY-MM-DDTHH:MM:SSZ`; what cannot be read is kept as given."""
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, Sequence) or isinstance(value, str):
+        return ()
+    return tuple(str(item) for item in value)
+
+
+def tweets_of(post: Mapping[str, Any]) -> tuple[Tweet, ...]:
+    """The tweets of a post or of a create body: the text and its media, then each thread
+    tweet with its own media list."""
+    texts = [str(post.get("text") or ""), *_strings(post.get("thread_tweets"))]
+    per_tweet = post.get("thread_media")
+    media = [_strings(post.get("media_urls"))]
+    media += [
+        _strings(per_tweet[i]) if isinstance(per_tweet, list) and i < len(per_tweet) else ()
+        for i in range(len(texts) - 1)
+    ]
+    return tuple(Tweet(text, urls) for text, urls in zip(texts, media, strict=True))
+
+
+def outgoing(
+    post: Mapping[str, Any],
+    when: str | None,
+    *,
+    post_id: str | None = None,
+    cooldown_days: int | None = None,
+) -> Outgoing:
+    """A post (as OpenTweet holds it, or as a create body describes it) going out `when`."""
+    offset = post.get("auto_retweet_offset_minutes")
+    account = post.get("x_account_id")
+    community = post.get("community_id")
+    return Outgoing(
+        post_id=post_id,
+        account=str(account) if account else None,
+        tweets=tweets_of(post),
+        when=when,
+        community_id=str(community) if community else None,
+        share_with_followers=post.get("share_with_followers") is True,
+        auto_retweet=post.get("auto_retweet_enabled") is True,
+        auto_retweet_minutes=(
+            offset if isinstance(offset, int) and post.get("auto_retweet_enabled") else None
+        ),
+        cooldown_days=cooldown_days,
+    )

@@ -1,0 +1,67 @@
+"""Text as a person must see it before approving it, and as a terminal may safely print it.
+
+A preview that hides characters cannot be approved: zero-width padding can hide a tail,
+bidi controls reorder what is read, a terminal escape can rewrite the screen. Every control,
+format (Cf), separator and invisible character is shown as `⟨U+XXXX⟩`, except inside an
+emoji sequence, where joiners, variation selectors and tags are what draw the emoji.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from opentweet_mcp.text._emoji import emoji_sequence_pattern
+
+# Controls (C0 but the newline, DEL, C1), format characters (Unicode's Cf), line and paragraph
+# separators, spaces other than U+0020, and letters and marks that draw nothing (Hangul
+# fillers, braille blank, CGJ, variation selectors).
+_HIDDEN = (
+    "\x00-\x09\x0b-\x1f\x7f-\x9f"
+    "\xa0\xad\u034f\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2"
+    "\u115f\u1160\u1680\u17b4\u17b5\u180b-\u180f"
+    "\u2000-\u200f\u2028-\u202f\u205f-\u206f\u2800\u3000\u3164"
+    "\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffb"
+    "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0000-\U000e007f\U000e0100-\U000e01ef"
+)
+_ANY_HIDDEN = re.compile(f"[{_HIDDEN}]")
+
+
+@cache
+def _hidden_or_emoji() -> re.Pattern[str]:
+    return re.compile(f"({emoji_sequence_pattern().pattern})|[{_HIDDEN}]")
+
+
+def _shown(match: re.Match[str]) -> str:
+    if match[1] is not None:
+        return match[0]  # an emoji sequence: its joiners and selectors draw the emoji
+    return f"⟨U+{ord(match[0]):04X}⟩"
+
+
+def visible(text: str, *, newlines: bool = True) -> str:
+    """`text` with every hidden character shown as ⟨U+XXXX⟩; newlines kept if `newlines`."""
+    if not _ANY_HIDDEN.search(text):
+        return text if newlines or "\n" not in text else text.replace("\n", "⟨U+000A⟩")
+    shown = _hidden_or_emoji().sub(_shown, text)
+    return shown if newlines else shown.replace("\n", "⟨U+000A⟩")
+
+
+def has_hidden(text: str) -> bool:
+    """Whether `visible` would change `text` (newlines aside)."""
+    return visible(text) != text
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    code = ord(match[0])
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000  # a surrogate pair, as JSON spells characters beyond the BMP
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def terminal_json(dumped: str) -> str:
+    """JSON text (from `json.dumps(..., ensure_ascii=False)`) with hidden characters written
+    as escapes, so it stays the same JSON but nothing in it can drive a terminal. Raw newlines
+    in such text are only the indentation's, since strings escape theirs."""
+    return _ANY_HIDDEN.sub(_json_escape, dumped)

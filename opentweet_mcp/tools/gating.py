@@ -1,0 +1,116 @@
+"""How a planned tool meets the SDK: the function registered for it, with its resolvers.
+
+A planned tool is written once, as a planner: an async function of the tool's own parameters
+that returns a `Plan`. This module builds what the SDK registers from it — the planner's
+parameters plus `confirmation_token` (gated tools) and `idempotency_key`, and resolvers that
+the SDK runs before the body, each once per call:
+
+- `call`: the plan with every argument it binds (the planner runs here, once);
+- `shown`: in elicitation mode, what would go out, read now and put to the person;
+- `approval`: the person's answer (`Elicit`, delivered in either protocol era).
+
+The body hands all three to the gate (`Guard.run`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from inspect import Parameter, Signature
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context, Elicit, Resolve
+from mcp.types import CallToolResult
+
+from opentweet_mcp.guard.confirm import Answer, Approval, Call, Guard, Shown
+from opentweet_mcp.results import GatedOut, tool_errors
+from opentweet_mcp.services import services
+from opentweet_mcp.tools.spec import ToolFn, ToolSpec
+from opentweet_mcp.validate import ConfirmationToken, IdempotencyKey
+
+TOKEN = "confirmation_token"
+IDEMPOTENCY_KEY = "idempotency_key"
+
+
+def _signed(fn: ToolFn, name: str, parameters: list[Parameter], returns: Any) -> ToolFn:
+    """`fn` presented to the SDK with these parameters (it matches resolver and tool
+    arguments by name) and a stable qualified name (its resolvers' key on the wire)."""
+    fn.__signature__ = Signature(parameters, return_annotation=returns)  # type: ignore[attr-defined]
+    fn.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": returns}
+    fn.__name__ = fn.__qualname__ = name
+    return fn
+
+
+def registered(spec: ToolSpec) -> ToolFn:
+    """The function to register for `spec`: the tool itself unless it is planned."""
+    if not spec.planned:
+        return spec.fn
+    planner = spec.fn
+    hints = typing.get_type_hints(planner, include_extras=True)
+    own = [
+        p.replace(kind=Parameter.KEYWORD_ONLY, annotation=hints.get(p.name, p.annotation))
+        for p in inspect.signature(planner).parameters.values()
+    ]
+    context = next(p.name for p in own if p.annotation is Context)
+    added = [
+        Parameter(name, Parameter.KEYWORD_ONLY, default=None, annotation=kind | None)
+        for name, kind, wanted in (
+            (TOKEN, ConfirmationToken, spec.gated),
+            (IDEMPOTENCY_KEY, IdempotencyKey, spec.idempotency_key),
+        )
+        if wanted
+    ]
+
+    async def call(**given: Any) -> Call:
+        ctx = given.pop(context)
+        token = given.pop(TOKEN, None)
+        key = given.get(IDEMPOTENCY_KEY)
+        plan = await planner(
+            **{context: ctx}, **{k: v for k, v in given.items() if k != IDEMPOTENCY_KEY}
+        )
+        return Call(plan, arguments=given, token=token, idempotency_key=key)
+
+    call_fn = tool_errors(_signed(call, f"{spec.name}.call", [*own, *added], Call))
+    resolved = Parameter(
+        "call", Parameter.KEYWORD_ONLY, annotation=Annotated[Call, Resolve(call_fn)]
+    )
+    context_param = next(p for p in own if p.name == context)
+    if not spec.gated:
+
+        async def ungated(**given: Any) -> CallToolResult:
+            return await services(given[context]).guard.run(given[context], given["call"])
+
+        return _signed(ungated, spec.name, [resolved, *own, *added], CallToolResult)
+
+    async def shown(**given: Any) -> Shown | None:
+        return await services(given[context]).guard.shown(given[context], given["call"])
+
+    shown_fn = tool_errors(
+        _signed(shown, f"{spec.name}.shown", [context_param, resolved], Shown | None)
+    )
+    shown_param = Parameter(
+        "shown", Parameter.KEYWORD_ONLY, annotation=Annotated[Shown | None, Resolve(shown_fn)]
+    )
+
+    async def approval(shown: Shown | None) -> Elicit[Approval] | Approval:
+        return Guard.ask(shown)
+
+    approval_fn = tool_errors(
+        _signed(approval, f"{spec.name}.approval", [shown_param], Elicit[Approval] | Approval)
+    )
+
+    async def gated(**given: Any) -> CallToolResult:
+        ctx = given[context]
+        return await services(ctx).guard.run(
+            ctx, given["call"], shown=given["shown"], approval=given["approval"]
+        )
+
+    approval_param = Parameter(
+        "approval", Parameter.KEYWORD_ONLY, annotation=Annotated[Answer, Resolve(approval_fn)]
+    )
+    return _signed(
+        gated,
+        spec.name,
+        [resolved, shown_param, approval_param, *own, *added],
+        Annotated[CallToolResult, GatedOut],
+    )
