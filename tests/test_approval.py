@@ -103,6 +103,13 @@ async def test_the_daily_limit_counts_scheduled_tweets_on_their_day(
             "schedule_post", {"id": draft_id, "scheduled_date": day_at(2, 9)}
         )
         assert data(later)["status"] == "confirmation_required"  # another day, another count
+        armed = data(done)["posts"][0]["id"]
+        edit = {"id": armed, "text": "Tomorrow, typo fixed", "scheduled_date": day_at(1, 10)}
+        fixed = await client.call_tool("update_post", edit)  # counted when it was armed
+        fix = data(fixed)
+        assert fix["status"] == "confirmation_required" and fix["preview"]["tweets_per_day"] == {}
+        assert fix["preview"]["posts"][0]["was"] == day_at(1, 9)
+        assert f"(until now: {day_at(1, 9)[:10]} 09:00 UTC)" in text(fixed)
 
 
 # --- 2. evergreen ----------------------------------------------------------------------------

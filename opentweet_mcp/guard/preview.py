@@ -45,11 +45,18 @@ def _when(post: Outgoing) -> str:
     if post.when is None:
         return "stays a draft (not scheduled)"
     if post.when == NOW:
-        return "goes out on X now"
-    if post.when == EVERGREEN:
+        said = "goes out on X now"
+    elif post.when == EVERGREEN:
         every = f" at most every {post.cooldown_days} days" if post.cooldown_days else ""
-        return f"joins the evergreen queue: published again and again{every}"
-    return f"scheduled for {_time(post.when)}"
+        said = f"in the evergreen queue: published again and again{every}"
+        if post.was != EVERGREEN:
+            said = f"joins the evergreen queue: published again and again{every}"
+    else:
+        said = f"scheduled for {_time(post.when)}"
+    if post.was not in (None, post.when):
+        before = "the evergreen queue" if post.was == EVERGREEN else _time(post.was)
+        said += f" (until now: {before})"
+    return said
 
 
 def _time(iso: str) -> str:
@@ -150,6 +157,7 @@ def render(
                 "account": handle,
                 "account_id": post.account,
                 "when": post.when,
+                "was": post.was,
                 "tweets": _tweet_data(post.tweets),
                 "community_id": post.community_id,
                 "share_with_followers": post.share_with_followers,

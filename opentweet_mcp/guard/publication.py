@@ -35,6 +35,7 @@ class Outgoing:
     account: str | None  # the X account id; None: the primary account
     tweets: tuple[Tweet, ...]
     when: str | None  # NOW, a UTC time (YYYY-MM-DDTHH:MM:SSZ), EVERGREEN, or None: a draft
+    was: str | None = None  # when it was armed for before this call (a time or EVERGREEN)
     community_id: str | None = None
     share_with_followers: bool = False
     auto_retweet: bool = False
@@ -76,13 +77,23 @@ class Publication:
 
     def tweets_per_day(self, now: datetime) -> dict[str, int]:
         """Tweets this call arms, per UTC day they go out: each thread tweet counts. Posting
-        now and evergreen (the queue may post it today) count against today."""
+        now and evergreen (the queue may post it today) count against today. A post that was
+        armed for the same day already (an edit that keeps its time) was counted then."""
+
+        def day(when: str) -> str:
+            return now.strftime("%Y-%m-%d") if when in (NOW, EVERGREEN) else when[:10]
+
+        def counted_already(post: Outgoing) -> bool:
+            if post.was is None or post.when is None:
+                return False
+            if EVERGREEN in (post.was, post.when):
+                return post.was == post.when
+            return day(post.was) == day(post.when)
+
         counts: dict[str, int] = {}
         for post in self.posts:
-            if post.when is None:
-                continue
-            day = now.strftime("%Y-%m-%d") if post.when in (NOW, EVERGREEN) else post.when[:10]
-            counts[day] = counts.get(day, 0) + len(post.tweets)
+            if post.when is not None and not counted_already(post):
+                counts[day(post.when)] = counts.get(day(post.when), 0) + len(post.tweets)
         return counts
 
 
@@ -119,11 +130,22 @@ def tweets_of(post: Mapping[str, Any]) -> tuple[Tweet, ...]:
     return tuple(Tweet(text, urls) for text, urls in zip(texts, media, strict=True))
 
 
+def armed_at(post: Mapping[str, Any]) -> str | None:
+    """When something will publish a post as OpenTweet holds it: EVERGREEN for a source of the
+    queue, its time if scheduled, else None (a draft, or already on X)."""
+    if post.get("isEvergreen") is True or post.get("is_evergreen") is True:
+        return EVERGREEN
+    if post.get("status") == "scheduled" and post.get("scheduled_date"):
+        return utc(str(post["scheduled_date"]))
+    return None
+
+
 def outgoing(
     post: Mapping[str, Any],
     when: str | None,
     *,
     post_id: str | None = None,
+    was: str | None = None,
     cooldown_days: int | None = None,
 ) -> Outgoing:
     """A post (as OpenTweet holds it, or as a create body describes it) going out `when`."""
@@ -135,6 +157,7 @@ def outgoing(
         account=str(account) if account else None,
         tweets=tweets_of(post),
         when=when,
+        was=was,
         community_id=str(community) if community else None,
         share_with_followers=post.get("share_with_followers") is True,
         auto_retweet=post.get("auto_retweet_enabled") is True,

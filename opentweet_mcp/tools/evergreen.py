@@ -12,7 +12,7 @@ from pydantic import AfterValidator, Field
 from opentweet_mcp.api import operations as ops
 from opentweet_mcp.api.shapes import is_evergreen, unwrap_post
 from opentweet_mcp.guard.confirm import Plan
-from opentweet_mcp.guard.publication import EVERGREEN, Publication, outgoing
+from opentweet_mcp.guard.publication import EVERGREEN, Publication, armed_at, outgoing
 from opentweet_mcp.results import describe_post, success
 from opentweet_mcp.services import services
 from opentweet_mcp.tools.spec import ToolSpec, declare
@@ -173,7 +173,9 @@ async def add_to_evergreen(
         post = unwrap_post(await caller.client.get_post(post_id, x_account_id=account))
         if is_evergreen(post):
             raise StateRefused(f"post {post_id} is already in the evergreen queue")
-        item = outgoing(post, EVERGREEN, post_id=post_id, cooldown_days=cooldown_days)
+        item = outgoing(
+            post, EVERGREEN, post_id=post_id, was=armed_at(post), cooldown_days=cooldown_days
+        )
         return Publication(f"add post {post_id} to the evergreen queue", (item,))
 
     async def perform() -> CallToolResult:

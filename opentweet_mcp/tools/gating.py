@@ -71,23 +71,32 @@ def registered(spec: ToolSpec) -> ToolFn:
         return Call(plan, arguments=given, token=token, idempotency_key=key)
 
     call_fn = tool_errors(_signed(call, f"{spec.name}.call", [*own, *added], Call))
-    resolved = Parameter(
-        "call", Parameter.KEYWORD_ONLY, annotation=Annotated[Call, Resolve(call_fn)]
-    )
+    resolved = [
+        Parameter("call", Parameter.KEYWORD_ONLY, annotation=Annotated[Call, Resolve(call_fn)])
+    ]
+    if spec.gated:
+        resolved += _approval_parameters(spec.name, context, own, resolved[0])
+
+    async def tool(**given: Any) -> CallToolResult:
+        ctx = given[context]
+        return await services(ctx).guard.run(
+            ctx, given["call"], shown=given.get("shown"), approval=given.get("approval")
+        )
+
+    returns = Annotated[CallToolResult, GatedOut] if spec.gated else CallToolResult
+    return _signed(tool, spec.name, [*resolved, *own, *added], returns)
+
+
+def _approval_parameters(
+    name: str, context: str, own: list[Parameter], call: Parameter
+) -> list[Parameter]:
+    """`shown` and `approval`, the resolvers that put a gated call to the person."""
     context_param = next(p for p in own if p.name == context)
-    if not spec.gated:
-
-        async def ungated(**given: Any) -> CallToolResult:
-            return await services(given[context]).guard.run(given[context], given["call"])
-
-        return _signed(ungated, spec.name, [resolved, *own, *added], CallToolResult)
 
     async def shown(**given: Any) -> Shown | None:
         return await services(given[context]).guard.shown(given[context], given["call"])
 
-    shown_fn = tool_errors(
-        _signed(shown, f"{spec.name}.shown", [context_param, resolved], Shown | None)
-    )
+    shown_fn = tool_errors(_signed(shown, f"{name}.shown", [context_param, call], Shown | None))
     shown_param = Parameter(
         "shown", Parameter.KEYWORD_ONLY, annotation=Annotated[Shown | None, Resolve(shown_fn)]
     )
@@ -96,21 +105,9 @@ def registered(spec: ToolSpec) -> ToolFn:
         return Guard.ask(shown)
 
     approval_fn = tool_errors(
-        _signed(approval, f"{spec.name}.approval", [shown_param], Elicit[Approval] | Approval)
+        _signed(approval, f"{name}.approval", [shown_param], Elicit[Approval] | Approval)
     )
-
-    async def gated(**given: Any) -> CallToolResult:
-        ctx = given[context]
-        return await services(ctx).guard.run(
-            ctx, given["call"], shown=given["shown"], approval=given["approval"]
-        )
-
     approval_param = Parameter(
         "approval", Parameter.KEYWORD_ONLY, annotation=Annotated[Answer, Resolve(approval_fn)]
     )
-    return _signed(
-        gated,
-        spec.name,
-        [resolved, shown_param, approval_param, *own, *added],
-        Annotated[CallToolResult, GatedOut],
-    )
+    return [shown_param, approval_param]

@@ -22,9 +22,9 @@ from opentweet_mcp.guard.publication import (
     NOW,
     Publication,
     Removal,
+    armed_at,
     outgoing,
     tweets_of,
-    utc,
 )
 from opentweet_mcp.results import describe_post, success
 from opentweet_mcp.services import services
@@ -345,25 +345,21 @@ async def update_post(
         """The post as it will stand after the update, if anything will publish it."""
         post = await read_post(caller, id, account)
         refuse_published(post, id, "published posts can't be edited")
-        after = post | body
-        if is_evergreen(post):
-            when: str | None = EVERGREEN
-            action = f"change evergreen post {id}, which the queue keeps publishing"
-        elif "scheduled_date" in changes:
-            when = changes["scheduled_date"]
-            action = f"schedule post {id}" if when else ""
-        else:
-            armed = post.get("status") == "scheduled" and post.get("scheduled_date")
-            when = utc(str(post["scheduled_date"])) if armed else None
-            action = f"change scheduled post {id}"
+        was = armed_at(post)
+        when = was if was == EVERGREEN else changes.get("scheduled_date", was)
         if when is None:
             return None  # stays (or turns back into) a draft: nothing goes out
-        cooldown = post.get("cooldown_days") if when == EVERGREEN else None
+        if was == EVERGREEN:
+            action = f"change evergreen post {id}, which the queue keeps publishing"
+        else:
+            action = f"{'change scheduled' if was else 'schedule'} post {id}"
+        cooldown = post.get("cooldown_days")
         item = outgoing(
-            after,
+            post | body,
             when,
             post_id=id,
-            cooldown_days=cooldown if isinstance(cooldown, int) else None,
+            was=was,
+            cooldown_days=cooldown if isinstance(cooldown, int) and was == EVERGREEN else None,
         )
         return Publication(action, (item,))
 
@@ -395,7 +391,8 @@ async def schedule_post(
         post = await read_post(caller, id, account)
         refuse_published(post, id, "it can't be scheduled again")
         _refuse_evergreen(post, id, "it can't be scheduled")
-        return Publication(f"schedule post {id}", (outgoing(post, scheduled_date, post_id=id),))
+        item = outgoing(post, scheduled_date, post_id=id, was=armed_at(post))
+        return Publication(f"schedule post {id}", (item,))
 
     async def perform() -> CallToolResult:
         data = await caller.client.send(request)
@@ -428,7 +425,8 @@ async def publish_post(
                 f"post {id} is scheduled for {post['scheduled_date']}; it will be published "
                 "then. Pass override_schedule=true only if the user asked to publish it now"
             )
-        return Publication(f"publish post {id} on X now", (outgoing(post, NOW, post_id=id),))
+        item = outgoing(post, NOW, post_id=id, was=armed_at(post))
+        return Publication(f"publish post {id} on X now", (item,))
 
     async def perform() -> CallToolResult:
         try:
@@ -484,7 +482,11 @@ async def batch_schedule_posts(
             post = posts[item.post_id]
             refuse_published(post, item.post_id, "it can't be scheduled again")
             _refuse_evergreen(post, item.post_id, "it can't be scheduled")
-            items.append(outgoing(post | shared, item.scheduled_date, post_id=item.post_id))
+            items.append(
+                outgoing(
+                    post | shared, item.scheduled_date, post_id=item.post_id, was=armed_at(post)
+                )
+            )
         return Publication(f"schedule {len(items)} posts", tuple(items))
 
     async def perform() -> CallToolResult:
