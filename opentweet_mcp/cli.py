@@ -225,7 +225,7 @@ def _call_ledger_path(settings: Settings) -> Path | None:
 
         return default_path(settings.base_url)
     if settings.sandbox_db and settings.sandbox_db != ":memory:":
-        return Path(f"{settings.sandbox_db}.call-ledger")
+        return Path(f"{Path(settings.sandbox_db).resolve()}.call-ledger")
     return None
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from opentweet_mcp.addresses import canonical_host
+
 TOOLSETS: tuple[str, ...] = (
     "account",
     "posts",
@@ -89,7 +91,8 @@ def _path(raw: str) -> str:
 
 def api_root(url: str) -> str:
     """The one spelling of an API root: scheme and host in lower case (IDNA for other
-    scripts), no default port, no empty or dot segments, no trailing slash.
+    scripts, addresses in their standard form), no default port, no empty or dot segments,
+    no trailing slash.
 
     Approvals, budgets and idempotency results are kept per root, so two spellings of one
     root must be one key: otherwise a confirmation could be carried out once per spelling.
@@ -109,6 +112,7 @@ def api_root(url: str) -> str:
             host = host.encode("idna").decode("ascii")
         except UnicodeError:
             raise ConfigError(f"base URL {url!r} has a host name that is not valid") from None
+    host = canonical_host(host)
     netloc = f"[{host}]" if ":" in host else host
     if port is not None and port != _DEFAULT_PORTS[scheme]:
         netloc += f":{port}"

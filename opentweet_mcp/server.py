@@ -123,7 +123,7 @@ def build_server(settings: Settings) -> MCPServer:
     @asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[Services]:
         ledger = _ledger(settings)
-        tokens = ConfirmationTokens.from_secret(settings.secret)
+        tokens = ConfirmationTokens.from_secret(settings.secret, scope=ledger.identity)
         services = Services(settings, Guard(settings, tokens, ledger))
         state["services"] = services
         try:

@@ -7,9 +7,7 @@ the JSON schema the model sees carries the same constraints. Checks that span se
 
 from __future__ import annotations
 
-import ipaddress
 import re
-import unicodedata
 from collections.abc import Sequence
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -18,6 +16,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field
 
+from opentweet_mcp.addresses import internal_host
 from opentweet_mcp.text.weighted import V3, parse_tweet
 
 MAX_TWEET = V3.max_weighted_length
@@ -80,63 +79,10 @@ def parse_future_date(value: str, *, now: datetime | None = None) -> str:
 
 UPLOAD_ORIGIN: ContextVar[str | None] = ContextVar("upload_origin", default=None)
 """The configured API's own origin (scheme://host[:port]), set by the server for each call:
-media it hosts may be plain http on loopback (the sandbox); every other media URL is https
-to a public host, since OpenTweet fetches it server-side."""
+media it hosts (under /media/) may be plain http on loopback (the sandbox); every other media
+URL is https to a public host, since OpenTweet fetches it server-side."""
 
-_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
 _MAX_URL = 2048
-
-
-def _ipv4_number(label: str) -> int | None:
-    """A WHATWG URL IPv4 part (decimal, 0x hex or 0-prefixed octal), or None if not one."""
-    if label[:2].lower() == "0x":
-        digits, base = label[2:], 16
-    elif len(label) > 1 and label.startswith("0"):
-        digits, base = label[1:], 8
-    else:
-        digits, base = label, 10
-    try:
-        return int(digits, base) if digits else 0
-    except ValueError:
-        return None
-
-
-def _ipv4_host(host: str) -> ipaddress.IPv4Address | None:
-    """The address a URL parser reads from `host` when it ends in a number (127.1,
-    0x7f.0.0.1, 2130706433 …), or None for a name; ValueError when it is neither."""
-    labels = host.split(".")
-    if len(labels) > 1 and labels[-1] == "":
-        labels.pop()
-    last = labels[-1]
-    if not (last.isdigit() or (last[:2].lower() == "0x" and _ipv4_number(last) is not None)):
-        return None
-    numbers = [_ipv4_number(label) for label in labels]
-    if len(numbers) > 4 or any(n is None for n in numbers):
-        raise ValueError("is not a valid IPv4 address")
-    parts = [n for n in numbers if n is not None]
-    if any(n > 255 for n in parts[:-1]) or parts[-1] >= 256 ** (5 - len(parts)):
-        raise ValueError("is not a valid IPv4 address")
-    value = parts[-1]
-    for index, part in enumerate(parts[:-1]):
-        value += part << (8 * (3 - index))
-    return ipaddress.IPv4Address(value)
-
-
-def _internal(host: str) -> bool:
-    """Whether `host` names this machine or a private network by itself: localhost, or an
-    address literal that is not globally routable (loopback, private, link-local, …)."""
-    name = unicodedata.normalize("NFKC", host).casefold().translate(_DOTS).rstrip(".")
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    address: ipaddress.IPv4Address | ipaddress.IPv6Address | None
-    if ":" in name:
-        address = ipaddress.IPv6Address(name.split("%")[0])
-        mapped = address.ipv4_mapped or address.sixtofour
-        if mapped is not None:
-            address = mapped
-    else:
-        address = _ipv4_host(name)
-    return address is not None and not address.is_global
 
 
 def check_media_url(url: str) -> str:
@@ -155,12 +101,12 @@ def check_media_url(url: str) -> str:
     netloc = f"[{host}]" if ":" in host else host
     default = 443 if scheme == "https" else 80
     origin = f"{scheme}://{netloc}" + (f":{port}" if port not in (None, default) else "")
-    if origin == UPLOAD_ORIGIN.get():
+    if origin == UPLOAD_ORIGIN.get() and parts.path.startswith("/media/"):
         return url
     if scheme != "https":
         raise ValueError(f"{url!r} is not https; media URLs must be https (or from upload_media)")
     try:
-        internal = _internal(host)
+        internal = internal_host(host)
     except ValueError as exc:
         raise ValueError(f"{url!r}: its host {exc}") from None
     if internal:
@@ -203,6 +149,12 @@ def check_account_id(value: str) -> str:
     return value
 
 
+def check_community_id(value: str) -> str:
+    if not value.isascii() or not value.isdigit() or len(value) > 32:
+        raise ValueError("community_id is the numeric id of an X community, e.g. 1234567890")
+    return value
+
+
 def check_token_length(value: str) -> str:
     if len(value) > 512:
         raise ValueError("confirmation_token is too long to be one this server issued")
@@ -212,6 +164,7 @@ def check_token_length(value: str) -> str:
 # These three are explained once in the server instructions rather than in every tool's
 # schema, and checked by validators that add nothing to the schema.
 AccountId = Annotated[str, AfterValidator(check_account_id)]
+CommunityId = Annotated[str, AfterValidator(check_community_id)]
 RetweetOffset = Annotated[int, Field(ge=1, le=10080)]
 Page = Annotated[int, Field(ge=1)]
 Limit = Annotated[int, Field(ge=1, le=100)]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from opentweet_mcp.config import TOOLSETS, ConfigError, FlagValues, load_settings
+from opentweet_mcp.config import TOOLSETS, ConfigError, FlagValues, api_root, load_settings
 
 
 def settings(env: dict[str, str] | None = None, **flags: object) -> object:
@@ -98,3 +98,34 @@ def test_cli_bad_configuration_exits_2(args: list[str], env: dict[str, str], nee
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and needle in lines[0], proc.stderr
     assert proc.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "https://opentweet.io",
+        "HTTPS://OpenTweet.IO:443/",
+        "https://opentweet.io//",
+        "https://opentweet.io/./",
+        "https://opentweet.io/api/../",
+        " https://opentweet.io ",
+    ],
+)
+def test_every_spelling_of_a_root_is_one_root(spelling: str) -> None:
+    """Approvals, budgets and idempotency results are kept per root: one root, one key."""
+    assert api_root(spelling) == "https://opentweet.io"
+
+
+@pytest.mark.parametrize(
+    "spelling", ["http://127.1:8765", "http://0x7f.0.0.1:8765/", "http://[::ffff:127.0.0.1]:8765"]
+)
+def test_addresses_have_one_spelling(spelling: str) -> None:
+    assert api_root(spelling) == "http://127.0.0.1:8765"
+
+
+@pytest.mark.parametrize(
+    "bad", ["ftp://opentweet.io", "https://user:pw@opentweet.io", "https://opentweet.io/?a=1", "x"]
+)
+def test_what_is_not_a_plain_root_is_refused(bad: str) -> None:
+    with pytest.raises(ConfigError):
+        api_root(bad)

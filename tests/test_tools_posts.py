@@ -183,13 +183,14 @@ async def test_token_refusals(sandbox: Any) -> None:
     assert not [r for r in sandbox.requests() if r["path"].endswith("/publish")]
 
 
-async def test_expired_token_is_refused(sandbox: Any) -> None:
+async def test_expired_token_is_refused(sandbox: Any, tmp_path: Path) -> None:
     from opentweet_mcp.caller import key_digest
     from opentweet_mcp.guard.confirm import Call
     from opentweet_mcp.guard.tokens import ConfirmationTokens
     from tests.harness import TEST_SECRET
 
-    async with session(sandbox.base_url) as client:
+    ledger = tmp_path / "ledger.sqlite3"  # a ledger whose identity the test knows
+    async with session(sandbox.base_url, ledger_path=ledger) as client:
         post_id = await create_draft(client)
         arguments = {
             "id": post_id,
@@ -198,7 +199,9 @@ async def test_expired_token_is_refused(sandbox: Any) -> None:
             "idempotency_key": None,
         }
         digest = Call(None, arguments).arguments_digest()  # type: ignore[arg-type]
-        old = ConfirmationTokens(TEST_SECRET, clock=lambda: 1_000_000.0)
+        old = ConfirmationTokens(
+            TEST_SECRET, clock=lambda: 1_000_000.0, scope=f"sqlite:{ledger.resolve()}"
+        )
         token = old.mint("publish_post", digest, key_digest(PRO_KEY, sandbox.base_url), "").token
         result = await client.call_tool(
             "publish_post", {"id": post_id, "confirmation_token": token}

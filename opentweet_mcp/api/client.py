@@ -209,7 +209,8 @@ class OpenTweetClient:
                 self._log(request, failure.value, started, attempt)
                 delay = self.retry.after_failure(failure, idempotent=idempotent, attempt=attempt)
                 if delay is None:
-                    raise self._transport_error(request, failure, attempt) from exc
+                    lost_in_transit = lost_in_transit or not failure.never_left
+                    raise self._transport_error(request, failure, attempt, lost_in_transit) from exc
                 lost_in_transit = lost_in_transit or not failure.never_left
                 await self.retry.sleep(delay)
                 continue
@@ -257,11 +258,17 @@ class OpenTweetClient:
             )
 
     def _transport_error(
-        self, request: ApiRequest, failure: Failure, attempt: int
+        self, request: ApiRequest, failure: Failure, attempt: int, lost_in_transit: bool
     ) -> UpstreamUnavailable | OutcomeUnknown:
+        """What a request that got no answer tells: `lost_in_transit` says some attempt may
+        have reached OpenTweet."""
         if failure.never_left or request.is_idempotent:
             return UpstreamUnavailable(
-                method=request.method, path=request.path, reason=failure.value, attempts=attempt
+                method=request.method,
+                path=request.path,
+                reason=failure.value,
+                attempts=attempt,
+                maybe_applied=lost_in_transit and request.method.upper() in ("PUT", "DELETE"),
             )
         return OutcomeUnknown(method=request.method, path=request.path, reason=failure.value)
 

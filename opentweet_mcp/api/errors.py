@@ -169,22 +169,30 @@ class UpstreamUnavailable(OpenTweetError):
 
     For a non-idempotent write this is raised only when the request provably never left
     (connection refused, DNS failure, connect or pool timeout). For GET/PUT/DELETE it also
-    covers attempts lost in transit, since repeating those is harmless.
+    covers attempts lost in transit, since repeating those is harmless; `maybe_applied` then
+    says a PUT or DELETE may have taken effect before its answer was lost, so it is not proof
+    that nothing happened (approvals and budgets are not given back).
     """
 
-    def __init__(self, *, method: str, path: str, reason: str, attempts: int) -> None:
+    def __init__(
+        self, *, method: str, path: str, reason: str, attempts: int, maybe_applied: bool = False
+    ) -> None:
         self.method = method
         self.path = path
         self.reason = reason
         self.attempts = attempts
+        self.maybe_applied = maybe_applied
         tries = "attempt" if attempts == 1 else "attempts"
         message = (
             f"OpenTweet unreachable: {method} {path} failed ({reason}) after {attempts} {tries}"
         )
-        super().__init__(
-            message,
-            hint="Nothing was applied; check the network and OPENTWEET_BASE_URL, then try again.",
+        hint = (
+            "The change may have been applied before the answer was lost; check with get_post "
+            "before trying again."
+            if maybe_applied
+            else "Nothing was applied; check the network and OPENTWEET_BASE_URL, then try again."
         )
+        super().__init__(message, hint=hint)
 
 
 class BadResponse(OpenTweetError):

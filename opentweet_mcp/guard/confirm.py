@@ -147,6 +147,9 @@ class Guard:
         self.ledger = ledger
         self.idempotency = IdempotencyStore(ledger)
         self.confirmations = ConfirmationReplay(ledger)
+        # A person's accepted answer is spent once like a token: a 2026-era client may send the
+        # round that carries it again (a retry, or on purpose), and each would write.
+        self.elicited = ConfirmationReplay(ledger, ttl=tokens.ttl_seconds)
         self.budget = DailyPublishBudget(ledger, settings.daily_publish_limit)
         self.locks = PostLocks(ledger)
         self._handles: dict[str, tuple[float, Handles]] = {}
@@ -167,8 +170,8 @@ class Guard:
         if plan.read is None or self.mode(ctx) != "elicit" or await self._kept(call):
             return None
         publication = await plan.read()
-        if publication is None:
-            return None
+        if publication is None or await self.elicited.peek(_answer_id(call, publication)):
+            return None  # nothing goes out, or this very approval was carried out already
         await self.budget.check(plan.caller.key_digest, publication.tweets_per_day(_now()))
         return Shown(publication, await self._preview(plan, publication))
 
@@ -233,6 +236,10 @@ class Guard:
         approval: Answer | None,
     ) -> CallToolResult:
         tool = call.plan.tool
+        answer = _answer_id(call, publication)
+        replay = await self.elicited.peek(answer)
+        if replay is not None:
+            return _replayed(replay.result, "this approval was already carried out")
         if shown is None or shown.publication.digest() != publication.digest():
             return _not_done(
                 "NOT DONE — what this call would send changed while the person was being "
@@ -242,7 +249,8 @@ class Guard:
                 tool,
             )
         if isinstance(approval, AcceptedElicitation) and approval.data.approve:
-            return await self._once(call, publication.tweets_per_day(_now()))
+            per_day = publication.tweets_per_day(_now())
+            return await self._spent_once(self.elicited, answer, call, per_day)
         # accepting the form with approve=false is a decline too
         outcome = (
             "cancelled" if approval is not None and approval.action == "cancel" else "declined"
@@ -265,18 +273,25 @@ class Guard:
         if verified is None or changed:
             await self.budget.check(plan.caller.key_digest, per_day)
             return await self._confirmation_required(call, publication, changed=changed)
-        replay = await self.confirmations.begin(verified.nonce)  # consumes the token
+        return await self._spent_once(self.confirmations, verified.nonce, call, per_day)
+
+    async def _spent_once(
+        self, approvals: ConfirmationReplay, nonce: str, call: Call, per_day: Mapping[str, int]
+    ) -> CallToolResult:
+        """Carry out `call` under an approval that is spent before the request goes out, its
+        result kept, so that using the approval again answers the first result."""
+        replay = await approvals.begin(nonce)
         if replay is not None:
-            return _replayed(replay.result, "this confirmation token was already carried out")
+            return _replayed(replay.result, "this approval was already carried out")
         try:
             result = await self._once(call, per_day)
         except Exception as exc:
             if provably_not_done(exc):
-                await self.confirmations.abandon(verified.nonce)  # the token may be used again
+                await approvals.abandon(nonce)  # nothing happened: the approval still stands
             else:
-                await self.confirmations.mark_unknown(verified.nonce)
+                await approvals.mark_unknown(nonce)
             raise
-        await self.confirmations.complete(verified.nonce, _dump(result))
+        await approvals.complete(nonce, _dump(result))
         return result
 
     async def _kept(self, call: Call) -> CallToolResult | None:
@@ -383,6 +398,13 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _answer_id(call: Call, publication: Publication) -> str:
+    """What identifies one person's approval: this caller, tool, arguments and content."""
+    parts = (call.plan.caller.key_digest, call.plan.tool, call.arguments_digest())
+    joined = "\n".join((*parts, publication.digest()))
+    return "elicited:" + hashlib.sha256(joined.encode()).hexdigest()
+
+
 def provably_not_done(exc: Exception) -> bool:
     """Whether a failed write certainly did not happen, so it may be tried again.
 
@@ -391,10 +413,11 @@ def provably_not_done(exc: Exception) -> bool:
     """
     if isinstance(exc, ApiError):
         return exc.status < 500
+    if isinstance(exc, UpstreamUnavailable):
+        return not exc.maybe_applied
     return isinstance(
         exc,
-        UpstreamUnavailable
-        | InvalidArguments
+        InvalidArguments
         | StateRefused
         | ConfirmationRefused
         | IdempotencyConflict

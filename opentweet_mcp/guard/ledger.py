@@ -38,7 +38,12 @@ class Ledger(Protocol):
     `reserve` = Lua: read the counter (0 if absent), return nil if it plus `amount` would pass
     `limit`, else INCRBY and, if the key has no TTL yet, PEXPIRE; `release` = Lua: if the key
     exists, DECRBY but never below zero; `peek` = GET as int, 0 if absent.
+
+    `identity` names the store: processes that share one give the same identity. Approvals
+    are bound to it, since an approval is single-use only where its use is recorded.
     """
+
+    identity: str
 
     async def claim(self, key: str, ttl: float, value: str = "1") -> bool:
         """Set `key` only if absent; True if this call set it."""
@@ -89,6 +94,7 @@ class MemoryLedger:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
+        self.identity = f"memory:{secrets.token_hex(16)}"  # this process's, this instance's
         self._data: dict[str, tuple[str, float]] = {}
         self._expiries: list[tuple[float, str]] = []
         self._lock = threading.Lock()

@@ -59,8 +59,14 @@ def _when(post: Outgoing) -> str:
     return said
 
 
+def _field(value: object) -> str:
+    """A value from a request or from OpenTweet, on one line with nothing hidden: only tweet
+    text spans lines in a preview, each behind its "│"."""
+    return visible(str(value), newlines=False)
+
+
 def _time(iso: str) -> str:
-    return f"{iso[:10]} {iso[11:16]} UTC" if len(iso) >= 16 else iso
+    return _field(f"{iso[:10]} {iso[11:19]} UTC" if len(iso) >= 19 else iso)
 
 
 def _tweet_lines(tweets: tuple[Tweet, ...], warnings: list[str], label: str) -> list[str]:
@@ -74,7 +80,7 @@ def _tweet_lines(tweets: tuple[Tweet, ...], warnings: list[str], label: str) -> 
         )
         lines += [f"    │ {line}" for line in visible(tweet.text).split("\n")]
         for url in tweet.media:
-            lines.append(f"    Media: {visible(url, newlines=False)}")
+            lines.append(f"    Media: {_field(url)}")
         links = len(parsed.url_spans)
         if links:
             plural = "s" if links > 1 else ""
@@ -96,13 +102,18 @@ def _tweet_data(tweets: tuple[Tweet, ...]) -> list[dict[str, Any]]:
     ]
 
 
-def _post(post: Outgoing, handle: str, now: datetime, warnings: list[str]) -> list[str]:
+def _post(
+    post: Outgoing, handle: str, moved_from: str | None, now: datetime, warnings: list[str]
+) -> list[str]:
     label = f"post {post.post_id}" if post.post_id else "the new post"
-    lines = [f"{label[0].upper()}{label[1:]} — as {visible(handle)} — {_when(post)}"]
+    lines = [f"{label[0].upper()}{label[1:]} — as {_field(handle)} — {_when(post)}"]
+    if moved_from is not None:
+        lines.append(f"  Moves from {_field(moved_from)} to {_field(handle)}")
+        warnings.append(f"{label} moves from {_field(moved_from)} to {_field(handle)}")
     lines += _tweet_lines(post.tweets, warnings, label)
     if post.community_id:
         shared = ", also shared with followers" if post.share_with_followers else ""
-        lines.append(f"  Posted to X community {visible(post.community_id)}{shared}")
+        lines.append(f"  Posted to X community {_field(post.community_id)}{shared}")
     if post.auto_retweet:
         delay = (
             f"{post.auto_retweet_minutes} minutes"
@@ -128,10 +139,10 @@ def _removal(removal: Removal, handle: str, warnings: list[str]) -> list[str]:
     elif on_x:
         where = "deleted from OpenTweet only; the tweet stays live on X"
     else:
-        where = f"deleted from OpenTweet (status {removal.status}; never published)"
-    lines = [f"Post {removal.post_id} — as {visible(handle)} — {where}"]
+        where = f"deleted from OpenTweet (status {_field(removal.status)}; never published)"
+    lines = [f"Post {removal.post_id} — as {_field(handle)} — {where}"]
     if removal.url:
-        lines.append(f"  On X: {visible(removal.url, newlines=False)}")
+        lines.append(f"  On X: {_field(removal.url)}")
     lines += _tweet_lines(removal.tweets, [], label)
     return lines
 
@@ -141,15 +152,16 @@ def render(
 ) -> Preview:
     """The preview of `publication` as of `now`; `named` is the account the call named."""
     warnings: list[str] = []
-    lines = [f"Action: {publication.action}"]
+    lines = [f"Action: {_field(publication.action)}"]
     posts: list[dict[str, Any]] = []
     for post in publication.posts:
         handle = handles(post.account)
-        lines += _post(post, handle, now, warnings)
+        moved_from = handles(post.moved_from) if post.moved_from else None
+        lines += _post(post, handle, moved_from, now, warnings)
         if named is not None and post.account not in (None, named):
             warnings.append(
-                f"post {post.post_id} goes out as {visible(handle)}, its own account, not as "
-                f"{visible(handles(named))} (the account named in the call)"
+                f"post {post.post_id} goes out as {_field(handle)}, its own account, not as "
+                f"{_field(handles(named))} (the account named in the call)"
             )
         posts.append(
             {
@@ -158,6 +170,7 @@ def render(
                 "account_id": post.account,
                 "when": post.when,
                 "was": post.was,
+                "moved_from": post.moved_from,
                 "tweets": _tweet_data(post.tweets),
                 "community_id": post.community_id,
                 "share_with_followers": post.share_with_followers,

@@ -36,6 +36,7 @@ class Outgoing:
     tweets: tuple[Tweet, ...]
     when: str | None  # NOW, a UTC time (YYYY-MM-DDTHH:MM:SSZ), EVERGREEN, or None: a draft
     was: str | None = None  # when it was armed for before this call (a time or EVERGREEN)
+    moved_from: str | None = None  # the account it belonged to, when this call moves it
     community_id: str | None = None
     share_with_followers: bool = False
     auto_retweet: bool = False
@@ -146,6 +147,7 @@ def outgoing(
     *,
     post_id: str | None = None,
     was: str | None = None,
+    moved_from: str | None = None,
     cooldown_days: int | None = None,
 ) -> Outgoing:
     """A post (as OpenTweet holds it, or as a create body describes it) going out `when`."""
@@ -158,6 +160,7 @@ def outgoing(
         tweets=tweets_of(post),
         when=when,
         was=was,
+        moved_from=moved_from,
         community_id=str(community) if community else None,
         share_with_followers=post.get("share_with_followers") is True,
         auto_retweet=post.get("auto_retweet_enabled") is True,

@@ -8,6 +8,7 @@ so it stays atomic across processes.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import redis.asyncio as redis
@@ -38,6 +39,8 @@ def _ms(ttl: float) -> int:
 
 class RedisLedger:
     def __init__(self, url: str, prefix: str = "opentweet-mcp:") -> None:
+        # replicas configured with one Redis share it; the URL may hold a password: hashed
+        self.identity = "redis:" + hashlib.sha256(f"{url}|{prefix}".encode()).hexdigest()
         self._redis: Any = redis.from_url(url, decode_responses=True)
         self._prefix = prefix
         self._reserve = self._redis.register_script(_RESERVE)

@@ -42,6 +42,7 @@ class SqliteLedger:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
         self._clock = clock
+        self.identity = f"sqlite:{path.resolve()}"
         # The default rollback journal: a busy file makes others wait (timeout), where
         # switching a new file to WAL would fail at once while another process holds it.
         self._db = sqlite3.connect(path, timeout=30, isolation_level=None)

@@ -4,12 +4,13 @@ A token is `ct2.<expiry>.<nonce>.<content>.<call>`: the expiry in whole Unix sec
 128-bit nonce and two HMAC-SHA256 tags (128 bits each) under the server secret, every part
 base64url without padding. `content` covers the nonce and the publication digest (what will
 go out, read from live state). `call` covers all the token's text before it, the tool, the
-digest of every argument and the caller's key digest (which includes the API root): checked
-before any request, it refuses a token for other arguments, another tool, key, root or secret,
-and any change to the token. `content` is checked after the call has read that state again: it
-tells "what would go out changed since the preview" apart from a wrong token. The digests are
-not in the token: the verifier recomputes them from the call it is asked to run, which is why
-the messages here can never leak them.
+digest of every argument, the caller's key digest (which includes the API root) and the
+ledger that records spent tokens: checked before any request, it refuses a token for other
+arguments, another tool, key, root, ledger or secret, and any change to the token. `content`
+is checked after the call has read that state again: it tells "what would go out changed
+since the preview" apart from a wrong token. The digests are not in the token: the verifier
+recomputes them from the call it is asked to run, which is why the messages here can never
+leak them.
 
 Encodings must be canonical (no leading zeros, no stray bits in the last base64 character):
 otherwise two spellings of one token would both verify, and the nonce — the single-use handle
@@ -107,6 +108,7 @@ class ConfirmationTokens:
         secret: bytes,
         ttl_seconds: float = 600,
         clock: Callable[[], float] = time.time,
+        scope: str = "",
     ) -> None:
         if not secret:
             raise ValueError("the confirmation secret must not be empty")
@@ -115,15 +117,18 @@ class ConfirmationTokens:
         self._secret = secret
         self.ttl_seconds = ttl_seconds
         self._clock = clock
+        self._scope = scope
 
     @classmethod
-    def from_secret(cls, secret: bytes | None) -> ConfirmationTokens:
-        """Use the configured secret, or a random one for this process.
+    def from_secret(cls, secret: bytes | None, scope: str = "") -> ConfirmationTokens:
+        """Use the configured secret, or a random one for this process; `scope` names the
+        ledger that records which tokens are spent.
 
         A random secret means tokens die with the process, which is the safe default: a
-        configured secret is only needed when several replicas must accept each other's tokens.
+        configured secret is only needed when several replicas must accept each other's tokens,
+        and then only those sharing the ledger do, since only there is a token single-use.
         """
-        return cls(secret if secret else secrets.token_bytes(32))
+        return cls(secret if secret else secrets.token_bytes(32), scope=scope)
 
     def __repr__(self) -> str:
         return f"ConfirmationTokens(ttl_seconds={self.ttl_seconds})"
@@ -140,7 +145,7 @@ class ConfirmationTokens:
         nonce = _b64(secrets.token_bytes(NONCE_BYTES))
         content = _b64(self._tag("content", nonce, content_digest))
         body = f"{PREFIX}.{expiry}.{nonce}.{content}"
-        call = _b64(self._tag("call", body, tool, arguments_digest, key_digest))
+        call = _b64(self._tag("call", self._scope, body, tool, arguments_digest, key_digest))
         expires_at = datetime.fromtimestamp(expiry, UTC)
         return MintedToken(f"{body}.{call}", nonce, expires_at, _iso(expires_at))
 
@@ -167,7 +172,7 @@ class ConfirmationTokens:
                 "malformed",
             )
         body = token[: match.start(4) - 1]
-        expected = self._tag("call", body, tool, arguments_digest, key_digest)
+        expected = self._tag("call", self._scope, body, tool, arguments_digest, key_digest)
         if not hmac.compare_digest(call, expected):
             raise ConfirmationRefused(
                 f"the confirmation_token does not match this {tool} call: it was issued for "

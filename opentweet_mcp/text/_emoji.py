@@ -3,7 +3,8 @@
 The grammar is generic (UTS #51's emoji sequences), built on Extended_Pictographic, so emoji
 that later Unicode versions add inside these ranges are counted right without new data:
 pictographic + optional U+FE0F or skin-tone modifier, chained by ZWJ; regional-indicator pairs
-(flags); keycaps; tag sequences (subdivision flags). The range table is Unicode's
+(flags); keycaps; tag sequences (subdivision flags such as England's, whose tags spell a
+region and subdivision code). The range table is Unicode's
 Extended_Pictographic property (emoji-data.txt, unchanged since Unicode 13, reserved blocks
 included); stdlib `unicodedata` lacks emoji properties. `scripts/check_emoji.py` verifies
 that every emoji of the `emoji` package's RGI data weighs 2 with it.
@@ -65,7 +66,10 @@ def emoji_sequence_pattern() -> re.Pattern[str]:
     return re.compile(
         "[\U0001f1e6-\U0001f1ff]{2}"  # flags: regional-indicator pairs
         "|[0-9#*]\ufe0f?\u20e3"  # keycaps
-        "|\U0001f3f4[\U000e0020-\U000e007e]+\U000e007f"  # tag sequences (subdivision flags)
+        # tag sequences: subdivision flags, a region and a subdivision code in tag letters
+        # and digits (UTS #51 tag_spec); a longer or other run of tags is no emoji
+        "|\U0001f3f4[\U000e0061-\U000e007a]{2}[\U000e0030-\U000e0039\U000e0061-\U000e007a]{1,4}"
+        "\U000e007f"
         f"|{element}(?:\u200d{element})*"  # presentation, skin tones, ZWJ chains
     )
 

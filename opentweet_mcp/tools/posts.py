@@ -32,6 +32,7 @@ from opentweet_mcp.tools.spec import ToolSpec, declare
 from opentweet_mcp.validate import (
     MAX_BULK,
     AccountId,
+    CommunityId,
     FutureDate,
     InvalidArguments,
     Limit,
@@ -65,7 +66,7 @@ class NewPost(BaseModel):
     media_urls: MediaUrls | None = None
     thread_media: ThreadMedia | None = None
     scheduled_date: FutureDate | None = None
-    community_id: str | None = None
+    community_id: CommunityId | None = None
     share_with_followers: bool | None = None
     auto_retweet_enabled: bool | None = None
     auto_retweet_offset_minutes: RetweetOffset | None = None
@@ -173,7 +174,7 @@ async def create_post(
     thread_media: ThreadMedia | None = None,
     scheduled_date: FutureDate | None = None,
     publish_now: bool = False,
-    community_id: str | None = None,
+    community_id: CommunityId | None = None,
     share_with_followers: bool | None = None,
     auto_retweet_enabled: bool | None = None,
     auto_retweet_offset_minutes: RetweetOffset | None = None,
@@ -354,11 +355,13 @@ async def update_post(
         else:
             action = f"{'change scheduled' if was else 'schedule'} post {id}"
         cooldown = post.get("cooldown_days")
+        before, after = post.get("x_account_id"), body.get("x_account_id")
         item = outgoing(
             post | body,
             when,
             post_id=id,
             was=was,
+            moved_from=str(before) if after and before and after != before else None,
             cooldown_days=cooldown if isinstance(cooldown, int) and was == EVERGREEN else None,
         )
         return Publication(action, (item,))
@@ -441,9 +444,19 @@ async def publish_post(
 async def _reread_after_ambiguous_publish(
     caller: Caller, post_id: str, account: str | None, lost: OutcomeUnknown
 ) -> CallToolResult:
-    """The publish request may or may not have happened: report what OpenTweet now shows."""
+    """The publish request may or may not have happened: report what OpenTweet now shows.
+
+    Whatever goes wrong from here leaves the outcome unknown: a failed re-read is never
+    taken for proof that nothing was published."""
     failure = f"HTTP {lost.status}, {lost.reason}" if lost.status is not None else lost.reason
-    post = await read_post(caller, post_id, account)
+    try:
+        post = await read_post(caller, post_id, account)
+    except OpenTweetError as reread:
+        raise OutcomeUnknown(
+            method=lost.method,
+            path=lost.path,
+            reason=f"{failure}; re-reading the post failed too: {reread.message}",
+        ) from reread
     if post.get("status") == "posted" and post.get("url"):
         return success(
             "The publish response was lost, but re-reading the post shows it was published: "
@@ -462,7 +475,7 @@ async def _reread_after_ambiguous_publish(
 async def batch_schedule_posts(
     ctx: Context,
     schedules: Annotated[list[Schedule], Field(min_length=1, max_length=MAX_BULK)],
-    community_id: str | None = None,
+    community_id: CommunityId | None = None,
     share_with_followers: bool | None = None,
     x_account_id: AccountId | None = None,
 ) -> Plan:
