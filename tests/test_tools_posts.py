@@ -198,7 +198,7 @@ async def test_expired_token_is_refused(sandbox: Any, tmp_path: Path) -> None:
             "x_account_id": None,
             "idempotency_key": None,
         }
-        digest = Call(None, arguments).arguments_digest()  # type: ignore[arg-type]
+        digest = Call(None, arguments).arguments_digest  # type: ignore[arg-type]
         old = ConfirmationTokens(
             TEST_SECRET, clock=lambda: 1_000_000.0, scope=f"sqlite:{ledger.resolve()}"
         )

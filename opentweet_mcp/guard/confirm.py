@@ -19,6 +19,7 @@ kept for replays, and idempotency keys return the first result (`IdempotencyStor
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -83,6 +84,7 @@ class Call:
     token: str | None = None
     idempotency_key: str | None = None
 
+    @functools.cached_property
     def arguments_digest(self) -> str:
         canonical = json.dumps(
             to_jsonable_python(dict(self.arguments)),
@@ -209,7 +211,7 @@ class Guard:
         verified: VerifiedToken | None = None
         if mode == "token" and call.token is not None:
             verified = self.tokens.verify(
-                call.token, plan.tool, call.arguments_digest(), plan.caller.key_digest
+                call.token, plan.tool, call.arguments_digest, plan.caller.key_digest
             )
             replay = await self.confirmations.peek(verified.nonce)
             if replay is not None:
@@ -240,7 +242,7 @@ class Guard:
         replay = await self.elicited.peek(answer)
         if replay is not None:
             return _replayed(replay.result, "this approval was already carried out")
-        if shown is None or shown.publication.digest() != publication.digest():
+        if shown is None or shown.publication.digest != publication.digest:
             return _not_done(
                 "NOT DONE — what this call would send changed while the person was being "
                 f"asked (the post was edited, or its state changed). Nothing was sent. Call {tool} "
@@ -268,7 +270,7 @@ class Guard:
         plan = call.plan
         per_day = publication.tweets_per_day(_now())
         changed = verified is not None and not self.tokens.content_matches(
-            verified, publication.digest()
+            verified, publication.digest
         )
         if verified is None or changed:
             await self.budget.check(plan.caller.key_digest, per_day)
@@ -302,7 +304,7 @@ class Guard:
             call.plan.caller.key_digest,
             call.plan.tool,
             call.idempotency_key,
-            call.arguments_digest(),
+            call.arguments_digest,
         )
         if stored is None:
             return None
@@ -310,7 +312,7 @@ class Guard:
 
     async def _once(self, call: Call, per_day: Mapping[str, int]) -> CallToolResult:
         plan, key = call.plan, call.idempotency_key
-        key_digest, fingerprint = plan.caller.key_digest, call.arguments_digest()
+        key_digest, fingerprint = plan.caller.key_digest, call.arguments_digest
         if key is not None:
             replay = await self.idempotency.begin(key_digest, plan.tool, key, fingerprint)
             if replay is not None:
@@ -341,7 +343,7 @@ class Guard:
         plan = call.plan
         preview = await self._preview(plan, publication)
         minted = self.tokens.mint(
-            plan.tool, call.arguments_digest(), plan.caller.key_digest, publication.digest()
+            plan.tool, call.arguments_digest, plan.caller.key_digest, publication.digest
         )
         head = "NOT DONE YET — confirmation required. Nothing was sent."
         if changed:
@@ -400,8 +402,8 @@ def _now() -> datetime:
 
 def _answer_id(call: Call, publication: Publication) -> str:
     """What identifies one person's approval: this caller, tool, arguments and content."""
-    parts = (call.plan.caller.key_digest, call.plan.tool, call.arguments_digest())
-    joined = "\n".join((*parts, publication.digest()))
+    parts = (call.plan.caller.key_digest, call.plan.tool, call.arguments_digest)
+    joined = "\n".join((*parts, publication.digest))
     return "elicited:" + hashlib.sha256(joined.encode()).hexdigest()
 
 

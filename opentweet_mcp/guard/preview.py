@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from opentweet_mcp.guard.publication import EVERGREEN, NOW, Outgoing, Publication, Removal, Tweet
-from opentweet_mcp.text.visible import has_hidden, visible
-from opentweet_mcp.text.weighted import V3, parse_tweet
+from opentweet_mcp.text.visible import visible
+from opentweet_mcp.text.weighted import V3, ParsedTweet, parse_tweet
 
 SOON = timedelta(minutes=10)
 
@@ -69,48 +69,51 @@ def _time(iso: str) -> str:
     return _field(f"{iso[:10]} {iso[11:19]} UTC" if len(iso) >= 19 else iso)
 
 
-def _tweet_lines(tweets: tuple[Tweet, ...], warnings: list[str], label: str) -> list[str]:
+def _tweet_lines(
+    tweets: tuple[Tweet, ...], parses: list[ParsedTweet], warnings: list[str], label: str
+) -> list[str]:
     lines: list[str] = []
-    for number, tweet in enumerate(tweets, start=1):
-        parsed = parse_tweet(tweet.text)
+    for number, (tweet, parsed) in enumerate(zip(tweets, parses, strict=True), start=1):
         where = f"tweet {number} of {label}" if len(tweets) > 1 else label
         lines.append(
             f"  Tweet {number} of {len(tweets)} "
             f"({parsed.weighted_length}/{V3.max_weighted_length}):"
         )
-        lines += [f"    │ {line}" for line in visible(tweet.text).split("\n")]
+        shown = visible(tweet.text)
+        lines += [f"    │ {line}" for line in shown.split("\n")]
         for url in tweet.media:
             lines.append(f"    Media: {_field(url)}")
         links = len(parsed.url_spans)
         if links:
             plural = "s" if links > 1 else ""
             warnings.append(f"{where} has {links} link{plural}, each counted as 23 characters")
-        if has_hidden(tweet.text):
+        if shown != tweet.text:
             warnings.append(f"{where} holds hidden characters, shown above as ⟨U+…⟩")
     return lines
 
 
-def _tweet_data(tweets: tuple[Tweet, ...]) -> list[dict[str, Any]]:
+def _tweet_data(tweets: tuple[Tweet, ...], parsed: list[ParsedTweet]) -> list[dict[str, Any]]:
+    """Each tweet's text, weighted length and media (left out when it has none)."""
     return [
-        {
-            "text": tweet.text,
-            "media": list(tweet.media),
-            "length": parse_tweet(tweet.text).weighted_length,
-            "max_length": V3.max_weighted_length,
-        }
-        for tweet in tweets
+        {"text": tweet.text, "length": each.weighted_length}
+        | ({"media": list(tweet.media)} if tweet.media else {})
+        for tweet, each in zip(tweets, parsed, strict=True)
     ]
 
 
 def _post(
-    post: Outgoing, handle: str, moved_from: str | None, now: datetime, warnings: list[str]
-) -> list[str]:
+    post: Outgoing, handles: Handles, now: datetime, warnings: list[str]
+) -> tuple[list[str], dict[str, Any]]:
+    """The lines and the data of one post that goes out."""
     label = f"post {post.post_id}" if post.post_id else "the new post"
+    handle = handles(post.account)
+    parsed = [parse_tweet(tweet.text) for tweet in post.tweets]
     lines = [f"{label[0].upper()}{label[1:]} — as {_field(handle)} — {_when(post)}"]
-    if moved_from is not None:
-        lines.append(f"  Moves from {_field(moved_from)} to {_field(handle)}")
-        warnings.append(f"{label} moves from {_field(moved_from)} to {_field(handle)}")
-    lines += _tweet_lines(post.tweets, warnings, label)
+    if post.moved_from is not None:
+        moved = f"from {_field(handles(post.moved_from))} to {_field(handle)}"
+        lines.append(f"  Moves {moved}")
+        warnings.append(f"{label} moves {moved}")
+    lines += _tweet_lines(post.tweets, parsed, warnings, label)
     if post.community_id:
         shared = ", also shared with followers" if post.share_with_followers else ""
         lines.append(f"  Posted to X community {_field(post.community_id)}{shared}")
@@ -127,11 +130,29 @@ def _post(
         moment = datetime.fromisoformat(post.when.replace("Z", "+00:00"))
         if moment - now <= SOON:
             warnings.append(f"{label} goes out within the next 10 minutes")
-    return lines
+    data = {
+        "id": post.post_id,
+        "account": handle,
+        "account_id": post.account,
+        "when": post.when,
+        "was": post.was,
+        "moved_from": post.moved_from,
+        "tweets": _tweet_data(post.tweets, parsed),
+        "community_id": post.community_id,
+        "share_with_followers": post.share_with_followers,
+        "auto_retweet": post.auto_retweet,
+        "auto_retweet_minutes": post.auto_retweet_minutes,
+        "cooldown_days": post.cooldown_days,
+    }
+    return lines, _compact(data)
 
 
-def _removal(removal: Removal, handle: str, warnings: list[str]) -> list[str]:
+def _removal(
+    removal: Removal, handles: Handles, warnings: list[str]
+) -> tuple[list[str], dict[str, Any]]:
+    """The lines and the data of one post that is deleted."""
     label = f"post {removal.post_id}"
+    handle = handles(removal.account)
     on_x = removal.status == "posted"
     if on_x and removal.from_x:
         where = "deleted from OpenTweet and from X"
@@ -143,8 +164,17 @@ def _removal(removal: Removal, handle: str, warnings: list[str]) -> list[str]:
     lines = [f"Post {removal.post_id} — as {_field(handle)} — {where}"]
     if removal.url:
         lines.append(f"  On X: {_field(removal.url)}")
-    lines += _tweet_lines(removal.tweets, [], label)
-    return lines
+    parsed = [parse_tweet(tweet.text) for tweet in removal.tweets]
+    lines += _tweet_lines(removal.tweets, parsed, [], label)
+    data = {
+        "id": removal.post_id,
+        "account": handle,
+        "status": removal.status,
+        "url": removal.url,
+        "from_x": removal.from_x,
+        "tweets": _tweet_data(removal.tweets, parsed),
+    }
+    return lines, _compact(data)
 
 
 def render(
@@ -155,44 +185,19 @@ def render(
     lines = [f"Action: {_field(publication.action)}"]
     posts: list[dict[str, Any]] = []
     for post in publication.posts:
-        handle = handles(post.account)
-        moved_from = handles(post.moved_from) if post.moved_from else None
-        lines += _post(post, handle, moved_from, now, warnings)
+        post_lines, post_data = _post(post, handles, now, warnings)
+        lines += post_lines
+        posts.append(post_data)
         if named is not None and post.account not in (None, named):
             warnings.append(
-                f"post {post.post_id} goes out as {_field(handle)}, its own account, not as "
-                f"{_field(handles(named))} (the account named in the call)"
+                f"post {post.post_id} goes out as {_field(handles(post.account))}, its own "
+                f"account, not as {_field(handles(named))} (the account named in the call)"
             )
-        posts.append(
-            {
-                "id": post.post_id,
-                "account": handle,
-                "account_id": post.account,
-                "when": post.when,
-                "was": post.was,
-                "moved_from": post.moved_from,
-                "tweets": _tweet_data(post.tweets),
-                "community_id": post.community_id,
-                "share_with_followers": post.share_with_followers,
-                "auto_retweet": post.auto_retweet,
-                "auto_retweet_minutes": post.auto_retweet_minutes,
-                "cooldown_days": post.cooldown_days,
-            }
-        )
     removals: list[dict[str, Any]] = []
     for removal in publication.removals:
-        handle = handles(removal.account)
-        lines += _removal(removal, handle, warnings)
-        removals.append(
-            {
-                "id": removal.post_id,
-                "account": handle,
-                "status": removal.status,
-                "url": removal.url,
-                "from_x": removal.from_x,
-                "tweets": _tweet_data(removal.tweets),
-            }
-        )
+        removal_lines, removal_data = _removal(removal, handles, warnings)
+        lines += removal_lines
+        removals.append(removal_data)
     if warnings:
         lines.append("Warnings:")
         lines += [f"  - {warning}" for warning in warnings]
@@ -200,11 +205,12 @@ def render(
     data: dict[str, Any] = {
         "action": publication.action,
         "account": handles(first.account) if first is not None else handles(None),
-        "posts": [_compact(post) for post in posts],
-        "removals": [_compact(removal) for removal in removals],
+        "posts": posts,
+        "removals": removals,
         "warnings": warnings,
         "tweets_per_day": publication.tweets_per_day(now),
-        "ref": publication.digest()[:12],
+        "max_length": V3.max_weighted_length,
+        "ref": publication.digest[:12],
     }
     return Preview(publication.action, lines, data)
 

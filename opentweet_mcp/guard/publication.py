@@ -10,6 +10,7 @@ auto-retweet, and when.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -68,12 +69,16 @@ class Publication:
     posts: tuple[Outgoing, ...] = ()
     removals: tuple[Removal, ...] = ()
 
+    @functools.cached_property
     def digest(self) -> str:
-        canonical = {
-            "posts": [dataclasses.asdict(post) for post in self.posts],
-            "removals": [dataclasses.asdict(removal) for removal in self.removals],
-        }
-        text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        """sha256 of every field of every post and removal (not the action sentence)."""
+        text = json.dumps(
+            {"posts": self.posts, "removals": self.removals},
+            default=_fields,
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     def tweets_per_day(self, now: datetime) -> dict[str, int]:
@@ -96,6 +101,11 @@ class Publication:
             if post.when is not None and not counted_already(post):
                 counts[day(post.when)] = counts.get(day(post.when), 0) + len(post.tweets)
         return counts
+
+
+def _fields(value: Any) -> dict[str, Any]:
+    """A dataclass as JSON sees it, field by field (its tuples become lists)."""
+    return {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
 
 
 # --- reading posts and request bodies ------------------------------------------------------

@@ -448,14 +448,12 @@ def page_args(request: Request) -> tuple[int, int]:
     return page, limit
 
 
+def pagination_of(total: int, page: int, limit: int) -> dict[str, int]:
+    return {"page": page, "limit": limit, "total": total, "pages": max(1, math.ceil(total / limit))}
+
+
 def paginate(items: list[Any], page: int, limit: int) -> tuple[list[Any], dict[str, int]]:
-    total = len(items)
-    return items[(page - 1) * limit : page * limit], {
-        "page": page,
-        "limit": limit,
-        "total": total,
-        "pages": max(1, math.ceil(total / limit)),
-    }
+    return items[(page - 1) * limit : page * limit], pagination_of(len(items), page, limit)
 
 
 # --- account ---------------------------------------------------------------------------------
@@ -598,6 +596,9 @@ async def list_posts(sb: Sandbox, user: User, request: Request) -> Any:
     account = request.query_params.get("x_account_id")
     if account:
         user.account(account)
+    if status is None and not account:  # nothing to filter: page in SQLite
+        items, total = sb.store.posts_page(user.id, limit, (page - 1) * limit)
+        return {"posts": items, "pagination": pagination_of(total, page, limit)}
     posts = [
         p
         for p in sb.store.posts(user.id)

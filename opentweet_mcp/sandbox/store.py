@@ -99,6 +99,17 @@ class Store:
             ).fetchall()
         return [json.loads(r[0]) for r in rows]
 
+    def posts_page(self, user: str, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        """One page of a user's posts, newest first, and how many there are in all: read
+        from SQLite page by page, so listing stays cheap however many posts a user has."""
+        with self._lock:
+            total = self._scalar("SELECT COUNT(*) FROM posts WHERE user=?", user)
+            rows = self._db.execute(
+                "SELECT doc FROM posts WHERE user=? ORDER BY seq DESC LIMIT ? OFFSET ?",
+                (user, limit, offset),
+            ).fetchall()
+        return [json.loads(r[0]) for r in rows], total
+
     def delete_post(self, user: str, post_id: str) -> None:
         with self._lock:
             self._db.execute("DELETE FROM posts WHERE id=? AND user=?", (post_id, user))

@@ -66,11 +66,6 @@ def visible(text: str, *, newlines: bool = True) -> str:
     return shown if newlines or "\n" not in shown else shown.replace("\n", "⟨U+000A⟩")
 
 
-def has_hidden(text: str) -> bool:
-    """Whether `visible` would change `text` (newlines aside)."""
-    return visible(text) != text
-
-
 def _json_escape(match: re.Match[str]) -> str:
     code = ord(match[0])
     if code <= 0xFFFF:

@@ -51,7 +51,7 @@ TOOLS: list[ToolSpec] = []
 
 ThreadTweets = Annotated[list[TweetText], Field(description="Tweets after the first")]
 ThreadMedia = Annotated[list[MediaUrls], Field(description="One media list per thread tweet")]
-LIST_PAGE = 100  # posts a batch preview reads in one request before reading the rest one by one
+LIST_PAGE = 100  # the most posts one list request returns
 READS_AT_ONCE = 4
 # A listed post is taken as read only if it carries every field a preview shows.
 _PREVIEW_FIELDS = ("text", "status", "thread_tweets", "media_urls")
@@ -119,7 +119,8 @@ async def read_posts(
     first (a batch usually schedules fresh drafts), then one by one what it lacked."""
     found: dict[str, dict[str, Any]] = {}
     if len(post_ids) > 1:
-        listed = await caller.client.list_posts(limit=LIST_PAGE, x_account_id=account)
+        newest = min(LIST_PAGE, len(post_ids) + 10)
+        listed = await caller.client.list_posts(limit=newest, x_account_id=account)
         for item in listed.get("posts") or []:
             if isinstance(item, dict) and all(field in item for field in _PREVIEW_FIELDS):
                 post = unwrap_post(item)
