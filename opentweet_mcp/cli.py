@@ -28,6 +28,7 @@ EXAMPLES = """examples:
   OPENTWEET_API_KEY=... opentweet-mcp               MCP over stdio for your account
   opentweet-mcp tools --read-only                   what a read-only server exposes
   opentweet-mcp sandbox --port 8765                 the API simulator alone, for curl
+  opentweet-mcp approvals                           what waits for your approval
 """
 ENVIRONMENT = """environment:
   OPENTWEET_API_KEY              your OpenTweet API key (not needed with --sandbox)
@@ -37,8 +38,12 @@ ENVIRONMENT = """environment:
   OPENTWEET_MCP_TOOLS / _EXCLUDE_TOOLS   --tools / --exclude-tools
   OPENTWEET_MCP_READ_ONLY        --read-only (1/true/yes/on, 0/false/no/off)
   OPENTWEET_MCP_DAILY_PUBLISH_LIMIT      --daily-publish-limit
-  OPENTWEET_MCP_CONFIRM          --confirm: auto (ask the person when the client can, else
-                                 tokens), elicit (a person must approve), token
+  OPENTWEET_MCP_CONFIRM          --confirm: auto (a person when the client offers a way, else
+                                 tokens), person (always a person: the approval card, a form, a
+                                 page, or `opentweet-mcp approvals`), elicit (forms and pages
+                                 only), token
+  OPENTWEET_MCP_APPROVAL_WAIT    seconds a call waits for a person's answer (default 60)
+  OPENTWEET_MCP_PUBLIC_URL       where people reach an HTTP deployment's approval pages
   OPENTWEET_MCP_SECRET           signs confirmation tokens (share it between replicas)
   OPENTWEET_MCP_MEDIA_DIRS       --media-dir (":"-separated)
   OPENTWEET_TIMEOUT              --timeout
@@ -46,7 +51,8 @@ ENVIRONMENT = """environment:
   OPENTWEET_MCP_REDIS_URL        shared state for several replicas
   OPENTWEET_MCP_STATELESS, _ALLOWED_HOSTS, _ALLOWED_ORIGINS, _LOG_LEVEL
 """
-COMMANDS = ("serve", "sandbox", "tools", "call")
+COMMANDS = ("serve", "sandbox", "tools", "call", "approvals")
+APPROVAL_ACTIONS = ("list", "show", "approve", "decline", "open")
 
 
 def _server_flags(parser: argparse.ArgumentParser) -> None:
@@ -58,7 +64,11 @@ def _server_flags(parser: argparse.ArgumentParser) -> None:
     add("--exclude-tools", help="comma list of tool names to hide")
     add("--read-only", action="store_true", default=None, help="expose only read-only tools")
     add("--daily-publish-limit", type=int, help="cap on tweets published per UTC day")
-    add("--confirm", choices=("auto", "elicit", "token"), help="how gated calls are confirmed")
+    add(
+        "--confirm",
+        choices=("auto", "person", "elicit", "token"),
+        help="how gated calls are approved (default auto)",
+    )
     add("--media-dir", action="append", dest="media_dirs", help="folder upload_media may read")
     add("--timeout", type=float, help="seconds per upstream request (default 30)")
     add("--transport", choices=("stdio", "sse", "http"), help="MCP transport (default stdio)")
@@ -138,6 +148,18 @@ def _parser() -> argparse.ArgumentParser:
     call.add_argument("tool", help="tool name, e.g. get_account")
     call.add_argument("arguments", nargs="?", default="{}", help="JSON object of arguments")
     _server_flags(call)
+
+    approvals = commands.add_parser(
+        "approvals",
+        help="list, approve or decline what waits for your approval",
+        description="What the server waits for you to approve (with --confirm person, or "
+        "when the client shows approval cards): list, show ID, approve ID, decline ID, open ID "
+        "(the approval page in a browser). The waiting call, or your assistant's next call, "
+        "carries out what you approve.",
+    )
+    approvals.add_argument("action", nargs="?", default="list", choices=APPROVAL_ACTIONS)
+    approvals.add_argument("id", nargs="?", help="the approval's id, as `list` shows it")
+    _server_flags(approvals)
     return parser
 
 
@@ -167,6 +189,7 @@ def _start_sandbox(settings: Settings) -> tuple[Settings, SandboxServer]:
 def _serve(settings: Settings) -> int:
     from opentweet_mcp.server import build_server
 
+    settings = _state_ledger(settings)
     sandbox = None
     if settings.sandbox:
         settings, sandbox = _start_sandbox(settings)
@@ -201,32 +224,39 @@ def _tools(settings: Settings, as_json: bool) -> int:
         return 0
     for tool in tools:
         hints = tool.annotations
+        app_only = (tool.meta or {}).get("ui", {}).get("visibility") == ["app"]
         flags = "".join(
             letter
             for letter, on in (
                 ("R", hints and hints.read_only_hint),
                 ("D", hints and hints.destructive_hint),
                 ("I", hints and hints.idempotent_hint),
+                ("A", app_only),  # the approval card's, hidden from the model
             )
             if on
         )
         first_line = (tool.description or "").splitlines()[0] if tool.description else ""
-        print(f"{tool.name:<26} {flags:<3} {first_line}")
+        print(f"{tool.name:<26} {flags or '-':<4} {first_line}")
     return 0
 
 
-def _call_ledger_path(settings: Settings) -> Path | None:
-    """Where `call` keeps nonces, idempotency results and budgets between its processes, so a
-    token or key replayed by a later call finds the first call's record: in the state folder
-    for a real account, beside the database for a file-backed sandbox, nowhere for a sandbox
-    in memory (each call gets a new one, with nothing to replay against)."""
-    if not settings.sandbox:
-        from opentweet_mcp.guard.sqlite_ledger import default_path
+def _state_ledger(settings: Settings) -> Settings:
+    """Where approvals, used tokens, idempotency results and budgets are kept, so they hold
+    across processes and restarts, and `approvals` and `call` see what the server keeps: in
+    Redis when configured; else a file in the state folder for this API root (one for every
+    in-memory sandbox), or beside the database of a file-backed sandbox."""
+    if settings.redis_url:
+        return settings
+    from opentweet_mcp.guard.sqlite_ledger import default_path
 
-        return default_path(settings.base_url)
-    if settings.sandbox_db and settings.sandbox_db != ":memory:":
-        return Path(f"{Path(settings.sandbox_db).resolve()}.call-ledger")
-    return None
+    if not settings.sandbox:
+        path = default_path(settings.base_url)
+    elif settings.sandbox_db and settings.sandbox_db != ":memory:":
+        path = Path(f"{Path(settings.sandbox_db).resolve()}.ledger")
+    else:
+        path = default_path("sandbox:memory")
+    _check_ledger(path)
+    return replace(settings, ledger_path=path)
 
 
 def _check_ledger(path: Path) -> None:
@@ -258,10 +288,7 @@ def _call(settings: Settings, tool: str, raw_arguments: str) -> int:
         raise ConfigError(f"arguments must be a JSON object: {exc}") from None
     if not isinstance(arguments, dict):
         raise ConfigError("arguments must be a JSON object")
-    ledger_path = _call_ledger_path(settings)
-    if ledger_path is not None:
-        _check_ledger(ledger_path)
-    settings = replace(settings, ledger_path=ledger_path)
+    settings = _state_ledger(settings)
     sandbox = None
     if settings.sandbox:
         settings, sandbox = _start_sandbox(settings)
@@ -292,6 +319,24 @@ def _call(settings: Settings, tool: str, raw_arguments: str) -> int:
     return 1 if result.is_error else 0
 
 
+def _approvals(settings: Settings, action: str, approval_id: str | None) -> int:
+    import anyio
+
+    from opentweet_mcp.approvals.command import run
+    from opentweet_mcp.server import open_ledger
+
+    settings = _state_ledger(settings)
+
+    async def answering() -> int:
+        ledger = open_ledger(settings)
+        try:
+            return await run(ledger, action, approval_id, sys.stdout)
+        finally:
+            await ledger.aclose()
+
+    return anyio.run(answering)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in (*COMMANDS, "-h", "--help", "--version"):
@@ -313,6 +358,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _tools(_settings(args, need_key=False), args.json)
         if args.command == "call":
             return _call(_settings(args), args.tool, args.arguments)
+        if args.command == "approvals":
+            return _approvals(_settings(args, need_key=False), args.action, args.id)
         return _serve(_settings(args))
     except ConfigError as exc:
         print(f"opentweet-mcp: {exc}", file=sys.stderr)

@@ -27,7 +27,7 @@ TOOLSETS: tuple[str, ...] = (
     "compose",
 )
 
-ConfirmMode = Literal["auto", "elicit", "token"]
+ConfirmMode = Literal["auto", "person", "elicit", "token"]
 Transport = Literal["stdio", "sse", "http"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
@@ -148,6 +148,10 @@ class Settings:
     sandbox: bool = False
     sandbox_db: str | None = None
     log_level: LogLevel = "WARNING"
+    # how long a call waits for a person's answer on the approvals page before it returns
+    approval_wait: float = 60.0
+    # where people reach the approvals page of an HTTP deployment (default: its bind address)
+    public_url: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", api_root(self.base_url))
@@ -232,8 +236,17 @@ def load_settings(flags: FlagValues, env: Mapping[str, str] | None = None) -> Se
             raise ConfigError("daily publish limit must be 0 or more")
 
     confirm = _pick(flags.confirm, env, "OPENTWEET_MCP_CONFIRM") or "auto"
-    if confirm not in ("auto", "elicit", "token"):
-        raise ConfigError(f"confirm mode must be auto, elicit or token, got {confirm!r}")
+    if confirm not in ("auto", "person", "elicit", "token"):
+        raise ConfigError(f"confirm mode must be auto, person, elicit or token, got {confirm!r}")
+
+    wait_raw = env.get("OPENTWEET_MCP_APPROVAL_WAIT") or "60"
+    try:
+        approval_wait = float(wait_raw)
+    except ValueError:
+        raise ConfigError(f"approval wait must be a number of seconds, got {wait_raw!r}") from None
+    if not 0 <= approval_wait <= 600:
+        raise ConfigError("approval wait must be between 0 and 600 seconds")
+    public_url = env.get("OPENTWEET_MCP_PUBLIC_URL") or None
 
     timeout_raw = _pick(flags.timeout, env, "OPENTWEET_TIMEOUT") or "30"
     try:
@@ -313,4 +326,6 @@ def load_settings(flags: FlagValues, env: Mapping[str, str] | None = None) -> Se
         sandbox=flags.sandbox,
         sandbox_db=flags.sandbox_db,
         log_level=log_level,  # type: ignore[arg-type]
+        approval_wait=approval_wait,
+        public_url=api_root(public_url) if public_url else None,
     )

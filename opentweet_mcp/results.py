@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.json_schema import SkipJsonSchema
 
 from opentweet_mcp.api.errors import OpenTweetError
+from opentweet_mcp.guard.approvals import ApprovalRefused
 from opentweet_mcp.guard.ledger import DailyLimitReached, IdempotencyConflict, PostBusy
 from opentweet_mcp.guard.tokens import ConfirmationRefused
 from opentweet_mcp.validate import InvalidArguments, StateRefused
@@ -36,13 +37,12 @@ class Out(BaseModel):
 
 
 class GatedOut(Out):
-    """Either the performed result (upstream JSON), or status "confirmation_required" with a
-    preview and a token (plus action and expires_at). Fields are optional but never null, so
-    the schema leaves null out: it is read on every turn."""
+    """Either the performed result (upstream JSON), or what approval needs: status
+    "confirmation_required" (a preview and a token) or "approval_pending" (a preview and an
+    approval_id). Only `status` is spelled out, and never as null: this schema is read on
+    every turn, and the instructions say the rest once."""
 
     status: str | SkipJsonSchema[None] = None
-    preview: dict[str, Any] | SkipJsonSchema[None] = None
-    confirmation_token: str | SkipJsonSchema[None] = None
 
 
 def success(summary: str, data: Mapping[str, Any] | list[Any]) -> CallToolResult:
@@ -77,6 +77,7 @@ USER_ERRORS = (
     InvalidArguments,
     StateRefused,
     ConfirmationRefused,
+    ApprovalRefused,
     IdempotencyConflict,
     DailyLimitReached,
     PostBusy,
@@ -89,6 +90,8 @@ def error_message(exc: Exception) -> str:
         return f"invalid arguments, nothing was sent: {exc}"
     if isinstance(exc, ConfirmationRefused):
         return f"confirmation refused, nothing was sent: {exc}"
+    if isinstance(exc, ApprovalRefused):
+        return f"approval refused, nothing was sent: {exc}"
     if isinstance(exc, IdempotencyConflict | DailyLimitReached | StateRefused | PostBusy):
         return f"refused, nothing was sent: {exc}"
     return str(exc)

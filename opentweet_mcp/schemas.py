@@ -1,5 +1,5 @@
 """Compact JSON schemas for tools/list: what pydantic generates, minus what costs a model
-tokens without telling it anything (titles, `default: null`, explicit
+tokens without telling it anything (titles, `default: null` or `false`, explicit
 `additionalProperties: true`, `items: {}`, and the null option of optional inputs, which may
 simply be left out). Validation still runs on the pydantic models, so nothing here loosens a
 check.
@@ -23,7 +23,7 @@ def compact(schema: Any, *, nullable: bool) -> Any:
         for key, value in schema.items()
         # a property named "title" or "default" maps to a dict, so it survives these checks
         if not (key == "title" and isinstance(value, str))
-        and not (key == "default" and value is None)
+        and not (key == "default" and value in (None, False))
         and not (key == "additionalProperties" and value is True)
         and not (key == "items" and value == {})
     }

@@ -5,7 +5,7 @@ caller's key, and the guard. Built once in the server's lifespan.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from mcp.server.mcpserver import Context
 
@@ -15,6 +15,9 @@ from opentweet_mcp.api.retry import SharedRateLimiter
 from opentweet_mcp.caller import Caller, key_digest
 from opentweet_mcp.config import Settings
 from opentweet_mcp.guard.confirm import Guard
+
+if TYPE_CHECKING:
+    from opentweet_mcp.approvals.page import PageListener
 
 KEY_HEADER = "x-opentweet-key"
 RATE_PER_MINUTE = 60  # SPEC §7 default: the Pro plan's rate, within every plan's limit
@@ -26,9 +29,30 @@ class NoApiKey(OpenTweetError):
 
 @dataclass
 class Services:
+    """What every call reaches: the settings, the gate, an upstream client per API key, and
+    the approvals page (started on first need when the server has no HTTP app of its own)."""
+
     settings: Settings
     guard: Guard
     _clients: dict[str, OpenTweetClient] = field(default_factory=dict)
+    _pages: PageListener | None = None
+
+    def __post_init__(self) -> None:
+        self.guard.page = self.approval_page
+
+    async def approval_page(self) -> str | None:
+        """Where people answer pending approvals: the HTTP app's own routes, or a loopback
+        listener of this process (stdio)."""
+        settings = self.settings
+        if settings.transport != "stdio":
+            host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+            netloc = f"[{host}]" if ":" in host else host
+            return settings.public_url or f"http://{netloc}:{settings.port}"
+        if self._pages is None:
+            from opentweet_mcp.approvals.page import PageListener
+
+            self._pages = PageListener(lambda: self.guard)
+        return await self._pages.url()
 
     def caller(self, ctx: Context[Any, Any] | None) -> Caller:
         """The caller of this request: its per-request key (HTTP), else the configured key."""
@@ -67,6 +91,8 @@ class Services:
         for client in self._clients.values():
             await client.aclose()
         self._clients.clear()
+        if self._pages is not None:
+            await self._pages.aclose()
 
 
 def services(ctx: Context[Any, Any]) -> Services:

@@ -25,6 +25,7 @@ MAX_THREAD_TWEETS = 24  # X threads are 1–25 tweets: the first tweet plus 24 m
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v")
 _OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")
 _IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_APPROVAL_ID = re.compile(r"[A-Za-z0-9_-]{16}")
 
 
 class InvalidArguments(ValueError):
@@ -155,6 +156,12 @@ def check_community_id(value: str) -> str:
     return value
 
 
+def check_approval_id(value: str) -> str:
+    if not _APPROVAL_ID.fullmatch(value):
+        raise ValueError("approval_id is the 16-character id a pending approval answered with")
+    return value
+
+
 def check_token_length(value: str) -> str:
     if len(value) > 512:
         raise ValueError("confirmation_token is too long to be one this server issued")
@@ -170,6 +177,7 @@ Page = Annotated[int, Field(ge=1)]
 Limit = Annotated[int, Field(ge=1, le=100)]
 CooldownDays = Annotated[int, Field(ge=1, le=90)]
 IdempotencyKey = Annotated[str, AfterValidator(check_idempotency_key)]
+ApprovalId = Annotated[str, AfterValidator(check_approval_id)]
 ConfirmationToken = Annotated[str, AfterValidator(check_token_length)]
 
 

@@ -5,6 +5,7 @@ session (`sandbox_server`), reset before and after each test (`sandbox`)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +16,20 @@ from starlette.applications import Starlette
 
 from opentweet_mcp.sandbox.app import Sandbox
 from opentweet_mcp.sandbox.runner import SandboxServer
+
+
+@pytest.fixture(autouse=True, scope="session")
+def state_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Servers and commands started by the tests keep their state in a folder of the tests,
+    never in the user's own state folder."""
+    before = os.environ.get("XDG_STATE_HOME")
+    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state"))
+    yield
+    if before is None:
+        os.environ.pop("XDG_STATE_HOME", None)
+    else:
+        os.environ["XDG_STATE_HOME"] = before
+
 
 # --- sandbox -----------------------------------------------------------------------------------
 

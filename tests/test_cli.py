@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from opentweet_mcp.guard.sqlite_ledger import default_path
+
 
 def run_call(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -53,7 +55,7 @@ def test_call_prints_the_summary_then_the_data(call: Caller, tmp_path: Path) -> 
     assert summary.startswith("Authenticated: True")
     assert data["authenticated"] is True
     # the ledger of a file-backed sandbox lives beside it, not in the user's state folder
-    assert (tmp_path / "sandbox.db.call-ledger").is_file()
+    assert (tmp_path / "sandbox.db.ledger").is_file()
     assert not (tmp_path / "state").exists()
 
 
@@ -100,22 +102,24 @@ def test_an_error_result_exits_1(call: Caller) -> None:
 def test_where_the_ledger_lives(call: Caller, tmp_path: Path, sandbox: Any) -> None:
     state = tmp_path / "state" / "opentweet-mcp"
     assert run_call(call.env, "get_account", "--sandbox").returncode == 0
-    assert not state.exists()  # a sandbox in memory: nothing outlives the call
+    assert [p.name for p in state.glob("ledger-*.sqlite3")] == [  # every in-memory sandbox's
+        (default_path("sandbox:memory")).name
+    ]
     account = {
         **call.env,
         "OPENTWEET_API_KEY": "pro_cli_user",
         "OPENTWEET_BASE_URL": sandbox.base_url,
     }
     assert run_call(account, "get_account").returncode == 0
-    (ledger,) = state.glob("ledger-*.sqlite3")  # a real account: the user's state folder
+    (ledger,) = set(state.glob("ledger-*.sqlite3")) - {state / default_path("sandbox:memory").name}
     assert state.stat().st_mode & 0o777 == 0o700 and ledger.stat().st_mode & 0o777 == 0o600
     same_root = {**account, "OPENTWEET_BASE_URL": sandbox.base_url + "/"}
     assert run_call(same_root, "get_account").returncode == 0
-    assert list(state.glob("ledger-*.sqlite3")) == [ledger]
+    assert len(list(state.glob("ledger-*.sqlite3"))) == 2  # the same root: the same file
 
 
 def test_a_corrupt_ledger_is_one_clear_line(call: Caller) -> None:
-    Path(f"{call.db}.call-ledger").write_bytes(b"this is not a database" * 100)
+    Path(f"{call.db}.ledger").write_bytes(b"this is not a database" * 100)
     proc = run_call(call.env, "get_account", "--sandbox", str(call.db))
     assert proc.returncode == 2 and proc.stdout == ""
     (line,) = proc.stderr.strip().splitlines()

@@ -133,6 +133,9 @@ async def test_sse_transport(sandbox: Any) -> None:
         headers = {"Authorization": f"Bearer {AUTH}", "X-OpenTweet-Key": "pro_sse_user"}
         async with Client(sse_client(f"{url}/sse", headers=headers), mode="legacy") as client:
             tools = (await client.list_tools()).tools
-            assert len(tools) == 28
+            model_facing = [
+                t for t in tools if (t.meta or {}).get("ui", {}).get("visibility") != ["app"]
+            ]
+            assert len(model_facing) == 28
             me = await client.call_tool("get_account", {})
             assert data(me)["authenticated"] is True

@@ -638,3 +638,19 @@ async def test_replay_peek_does_not_consume(ledger: MemoryLedger) -> None:
         await replay.peek("n")  # in flight
     await replay.complete("n", "result")
     assert await replay.peek("n") == Replay("result")
+
+
+async def test_scan_lists_live_keys_by_prefix(ledger: Any, clock: Clock) -> None:
+    await ledger.put_result("approval:b", "2", 60)
+    await ledger.put_result("approval:a", "1", 60)
+    await ledger.put_result("approval:c", "3", 5)
+    await ledger.put_result("approvals_%:x", "not this", 60)  # LIKE wildcards are literal
+    await ledger.put_result("other:a", "no", 60)
+    assert await ledger.scan("approval:") == [
+        ("approval:a", "1"),
+        ("approval:b", "2"),
+        ("approval:c", "3"),
+    ]
+    clock.now += 10
+    assert [key for key, _ in await ledger.scan("approval:")] == ["approval:a", "approval:b"]
+    assert await ledger.scan("approvals_%") == [("approvals_%:x", "not this")]

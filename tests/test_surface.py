@@ -62,7 +62,11 @@ GATED = {
 }
 
 
-def listing(**overrides: Any) -> list[dict[str, Any]]:
+APP_ONLY = {"approve_pending", "decline_pending"}  # the approval card's buttons
+
+
+def listing(*, app_only: bool = False, **overrides: Any) -> list[dict[str, Any]]:
+    """tools/list as the model sees it (hosts hide app-only tools), or those tools alone."""
     import anyio
 
     settings = Settings(api_key="pro_k", base_url="http://127.0.0.1:9", **overrides)
@@ -72,7 +76,9 @@ def listing(**overrides: Any) -> list[dict[str, Any]]:
             tools = (await client.list_tools()).tools
         return [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools]
 
-    return anyio.run(run)
+    tools = anyio.run(run)
+    hidden = [t for t in tools if t.get("_meta", {}).get("ui", {}).get("visibility") == ["app"]]
+    return hidden if app_only else [t for t in tools if t not in hidden]
 
 
 def test_every_spec_tool_with_its_flags() -> None:
@@ -90,6 +96,9 @@ def test_every_spec_tool_with_its_flags() -> None:
         assert ("outputSchema" in tools[name]) == shaped, name
         params = tools[name]["inputSchema"].get("properties", {})
         assert ("confirmation_token" in params) == (name in GATED), name
+        assert ("approval_id" in params) == (name in GATED), name
+        card = {"ui": {"resourceUri": "ui://opentweet/approval"}}
+        assert (tools[name].get("_meta") == card) == (name in GATED), name
         assert "approval" not in params and "ctx" not in params, name
         if open_world and name not in (
             "get_account",
@@ -108,8 +117,26 @@ def test_tools_list_stays_within_its_context_budget() -> None:
     assert len(dumped.encode()) <= 17_500, len(dumped.encode())
 
 
+def test_the_approval_card_tools_are_for_the_card_only() -> None:
+    hidden = {t["name"]: t for t in listing(app_only=True)}
+    assert set(hidden) == APP_ONLY
+    for tool in hidden.values():
+        assert tool["_meta"]["ui"] == {
+            "resourceUri": "ui://opentweet/approval",
+            "visibility": ["app"],
+        }
+        assert set(tool["inputSchema"]["required"]) == {"approval_id", "secret"}
+    # no card where only tokens or forms may approve, nor with nothing to approve
+    assert not listing(app_only=True, confirm="token")
+    assert not listing(app_only=True, read_only=True)
+    assert "_meta" not in {t["name"]: t for t in listing(confirm="token")}["publish_post"]
+
+
 def test_snapshot_matches() -> None:
-    current = json.dumps(listing(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    current = json.dumps(
+        listing() + listing(app_only=True), indent=2, ensure_ascii=False, sort_keys=True
+    )
+    current += "\n"
     if os.environ.get("UPDATE_SNAPSHOTS") or not SNAPSHOT.exists():
         SNAPSHOT.write_text(current, encoding="utf-8")
     assert SNAPSHOT.read_text(encoding="utf-8") == current, (
@@ -142,7 +169,7 @@ async def test_stdio_subprocess(sandbox: Any) -> None:
         init = await client.initialize()
         assert init.server_info.name == SERVER_NAME
         tools = (await client.list_tools()).tools
-        assert len(tools) == len(EXPECTED)
+        assert len(tools) == len(EXPECTED) + len(APP_ONLY)
         created = await client.call_tool("create_post", {"text": "over stdio"})
         assert data(created)["posts"][0]["status"] == "draft", text(created)
         publish = await client.call_tool("publish_post", {"id": data(created)["posts"][0]["id"]})
@@ -161,9 +188,12 @@ def test_tools_command(command: list[str]) -> None:
         env={**os.environ, "OPENTWEET_API_KEY": ""},
     )
     assert out.returncode == 0, out.stderr
-    names = [line.split()[0] for line in out.stdout.splitlines()]
+    rows = [line.split() for line in out.stdout.splitlines()]
+    names = [row[0] for row in rows if "A" not in row[1]]
     expected = [n for n, s in EXPECTED.items() if s[1] or "--read-only" not in command]
     assert sorted(names) == sorted(expected)
+    card = sorted(row[0] for row in rows if "A" in row[1])
+    assert card == ([] if "--read-only" in command else sorted(APP_ONLY))
 
 
 async def test_mcp_json_example_starts_the_server(sandbox: Any) -> None:
@@ -175,6 +205,6 @@ async def test_mcp_json_example_starts_the_server(sandbox: Any) -> None:
     params = StdioServerParameters(command=str(command), args=entry["args"], env=env)
     async with stdio_client(params) as (read, write), ClientSession(read, write) as client:
         await client.initialize()
-        assert len((await client.list_tools()).tools) == len(EXPECTED)
+        assert len((await client.list_tools()).tools) == len(EXPECTED) + len(APP_ONLY)
         me = await client.call_tool("get_account", {})
         assert data(me)["authenticated"] is True

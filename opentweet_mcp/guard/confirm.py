@@ -1,44 +1,52 @@
-"""The gate every write goes through (SPEC §6, §7): what goes out is what was approved.
+"""The gate every write goes through (SPEC §6, §11): what goes out is what was approved.
 
 A tool describes its call as a `Plan`: how to read what the call would make go out (the
 `Publication`, from the request and live state) and how to perform it. The gate reads it,
 under a lock on the posts involved, right before the write. A call that arms nothing (a
 draft, an edit of an unarmed draft) is performed at once; any other needs an approval that
-covers exactly that publication:
+covers exactly that publication, given in one of these ways (`ways.py`):
 
-- token mode: without a token nothing is written; the answer is `confirmation_required` with
-  the preview and a token bound to the tool, every argument, the caller's key and the
-  publication's digest. With the token, the gate checks the call before any request, reads
-  again, and acts only if the digest is unchanged; otherwise it answers a fresh preview.
-- elicitation mode: the person is shown the preview through the client (`Shown`); once they
-  accept, the gate reads again and acts only if nothing changed while they read.
+- a person, outside the conversation: an MCP Apps card, a page the client opens, or the
+  approvals page and `opentweet-mcp approvals`. The call leaves a pending approval
+  (`approvals.py`); the person's answer is taken once, and the write is carried out once by
+  the waiting call, the card, or the agent's next call with `approval_id`;
+- a person, through a form the client shows (elicitation): once they accept, the gate reads
+  again and acts only if nothing changed while they read;
+- an agent-held token: without a token nothing is written; the answer is
+  `confirmation_required` with the preview and a token bound to the tool, every argument, the
+  caller's key and the publication's digest. With the token, the gate checks the call before
+  any request, reads again, and acts only if the digest is unchanged.
 
-Every write is done at most once: approvals are consumed before the request and results are
+Every write is done at most once: approvals are spent before the request and results are
 kept for replays, and idempotency keys return the first result (`IdempotencyStore`).
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
+import anyio
 from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
 from mcp.server.mcpserver import Context, Elicit
-from mcp.types import CallToolResult, TextContent
-from mcp.types.version import MODERN_PROTOCOL_VERSIONS
+from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
-from pydantic_core import to_jsonable_python
 
 from opentweet_mcp.api.errors import ApiError, OpenTweetError, UpstreamUnavailable
 from opentweet_mcp.caller import Caller
 from opentweet_mcp.config import Settings
+from opentweet_mcp.guard import answers
+from opentweet_mcp.guard.approvals import (
+    ApprovalRefused,
+    Approvals,
+    Decision,
+    PendingApproval,
+)
 from opentweet_mcp.guard.ledger import (
     ConfirmationReplay,
     DailyLimitReached,
@@ -49,55 +57,24 @@ from opentweet_mcp.guard.ledger import (
     PostBusy,
     PostLocks,
 )
+from opentweet_mcp.guard.plan import Call, Plan
 from opentweet_mcp.guard.preview import Handles, Preview, render
 from opentweet_mcp.guard.publication import Publication
 from opentweet_mcp.guard.tokens import ConfirmationRefused, ConfirmationTokens, VerifiedToken
+from opentweet_mcp.guard.ways import Way, choose, offered
 from opentweet_mcp.validate import InvalidArguments, StateRefused
 
 log = logging.getLogger("opentweet_mcp.guard")
 
-Perform = Callable[[], Awaitable[CallToolResult]]
-Reader = Callable[[], Awaitable[Publication | None]]
-Mode = Literal["token", "elicit", "refuse"]
 HANDLES_TTL = 300.0  # seconds an account's @handles are trusted before they are read again
 MAX_CACHED_KEYS = 1024
-
-
-@dataclass(frozen=True)
-class Plan:
-    """One tool call, decided before anything is written."""
-
-    tool: str
-    caller: Caller
-    perform: Perform
-    read: Reader | None = None  # what the call would make go out; None: it never arms anything
-    posts: tuple[str, ...] = ()  # existing posts it reads and writes: locked from read to write
-    named_account: str | None = None  # the account the call named, for the preview
-
-
-@dataclass(frozen=True)
-class Call:
-    """A planned call with what approvals bind to: every argument but the token itself."""
-
-    plan: Plan
-    arguments: Mapping[str, Any]
-    token: str | None = None
-    idempotency_key: str | None = None
-
-    @functools.cached_property
-    def arguments_digest(self) -> str:
-        canonical = json.dumps(
-            to_jsonable_python(dict(self.arguments)),
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-        )
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+POLL = 0.25  # seconds between looks at a pending approval while a call waits for it
+PageLink = Callable[[], Awaitable[str | None]]
 
 
 @dataclass(frozen=True)
 class Shown:
-    """What the person was asked to approve (elicitation mode)."""
+    """What the person was asked to approve in a form (elicitation)."""
 
     publication: Publication
     preview: Preview
@@ -112,38 +89,16 @@ class Approval(BaseModel):
 Answer = ElicitationResult[Approval]
 
 
-def _dump(result: CallToolResult) -> str:
-    return result.model_dump_json(by_alias=True, exclude_none=True)
-
-
-def _replayed(stored: str, why: str) -> CallToolResult:
-    result = CallToolResult.model_validate_json(stored)
-    note = TextContent(type="text", text=f"(Replayed: {why}; no new request was made.)")
-    return result.model_copy(update={"content": [*result.content, note]})
-
-
-def _not_done(text: str, status: str, tool: str) -> CallToolResult:
-    return CallToolResult(
-        content=[TextContent(type="text", text=text)],
-        structured_content={"status": status, "action": tool},
-    )
-
-
-def can_elicit(ctx: Context[Any, Any]) -> bool:
-    """Whether the client can be asked: it declared elicitation and there is a way to ask."""
-    caps = ctx.client_capabilities
-    if caps is None or caps.elicitation is None:
-        return False
-    if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
-        return True  # rides InputRequiredResult, no back-channel needed
-    session = ctx.session
-    return bool(session is not None and session.can_send_request)
-
-
 class Guard:
     """Approval, idempotency keys, post locks and the daily publish budget, in one place."""
 
-    def __init__(self, settings: Settings, tokens: ConfirmationTokens, ledger: Ledger) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        tokens: ConfirmationTokens,
+        ledger: Ledger,
+        page: PageLink | None = None,
+    ) -> None:
         self.settings = settings
         self.tokens = tokens
         self.ledger = ledger
@@ -152,24 +107,25 @@ class Guard:
         # A person's accepted answer is spent once like a token: a 2026-era client may send the
         # round that carries it again (a retry, or on purpose), and each would write.
         self.elicited = ConfirmationReplay(ledger, ttl=tokens.ttl_seconds)
+        self.approvals = Approvals(ledger, ttl=tokens.ttl_seconds)
+        self.carried_out = ConfirmationReplay(ledger)  # pending approvals, by id
         self.budget = DailyPublishBudget(ledger, settings.daily_publish_limit)
         self.locks = PostLocks(ledger)
+        self.page = page  # where the approvals page is served (started on first need)
         self._handles: dict[str, tuple[float, Handles]] = {}
 
-    def mode(self, ctx: Context[Any, Any]) -> Mode:
-        if self.settings.confirm == "token":
-            return "token"
-        if can_elicit(ctx):
-            return "elicit"
-        return "refuse" if self.settings.confirm == "elicit" else "token"
+    def way(self, ctx: Context[Any, Any]) -> Way:
+        return choose(self.settings.confirm, ctx)
 
     # --- elicitation: the resolvers' half -------------------------------------------------
 
     async def shown(self, ctx: Context[Any, Any], call: Call) -> Shown | None:
-        """What to put to the person now, or None when nobody is asked: not elicitation
-        mode, nothing armed, or an idempotency key whose result is already kept."""
+        """What to put to the person in a form now, or None when no form is shown: another
+        way of approving, nothing armed, or a result already kept for this call."""
         plan = call.plan
-        if plan.read is None or self.mode(ctx) != "elicit" or await self._kept(call):
+        if plan.read is None or call.approval_id is not None or self.way(ctx) != "form":
+            return None
+        if await self._kept(call):
             return None
         publication = await plan.read()
         if publication is None or await self.elicited.peek(_answer_id(call, publication)):
@@ -207,31 +163,40 @@ class Guard:
         kept = await self._kept(call)
         if kept is not None:
             return kept
-        mode = self.mode(ctx)
+        if call.approval_id is not None:
+            return await self._by_approval_id(call)
+        way = self.way(ctx)
         verified: VerifiedToken | None = None
-        if mode == "token" and call.token is not None:
+        if way == "token" and call.token is not None:
             verified = self.tokens.verify(
                 call.token, plan.tool, call.arguments_digest, plan.caller.key_digest
             )
             replay = await self.confirmations.peek(verified.nonce)
             if replay is not None:
-                return _replayed(replay.result, "this confirmation token was already carried out")
+                return answers.replayed(
+                    replay.result, "this confirmation token was already carried out"
+                )
         async with self.locks.holding(plan.caller.key_digest, plan.posts):
             publication = await plan.read() if plan.read is not None else None
             if publication is None:
                 return await self._once(call, {})
-            if mode == "refuse":
+            if way == "refuse":
                 raise ConfirmationRefused(
                     "this server requires a person to approve this action (--confirm elicit), "
                     "but the client cannot show confirmation prompts (no elicitation support)",
                     "elicitation_unavailable",
                 )
-            if mode == "elicit":
-                return await self._elicited(call, publication, shown, approval)
-            return await self._by_token(call, publication, verified)
+            if way == "form":
+                return await self._elicited(ctx, call, publication, shown, approval)
+            if way == "token":
+                return await self._by_token(call, publication, verified)
+            await self.budget.check(plan.caller.key_digest, publication.tweets_per_day(_now()))
+            pending = await self._pending(call, publication)
+        return await self._ask_person(ctx, call, pending, way)
 
     async def _elicited(
         self,
+        ctx: Context[Any, Any],
         call: Call,
         publication: Publication,
         shown: Shown | None,
@@ -241,9 +206,9 @@ class Guard:
         answer = _answer_id(call, publication)
         replay = await self.elicited.peek(answer)
         if replay is not None:
-            return _replayed(replay.result, "this approval was already carried out")
+            return answers.replayed(replay.result, "this approval was already carried out")
         if shown is None or shown.publication.digest != publication.digest:
-            return _not_done(
+            return answers.not_done(
                 "NOT DONE — what this call would send changed while the person was being "
                 f"asked (the post was edited, or its state changed). Nothing was sent. Call {tool} "
                 "again to show them the current version.",
@@ -254,14 +219,20 @@ class Guard:
             per_day = publication.tweets_per_day(_now())
             return await self._spent_once(self.elicited, answer, call, per_day)
         # accepting the form with approve=false is a decline too
-        outcome = (
-            "cancelled" if approval is not None and approval.action == "cancel" else "declined"
+        cancelled = approval is not None and approval.action == "cancel"
+        return answers.declined(
+            tool, "the client's form", "" if cancelled else self._other_ways(ctx, "form")
         )
-        return _not_done(
-            f"NOT DONE — the person {outcome} ({tool}), or the client could not show them the "
-            "request. Nothing was sent.",
-            outcome,
-            tool,
+
+    def _other_ways(self, ctx: Context[Any, Any], used: Way) -> str:
+        """Where else the person could approve, for a decline some hosts give unasked."""
+        if self.settings.confirm in ("token", "elicit"):
+            return ""
+        if "card" in offered(ctx) and used != "card":
+            return "The person can also approve in the approval card: call again to show it."
+        return (
+            "If they did not see it, they can approve in a terminal with `opentweet-mcp "
+            "approvals` when the server runs with --confirm person."
         )
 
     async def _by_token(
@@ -274,8 +245,114 @@ class Guard:
         )
         if verified is None or changed:
             await self.budget.check(plan.caller.key_digest, per_day)
-            return await self._confirmation_required(call, publication, changed=changed)
+            preview = await self._preview(plan, publication)
+            minted = self.tokens.mint(
+                plan.tool, call.arguments_digest, plan.caller.key_digest, publication.digest
+            )
+            return answers.confirmation_required(plan.tool, preview, minted, changed=changed)
         return await self._spent_once(self.confirmations, verified.nonce, call, per_day)
+
+    # --- a person, outside the conversation -------------------------------------------------
+
+    async def _pending(self, call: Call, publication: Publication) -> PendingApproval:
+        plan = call.plan
+        preview = await self._preview(plan, publication)
+        page = await self.page() if self.page is not None else None
+        return await self.approvals.create(
+            tool=plan.tool,
+            arguments=call.arguments_json,
+            arguments_digest=call.arguments_digest,
+            publication_digest=publication.digest,
+            preview=preview.data,
+            lines=preview.lines,
+            key_digest=plan.caller.key_digest,
+            page=page,
+        )
+
+    async def _ask_person(
+        self, ctx: Context[Any, Any], call: Call, approval: PendingApproval, way: Way
+    ) -> CallToolResult:
+        """Put the pending approval to the person, and wait a while for their answer."""
+        if way == "card":
+            return answers.pending(approval, way, waited=False)  # the card shows it
+        if way == "url":
+            link = page_link(approval)
+            if link is None:
+                return answers.pending(approval, "page", waited=False)
+            outcome = await ctx.elicit_url(
+                f"Approve or decline what {call.plan.tool} would send, on this page.",
+                link,
+                approval.id,
+            )
+            if outcome.action != "accept":
+                await self.approvals.decide(approval.id, approval.secret, "declined", "url")
+                return answers.declined(approval.tool, "the approval page", "")
+        decision = await self._wait(ctx, approval)
+        if way == "url" and decision is not None and ctx.session is not None:
+            await ctx.session.send_elicit_complete(approval.id)
+        if decision is None:
+            return answers.pending(approval, way, waited=True)
+        return await self._by_approval_id(replace(call, approval_id=approval.id))
+
+    async def _wait(self, ctx: Context[Any, Any], approval: PendingApproval) -> Decision | None:
+        """The person's decision, if it comes within `approval_wait` seconds."""
+        limit = self.settings.approval_wait
+        for step in range(int(limit / POLL)):
+            decision = await self.approvals.decision(approval.id)
+            if decision is not None:
+                return decision
+            if step % 20 == 0:  # every five seconds
+                await ctx.report_progress(step * POLL, limit, "waiting for the person's answer")
+            await anyio.sleep(POLL)
+        return await self.approvals.decision(approval.id)
+
+    async def _by_approval_id(self, call: Call) -> CallToolResult:
+        """The outcome of a pending approval, carrying it out once if it was approved."""
+        plan, approval_id = call.plan, call.approval_id or ""
+        approval = await self.approvals.get(approval_id)
+        if (
+            approval is None
+            or approval.key_digest != plan.caller.key_digest
+            or (approval.tool, approval.arguments_digest) != (plan.tool, call.arguments_digest)
+        ):
+            raise ApprovalRefused(
+                f"approval_id {approval_id!r} does not belong to this {plan.tool} call: repeat "
+                "exactly the arguments it was issued for, or call again without approval_id",
+                "unknown",
+            )
+        replay = await self.carried_out.peek(approval.id)
+        if replay is not None:
+            return answers.replayed(replay.result, "this approval was already carried out")
+        decision = await self.approvals.decision(approval.id)
+        if self.approvals.expired(approval, decision):
+            return answers.expired(plan.tool)
+        if decision is None:
+            return answers.pending(approval, "page", waited=True)
+        if decision.verdict == "declined":
+            return answers.declined(plan.tool, CHANNELS[decision.channel], "")
+        async with self.locks.holding(plan.caller.key_digest, plan.posts):
+            publication = await plan.read() if plan.read is not None else None
+            if publication is None or publication.digest != approval.publication_digest:
+                return answers.changed(plan.tool)
+            per_day = publication.tweets_per_day(_now())
+            return await self._spent_once(self.carried_out, approval.id, call, per_day)
+
+    async def state(self, approval: PendingApproval) -> tuple[str, CallToolResult | None]:
+        """Where a pending approval stands, for the people answering it: pending, approved
+        (waiting to be carried out), declined, expired, carrying out, done (with the result)
+        or unknown (the write may or may not have happened)."""
+        carried = await self.carried_out.status(approval.id)
+        if carried is not None:
+            status, result = carried
+            if status == "done" and result is not None:
+                return "done", CallToolResult.model_validate_json(result)
+            return ("carrying out" if status == "pending" else "unknown"), None
+        decision = await self.approvals.decision(approval.id)
+        if self.approvals.expired(approval, decision):
+            return "expired", None
+        return (decision.verdict if decision is not None else "pending"), None
+
+    # --- at most once ----------------------------------------------------------------------
 
     async def _spent_once(
         self, approvals: ConfirmationReplay, nonce: str, call: Call, per_day: Mapping[str, int]
@@ -284,7 +361,7 @@ class Guard:
         result kept, so that using the approval again answers the first result."""
         replay = await approvals.begin(nonce)
         if replay is not None:
-            return _replayed(replay.result, "this approval was already carried out")
+            return answers.replayed(replay.result, "this approval was already carried out")
         try:
             result = await self._once(call, per_day)
         except Exception as exc:
@@ -293,7 +370,7 @@ class Guard:
             else:
                 await approvals.mark_unknown(nonce)
             raise
-        await approvals.complete(nonce, _dump(result))
+        await approvals.complete(nonce, answers.dump(result))
         return result
 
     async def _kept(self, call: Call) -> CallToolResult | None:
@@ -308,7 +385,7 @@ class Guard:
         )
         if stored is None:
             return None
-        return _replayed(stored, "this idempotency_key was already carried out")
+        return answers.replayed(stored, "this idempotency_key was already carried out")
 
     async def _once(self, call: Call, per_day: Mapping[str, int]) -> CallToolResult:
         plan, key = call.plan, call.idempotency_key
@@ -316,7 +393,9 @@ class Guard:
         if key is not None:
             replay = await self.idempotency.begin(key_digest, plan.tool, key, fingerprint)
             if replay is not None:
-                return _replayed(replay.result, "this idempotency_key was already carried out")
+                return answers.replayed(
+                    replay.result, "this idempotency_key was already carried out"
+                )
         try:
             await self.budget.reserve(key_digest, per_day)
         except DailyLimitReached:
@@ -334,45 +413,12 @@ class Guard:
                 await self.idempotency.mark_unknown(key_digest, plan.tool, key, fingerprint)
             raise
         if key is not None:
-            await self.idempotency.complete(key_digest, plan.tool, key, fingerprint, _dump(result))
+            await self.idempotency.complete(
+                key_digest, plan.tool, key, fingerprint, answers.dump(result)
+            )
         return result
 
-    async def _confirmation_required(
-        self, call: Call, publication: Publication, *, changed: bool
-    ) -> CallToolResult:
-        plan = call.plan
-        preview = await self._preview(plan, publication)
-        minted = self.tokens.mint(
-            plan.tool, call.arguments_digest, plan.caller.key_digest, publication.digest
-        )
-        head = "NOT DONE YET — confirmation required. Nothing was sent."
-        if changed:
-            head += (
-                " What this call would send changed since the preview the token was issued "
-                "for (the post was edited, or its state changed): this is a fresh preview; the "
-                "old token no longer applies."
-            )
-        text = "\n".join(
-            [
-                head,
-                *preview.lines,
-                "Show this whole preview to the user. Only if they agree, call "
-                f"{plan.tool} again with the same arguments plus "
-                f'confirmation_token="{minted.token}" (valid until {minted.expires_at_iso}).',
-            ]
-        )
-        data: dict[str, Any] = {
-            "status": "confirmation_required",
-            "action": preview.action,
-            "preview": preview.data,
-            "confirmation_token": minted.token,
-            "expires_at": minted.expires_at_iso,
-        }
-        if changed:
-            data["changed_since_preview"] = True
-        return CallToolResult(
-            content=[TextContent(type="text", text=text)], structured_content=data
-        )
+    # --- the preview -----------------------------------------------------------------------
 
     async def _preview(self, plan: Plan, publication: Publication) -> Preview:
         return render(publication, await self.handles(plan.caller), _now(), plan.named_account)
@@ -394,6 +440,22 @@ class Guard:
             self._handles.pop(next(iter(self._handles)))
         self._handles[caller.key_digest] = (time.monotonic(), handles)
         return handles
+
+
+CHANNELS = {
+    "card": "the approval card",
+    "url": "the approval page",
+    "page": "the approval page",
+    "cli": "opentweet-mcp approvals",
+}
+
+
+def page_link(approval: PendingApproval) -> str | None:
+    """The approval page of `approval`: its secret rides in the fragment, which a browser
+    never sends to a server, so it stays out of logs and Referer headers."""
+    if approval.page is None:
+        return None
+    return f"{approval.page}/approvals/{approval.id}#{approval.secret}"
 
 
 def _now() -> datetime:
@@ -422,6 +484,7 @@ def provably_not_done(exc: Exception) -> bool:
         InvalidArguments
         | StateRefused
         | ConfirmationRefused
+        | ApprovalRefused
         | IdempotencyConflict
         | DailyLimitReached
         | PostBusy,

@@ -37,7 +37,8 @@ class Ledger(Protocol):
     `put_result` = SET key value PX ttl; `get_result` = GET; `delete` = DEL;
     `reserve` = Lua: read the counter (0 if absent), return nil if it plus `amount` would pass
     `limit`, else INCRBY and, if the key has no TTL yet, PEXPIRE; `release` = Lua: if the key
-    exists, DECRBY but never below zero; `peek` = GET as int, 0 if absent.
+    exists, DECRBY but never below zero; `peek` = GET as int, 0 if absent; `scan` = SCAN
+    MATCH prefix* then MGET.
 
     `identity` names the store: processes that share one give the same identity. Approvals
     are bound to it, since an approval is single-use only where its use is recorded.
@@ -67,6 +68,11 @@ class Ledger(Protocol):
         ...
 
     async def peek(self, counter_key: str) -> int: ...
+
+    async def scan(self, prefix: str) -> list[tuple[str, str]]:
+        """Every live key starting with `prefix`, with its value, in key order (for listing
+        a handful of records, such as pending approvals; not for counters)."""
+        ...
 
     async def aclose(self) -> None:
         """Release connections, if any."""
@@ -185,6 +191,11 @@ class MemoryLedger:
             self._now()
             entry = self._data.get(counter_key)
             return int(entry[0]) if entry is not None else 0
+
+    async def scan(self, prefix: str) -> list[tuple[str, str]]:
+        with self._lock:
+            self._now()
+            return sorted((k, v[0]) for k, v in self._data.items() if k.startswith(prefix))
 
 
 # --- at most once: idempotency keys and confirmation tokens --------------------------------
@@ -438,6 +449,15 @@ class ConfirmationReplay:
         if raw is None:
             return None
         return self._replay(self._once.read(raw, ""))
+
+    async def status(self, nonce: str) -> tuple[Status, str | None] | None:
+        """Where the call under this token stands (pending, unknown, done with its result),
+        or None if it was never begun."""
+        raw = await self.ledger.get_result(self._key(nonce))
+        if raw is None:
+            return None
+        record = self._once.read(raw, "")
+        return record.status, record.result
 
     def _replay(self, record: _Record) -> Replay:
         if record.status == "done" and record.result is not None:

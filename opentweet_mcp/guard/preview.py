@@ -93,12 +93,18 @@ def _tweet_lines(
 
 
 def _tweet_data(tweets: tuple[Tweet, ...], parsed: list[ParsedTweet]) -> list[dict[str, Any]]:
-    """Each tweet's text, weighted length and media (left out when it has none)."""
-    return [
-        {"text": tweet.text, "length": each.weighted_length}
-        | ({"media": list(tweet.media)} if tweet.media else {})
-        for tweet, each in zip(tweets, parsed, strict=True)
-    ]
+    """Each tweet's text, weighted length and media (left out when it has none), and the text
+    with its hidden characters shown, when it has any (for cards to draw as is)."""
+    data = []
+    for tweet, each in zip(tweets, parsed, strict=True):
+        item: dict[str, Any] = {"text": tweet.text, "length": each.weighted_length}
+        if tweet.media:
+            item["media"] = list(tweet.media)
+        shown = visible(tweet.text)
+        if shown != tweet.text:
+            item["shown"] = shown
+        data.append(item)
+    return data
 
 
 def _post(
@@ -136,7 +142,7 @@ def _post(
         "account_id": post.account,
         "when": post.when,
         "was": post.was,
-        "moved_from": post.moved_from,
+        "moved_from": handles(post.moved_from) if post.moved_from else None,
         "tweets": _tweet_data(post.tweets, parsed),
         "community_id": post.community_id,
         "share_with_followers": post.share_with_followers,

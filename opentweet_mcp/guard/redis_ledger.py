@@ -9,6 +9,7 @@ so it stays atomic across processes.
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 import redis.asyncio as redis
@@ -76,6 +77,17 @@ class RedisLedger:
     async def peek(self, counter_key: str) -> int:
         value = await self._redis.get(self._key(counter_key))
         return int(value) if value is not None else 0
+
+    async def scan(self, prefix: str) -> list[tuple[str, str]]:
+        pattern = re.sub(r"([*?\[\]\\])", r"\\\1", self._key(prefix)) + "*"
+        keys = [key async for key in self._redis.scan_iter(match=pattern, count=500)]
+        values = await self._redis.mget(keys) if keys else []
+        start = len(self._prefix)
+        return sorted(
+            (str(key)[start:], str(value))
+            for key, value in zip(keys, values, strict=True)
+            if value is not None
+        )
 
     async def aclose(self) -> None:
         await self._redis.aclose()

@@ -131,6 +131,16 @@ class SqliteLedger:
                 left = str(max(0, int(current) - amount))
                 self._db.execute("UPDATE entries SET value = ? WHERE key = ?", (left, counter_key))
 
+    async def scan(self, prefix: str) -> list[tuple[str, str]]:
+        pattern = prefix.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
+        with self._db:
+            self._begin()
+            rows = self._db.execute(
+                "SELECT key, value FROM entries WHERE key LIKE ? ESCAPE '!' ORDER BY key",
+                (pattern,),
+            ).fetchall()
+        return [(str(key), str(value)) for key, value in rows]
+
     async def peek(self, counter_key: str) -> int:
         with self._db:
             self._begin()

@@ -19,7 +19,7 @@ def _account_line(account: dict[str, Any]) -> str:
 
 @declare(TOOLS, "Get account", read_only=True)
 async def get_account(ctx: Context) -> CallToolResult:
-    """Check the connection first: subscription, today's post limits, connected X accounts."""
+    """Check the connection first: plan, today's limits, connected X accounts."""
     data = await services(ctx).caller(ctx).client.me()
     sub = data.get("subscription") or {}
     limits = data.get("limits") or {}
@@ -37,7 +37,7 @@ async def get_account(ctx: Context) -> CallToolResult:
 
 @declare(TOOLS, "List X accounts", read_only=True)
 async def list_accounts(ctx: Context) -> CallToolResult:
-    """List connected X accounts with their ids (pass one as x_account_id to target it)."""
+    """Connected X accounts and their ids (for x_account_id)."""
     data = await services(ctx).caller(ctx).client.accounts()
     accounts = data.get("accounts") or []
     summary = f"{len(accounts)} X account(s): " + "; ".join(_account_line(a) for a in accounts)

@@ -11,7 +11,7 @@ from pydantic import AfterValidator, Field
 
 from opentweet_mcp.api import operations as ops
 from opentweet_mcp.api.shapes import is_evergreen, unwrap_post
-from opentweet_mcp.guard.confirm import Plan
+from opentweet_mcp.guard.plan import Plan
 from opentweet_mcp.guard.publication import EVERGREEN, Publication, armed_at, outgoing
 from opentweet_mcp.results import describe_post, success
 from opentweet_mcp.services import services
@@ -191,7 +191,7 @@ async def add_to_evergreen(
 async def get_evergreen_post(
     ctx: Context, id: PostId, x_account_id: AccountId | None = None
 ) -> CallToolResult:
-    """One evergreen post with its last 5 published clones (recent_posts) and their X urls."""
+    """One evergreen post with its last 5 published clones and their X urls."""
     caller = services(ctx).caller(ctx)
     data = await caller.client.get_evergreen_post(id, x_account_id=caller.account(x_account_id))
     post = _inner(data, "post")
@@ -224,7 +224,7 @@ async def update_evergreen_post(
 async def remove_from_evergreen(
     ctx: Context, id: PostId, x_account_id: AccountId | None = None
 ) -> CallToolResult:
-    """Take a post out of the evergreen pool. It becomes a draft again; nothing is deleted."""
+    """Take a post out of the evergreen pool; it becomes a draft (not deleted)."""
     caller = services(ctx).caller(ctx)
     data = await caller.client.remove_evergreen_post(id, x_account_id=caller.account(x_account_id))
     return success(

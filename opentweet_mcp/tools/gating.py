@@ -2,8 +2,8 @@
 
 A planned tool is written once, as a planner: an async function of the tool's own parameters
 that returns a `Plan`. This module builds what the SDK registers from it — the planner's
-parameters plus `confirmation_token` (gated tools) and `idempotency_key`, and resolvers that
-the SDK runs before the body, each once per call:
+parameters plus `confirmation_token` and `approval_id` (gated tools) and `idempotency_key`,
+and resolvers that the SDK runs before the body, each once per call:
 
 - `call`: the plan with every argument it binds (the planner runs here, once);
 - `shown`: in elicitation mode, what would go out, read now and put to the person;
@@ -22,13 +22,15 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context, Elicit, Resolve
 from mcp.types import CallToolResult
 
-from opentweet_mcp.guard.confirm import Answer, Approval, Call, Guard, Shown
+from opentweet_mcp.guard.confirm import Answer, Approval, Guard, Shown
+from opentweet_mcp.guard.plan import Call
 from opentweet_mcp.results import GatedOut, tool_errors
 from opentweet_mcp.services import services
 from opentweet_mcp.tools.spec import ToolFn, ToolSpec
-from opentweet_mcp.validate import ConfirmationToken, IdempotencyKey
+from opentweet_mcp.validate import ApprovalId, ConfirmationToken, IdempotencyKey
 
 TOKEN = "confirmation_token"
+APPROVAL_ID = "approval_id"
 IDEMPOTENCY_KEY = "idempotency_key"
 
 
@@ -56,6 +58,7 @@ def registered(spec: ToolSpec) -> ToolFn:
         Parameter(name, Parameter.KEYWORD_ONLY, default=None, annotation=kind | None)
         for name, kind, wanted in (
             (TOKEN, ConfirmationToken, spec.gated),
+            (APPROVAL_ID, ApprovalId, spec.gated),
             (IDEMPOTENCY_KEY, IdempotencyKey, spec.idempotency_key),
         )
         if wanted
@@ -63,12 +66,12 @@ def registered(spec: ToolSpec) -> ToolFn:
 
     async def call(**given: Any) -> Call:
         ctx = given.pop(context)
-        token = given.pop(TOKEN, None)
+        token, approval_id = given.pop(TOKEN, None), given.pop(APPROVAL_ID, None)
         key = given.get(IDEMPOTENCY_KEY)
         plan = await planner(
             **{context: ctx}, **{k: v for k, v in given.items() if k != IDEMPOTENCY_KEY}
         )
-        return Call(plan, arguments=given, token=token, idempotency_key=key)
+        return Call(plan, given, token=token, idempotency_key=key, approval_id=approval_id)
 
     call_fn = tool_errors(_signed(call, f"{spec.name}.call", [*own, *added], Call))
     resolved = [

@@ -128,13 +128,13 @@ def read_media_file(path: str, media_dirs: tuple[Path, ...]) -> tuple[bytes, str
 @declare(TOOLS, "Upload media")
 async def upload_media(
     ctx: Context,
-    path: Annotated[str | None, Field(description="File inside a configured media folder")] = None,
+    path: Annotated[str | None, Field(description="File in a media folder")] = None,
     data_base64: Annotated[str | None, Field(max_length=28 * MIB)] = None,
     filename: Annotated[str | None, Field(max_length=255)] = None,
     x_account_id: AccountId | None = None,
 ) -> Annotated[CallToolResult, UploadOut]:
-    """Upload an image (JPG/PNG/GIF/WebP ≤5 MiB) or video (MP4/MOV ≤20 MiB); returns its url
-    for media_urls. Give path, or data_base64 and filename."""
+    """Upload an image (JPG/PNG/GIF/WebP ≤5 MiB) or video (MP4/MOV ≤20 MiB) for media_urls:
+    give path, or data_base64 and filename."""
     svc = services(ctx)
     if (path is None) == (data_base64 is None):
         raise InvalidArguments("give exactly one of path or data_base64 (with filename)")

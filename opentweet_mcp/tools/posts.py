@@ -16,7 +16,7 @@ from opentweet_mcp.api import operations as ops
 from opentweet_mcp.api.errors import OpenTweetError, OutcomeUnknown
 from opentweet_mcp.api.shapes import created_posts, is_evergreen, publish_fields, unwrap_post
 from opentweet_mcp.caller import Caller
-from opentweet_mcp.guard.confirm import Plan
+from opentweet_mcp.guard.plan import Plan
 from opentweet_mcp.guard.publication import (
     EVERGREEN,
     NOW,
@@ -181,8 +181,8 @@ async def create_post(
     auto_retweet_offset_minutes: RetweetOffset | None = None,
     x_account_id: AccountId | None = None,
 ) -> Plan:
-    """Create a draft (no date). With scheduled_date or publish_now it schedules or publishes,
-    after approval. A thread is text plus thread_tweets."""
+    """Create a draft; with scheduled_date or publish_now it schedules or publishes, after
+    approval. A thread is text plus thread_tweets."""
     if publish_now and scheduled_date:
         raise InvalidArguments("publish_now cannot be combined with scheduled_date")
     new = NewPost(
@@ -322,7 +322,7 @@ async def update_post(
     x_account_id: AccountId | None = None,
 ) -> Plan:
     """Change an unpublished post; only the fields given change. Needs approval if the post
-    is scheduled or evergreen, or gets a date."""
+    is scheduled, evergreen, or gets a date."""
     if unschedule and scheduled_date:
         raise InvalidArguments("unschedule cannot be combined with scheduled_date")
     caller = services(ctx).caller(ctx)
@@ -409,9 +409,7 @@ async def schedule_post(
 async def publish_post(
     ctx: Context,
     id: PostId,
-    override_schedule: Annotated[
-        bool, Field(description="Publish a scheduled post now (user asked)")
-    ] = False,
+    override_schedule: Annotated[bool, Field(description="Publish a scheduled post now")] = False,
     x_account_id: AccountId | None = None,
 ) -> Plan:
     """Publish an existing post to X now, after approval. Irreversible."""
@@ -532,9 +530,7 @@ def _batch_summary(data: Any, sent: int) -> str:
 async def delete_post(
     ctx: Context,
     id: PostId,
-    delete_from_x: Annotated[
-        bool, Field(description="Also delete the published tweet from X")
-    ] = True,
+    delete_from_x: Annotated[bool, Field(description="Also delete the tweet from X")] = True,
     x_account_id: AccountId | None = None,
 ) -> Plan:
     """Delete a post, after approval; by default also removes the published tweet from X."""

@@ -1,0 +1,86 @@
+"""The MCP Apps approval card (SPEC §11.1; the SDK's `mcp.server.apps`).
+
+Gated tools name one `ui://opentweet/approval` resource: a host that speaks MCP Apps draws it
+beside the tool's result, which holds the preview (structured content) and, in the result's
+metadata that models do not read, the pending approval's secret. The card's buttons call two
+app-only tools (hidden from the model by the host) with that secret; approving carries the
+call out at once, through the gated tool itself, and the card shows what happened.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.server.apps import Apps
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import Field
+
+from opentweet_mcp.approvals.page import approval_html
+from opentweet_mcp.results import tool_errors
+from opentweet_mcp.services import services
+from opentweet_mcp.validate import ApprovalId
+
+APPROVAL_URI = "ui://opentweet/approval"
+UI_META: dict[str, Any] = {"ui": {"resourceUri": APPROVAL_URI}}
+Secret = Annotated[str, Field(max_length=128)]
+
+
+async def approve_pending(ctx: Context, approval_id: ApprovalId, secret: Secret) -> CallToolResult:
+    """Approve a pending request shown in the approval card, and carry it out."""
+    svc = services(ctx)
+    approval, _ = await svc.guard.approvals.decide(
+        approval_id, secret, "approved", "card", key_digest=svc.caller(ctx).key_digest
+    )
+    arguments = {**approval.arguments, "approval_id": approval.id}
+    try:
+        result = await ctx.mcp_server.call_tool(approval.tool, arguments, ctx)
+    except ToolError as failed:  # the gated call's own refusal, already worded for people
+        return CallToolResult(content=[TextContent(type="text", text=str(failed))], is_error=True)
+    if not isinstance(result, CallToolResult):
+        raise ToolError("the approved call asked for more input; approve it again")
+    return result
+
+
+async def decline_pending(ctx: Context, approval_id: ApprovalId, secret: Secret) -> CallToolResult:
+    """Decline a pending request shown in the approval card; nothing is sent."""
+    svc = services(ctx)
+    approval, _ = await svc.guard.approvals.decide(
+        approval_id, secret, "declined", "card", key_digest=svc.caller(ctx).key_digest
+    )
+    text = f"Declined: {approval.preview.get('action')}. Nothing was sent."
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)], structured_content={"status": "declined"}
+    )
+
+
+def apps_extension() -> Apps:
+    """The card's resource and its two app-only tools, as an MCP Apps extension."""
+    apps = Apps()
+    apps.add_html_resource(
+        APPROVAL_URI,
+        approval_html(),
+        name="approval",
+        title="Approve what goes out",
+        description="The preview of what a call would send to X, with Approve and Decline",
+        prefers_border=True,
+    )
+    for fn, title, destructive in (
+        (approve_pending, "Approve", True),
+        (decline_pending, "Decline", False),
+    ):
+        apps.tool(
+            resource_uri=APPROVAL_URI,
+            visibility=["app"],
+            name=fn.__name__,
+            description=fn.__doc__,
+            annotations=ToolAnnotations(
+                title=title,
+                read_only_hint=False,
+                destructive_hint=destructive,
+                idempotent_hint=True,
+                open_world_hint=True,
+            ),
+        )(tool_errors(fn))
+    return apps

@@ -1,0 +1,84 @@
+"""`opentweet-mcp approvals`: a person answers pending approvals in a terminal (SPEC §11.4).
+
+It opens the ledger the server keeps its state in (the state folder's file for this API root,
+or Redis), lists what waits for an answer with the full preview, and records an approval or a
+decline — the first answer stands. The call that waits for it (or the agent's next call with
+`approval_id`) then carries it out. `open` shows the approval page in a browser instead.
+Everything printed is made safe for a terminal first.
+"""
+
+from __future__ import annotations
+
+import time
+import webbrowser
+from datetime import UTC, datetime
+from typing import TextIO
+
+from opentweet_mcp.config import ConfigError
+from opentweet_mcp.guard.approvals import ApprovalRefused, Approvals, PendingApproval, Verdict
+from opentweet_mcp.guard.confirm import page_link
+from opentweet_mcp.guard.ledger import Ledger
+from opentweet_mcp.text.visible import visible
+
+
+def _age(approval: PendingApproval) -> str:
+    seconds = int(time.time() - approval.created_at)
+    return f"{seconds // 60} min ago" if seconds >= 60 else f"{seconds} s ago"
+
+
+def _until(approval: PendingApproval) -> str:
+    return datetime.fromtimestamp(approval.expires_at, UTC).strftime("%H:%M:%S UTC")
+
+
+def _brief(approval: PendingApproval) -> str:
+    action = visible(str(approval.preview.get("action")), newlines=False)
+    return f"{approval.id}  {approval.tool}: {action}  ({_age(approval)}, until {_until(approval)})"
+
+
+async def _one(approvals: Approvals, approval_id: str) -> PendingApproval:
+    approval = await approvals.get(approval_id)
+    if approval is None:
+        raise ConfigError(f"no approval {approval_id!r} here; `opentweet-mcp approvals` lists them")
+    return approval
+
+
+async def run(ledger: Ledger, action: str, approval_id: str | None, out: TextIO) -> int:
+    """Carry out one `approvals` command; its exit status."""
+    approvals = Approvals(ledger)
+    if action == "list":
+        waiting = await approvals.pending()
+        if not waiting:
+            out.write("No approvals are waiting.\n")
+        for approval in waiting:
+            out.write(_brief(approval) + "\n")
+            out.writelines(f"    {visible(line)}\n" for line in approval.lines)
+            out.write("\n")
+        return 0
+    if approval_id is None:
+        raise ConfigError(f"`approvals {action}` needs the id of an approval")
+    approval = await _one(approvals, approval_id)
+    if action == "show":
+        out.write(_brief(approval) + "\n")
+        out.writelines(f"    {visible(line)}\n" for line in approval.lines)
+        return 0
+    if action == "open":
+        link = page_link(approval)
+        if link is None:
+            raise ConfigError("the server that asked has no approval page to open")
+        opened = webbrowser.open(link)
+        out.write("Opened the approval page.\n" if opened else "No browser could be opened.\n")
+        return 0 if opened else 1
+    verdict: Verdict = "approved" if action == "approve" else "declined"
+    try:
+        await approvals.decide(approval.id, approval.secret, verdict, "cli")
+    except ApprovalRefused as refused:
+        out.write(f"Not recorded: {refused}.\n")
+        return 1
+    if verdict == "declined":
+        out.write(f"Declined {approval.id}. Nothing is sent.\n")
+    else:
+        out.write(
+            f"Approved {approval.id}. The waiting call carries it out now, or your assistant's "
+            "next call with its approval_id does.\n"
+        )
+    return 0

@@ -1,0 +1,137 @@
+"""What the gate answers when it does not (yet) write: the results a model reads about an
+approval, and the replay of one already carried out. Built here, in one place, so every way
+of approving reads alike: "NOT DONE…" first, then what happened and what to do next."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from mcp.types import CallToolResult, TextContent
+
+from opentweet_mcp.guard.approvals import PendingApproval
+from opentweet_mcp.guard.preview import Preview
+from opentweet_mcp.guard.tokens import MintedToken
+
+CARD_META = "io.opentweet/approval"  # where the card finds what only it may hold
+
+
+def _iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _result(text: str, data: dict[str, Any], meta: dict[str, Any] | None = None) -> CallToolResult:
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)], structured_content=data, _meta=meta
+    )
+
+
+def dump(result: CallToolResult) -> str:
+    return result.model_dump_json(by_alias=True, exclude_none=True)
+
+
+def replayed(stored: str, why: str) -> CallToolResult:
+    result = CallToolResult.model_validate_json(stored)
+    note = TextContent(type="text", text=f"(Replayed: {why}; no new request was made.)")
+    return result.model_copy(update={"content": [*result.content, note]})
+
+
+def not_done(text: str, status: str, tool: str) -> CallToolResult:
+    return _result(text, {"status": status, "action": tool})
+
+
+def confirmation_required(
+    tool: str, preview: Preview, minted: MintedToken, *, changed: bool
+) -> CallToolResult:
+    head = "NOT DONE YET — confirmation required. Nothing was sent."
+    if changed:
+        head += (
+            " What this call would send changed since the preview the token was issued "
+            "for (the post was edited, or its state changed): this is a fresh preview; the "
+            "old token no longer applies."
+        )
+    text = "\n".join(
+        [
+            head,
+            *preview.lines,
+            f"Show this whole preview to the user. Only if they agree, call {tool} again with "
+            f'the same arguments plus confirmation_token="{minted.token}" (valid until '
+            f"{minted.expires_at_iso}).",
+        ]
+    )
+    data: dict[str, Any] = {
+        "status": "confirmation_required",
+        "action": preview.action,
+        "preview": preview.data,
+        "confirmation_token": minted.token,
+        "expires_at": minted.expires_at_iso,
+    }
+    if changed:
+        data["changed_since_preview"] = True
+    return _result(text, data)
+
+
+WHERE = {
+    "card": "in the approval card shown with this result (or in a terminal, with "
+    "`opentweet-mcp approvals`)",
+    "url": "on the approval page their client opened (or in a terminal, with "
+    "`opentweet-mcp approvals`)",
+    "page": "in a terminal, with `opentweet-mcp approvals` (it can open the approval page)",
+}
+
+
+def pending(approval: PendingApproval, way: str, *, waited: bool) -> CallToolResult:
+    """The approval is the person's to give: what the model reads, and for the card, in the
+    result's metadata (never model-visible), the secret its buttons answer with."""
+    head = (
+        "NOT DONE YET — still waiting for the person to approve. Nothing was sent."
+        if waited
+        else "NOT DONE YET — waiting for the person to approve. Nothing was sent."
+    )
+    text = "\n".join(
+        [
+            head,
+            f"Action: {approval.preview.get('action')}",
+            f"The person approves or declines {WHERE[way]}. Do not ask them to paste anything "
+            "into the conversation, and do not approve on their behalf. To learn the outcome, "
+            f'call {approval.tool} again with the same arguments plus approval_id="{approval.id}" '
+            f"(the request expires at {_iso(approval.expires_at)}).",
+        ]
+    )
+    data = {
+        "status": "approval_pending",
+        "action": approval.preview.get("action"),
+        "approval_id": approval.id,
+        "preview": approval.preview,
+        "expires_at": _iso(approval.expires_at),
+    }
+    meta = {CARD_META: {"id": approval.id, "secret": approval.secret}} if way == "card" else None
+    return _result(text, data, meta)
+
+
+def declined(tool: str, channel: str, others: str) -> CallToolResult:
+    return not_done(
+        f"NOT DONE — the person declined ({tool}, through {channel}), or the client could not "
+        f"show them the request. Nothing was sent. {others}",
+        "declined",
+        tool,
+    )
+
+
+def expired(tool: str) -> CallToolResult:
+    return not_done(
+        f"NOT DONE — the approval request expired before it was answered or carried out. "
+        f"Nothing was sent. Call {tool} again without approval_id to ask again.",
+        "expired",
+        tool,
+    )
+
+
+def changed(tool: str) -> CallToolResult:
+    return not_done(
+        "NOT DONE — what this call would send changed since the person was asked (the post "
+        "was edited, or its state changed). Nothing was sent. Call "
+        f"{tool} again without approval_id to show them the current version.",
+        "changed",
+        tool,
+    )

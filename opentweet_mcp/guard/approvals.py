@@ -1,0 +1,168 @@
+"""Pending approvals: gated calls waiting for a person's answer (SPEC §11).
+
+When a person approves through a channel the agent cannot answer for it — an MCP Apps card,
+a page the host opens (URL elicitation), the approvals page or `opentweet-mcp approvals` — the
+call leaves a record here: what it is (tool, every argument, the key it acts for), what it
+would send (the publication digest, and the preview the person is shown), and two handles:
+the public `id`, which the agent holds to ask for the outcome, and the `secret`, which only
+the person's channel carries (the card's result metadata, the page link), never the model.
+
+The person's answer is claimed once: the first decision stands. The write itself is carried
+out once, by whichever request holds the call, after reading again that nothing changed
+(`Guard`). Records live in the ledger, so every replica and the command line see them.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from opentweet_mcp.guard.ledger import RESULT_TTL, Ledger
+
+Verdict = Literal["approved", "declined"]
+Channel = Literal["card", "url", "page", "cli"]
+RECORD = "approval:"
+DECISION = "approval-decision:"
+
+
+class ApprovalRefused(Exception):
+    """An answer or an approval_id that cannot be taken; nothing was sent.
+
+    `code`: `unknown` (no such approval, or not this call's), `forged` (wrong secret),
+    `expired`, `decided` (answered already)."""
+
+    def __init__(self, reason: str, code: str) -> None:
+        super().__init__(reason)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class PendingApproval:
+    id: str
+    secret: str = field(repr=False)
+    tool: str
+    arguments: dict[str, Any]  # every argument as JSON, the approval's own ones left out
+    arguments_digest: str
+    publication_digest: str
+    preview: dict[str, Any]  # what the card and the page draw
+    lines: list[str]  # the preview as text, for the terminal
+    key_digest: str
+    created_at: float
+    expires_at: float  # unanswered after this, it has expired
+    csrf: str = field(repr=False)  # what the page's answer must carry besides the secret
+    page: str | None = None  # where the approvals page that shows it is served, if anywhere
+
+    def dump(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def load(cls, raw: str) -> PendingApproval:
+        return cls(**json.loads(raw))
+
+    def matches(self, secret: str) -> bool:
+        return hmac.compare_digest(self.secret.encode(), secret.encode())
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    channel: Channel
+    at: float
+
+
+class Approvals:
+    """Pending approvals and the decisions on them, in the ledger."""
+
+    def __init__(
+        self, ledger: Ledger, ttl: float = 600.0, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.ledger = ledger
+        self.ttl = ttl  # how long a person has to answer, and then the agent to carry it out
+        self._clock = clock
+
+    async def create(
+        self,
+        *,
+        tool: str,
+        arguments: dict[str, Any],
+        arguments_digest: str,
+        publication_digest: str,
+        preview: dict[str, Any],
+        lines: list[str],
+        key_digest: str,
+        page: str | None,
+    ) -> PendingApproval:
+        now = self._clock()
+        approval = PendingApproval(
+            id=secrets.token_urlsafe(12),
+            secret=secrets.token_urlsafe(32),
+            tool=tool,
+            arguments=arguments,
+            arguments_digest=arguments_digest,
+            publication_digest=publication_digest,
+            preview=preview,
+            lines=lines,
+            key_digest=key_digest,
+            created_at=now,
+            expires_at=now + self.ttl,
+            csrf=secrets.token_urlsafe(16),
+            page=page,
+        )
+        await self.ledger.put_result(RECORD + approval.id, approval.dump(), RESULT_TTL)
+        return approval
+
+    async def get(self, approval_id: str) -> PendingApproval | None:
+        raw = await self.ledger.get_result(RECORD + approval_id)
+        return PendingApproval.load(raw) if raw is not None else None
+
+    async def decision(self, approval_id: str) -> Decision | None:
+        raw = await self.ledger.get_result(DECISION + approval_id)
+        return Decision(**json.loads(raw)) if raw is not None else None
+
+    def expired(self, approval: PendingApproval, decision: Decision | None) -> bool:
+        """Unanswered past its time, or approved too long ago to be carried out now."""
+        started = decision.at if decision is not None else approval.created_at
+        return self._clock() >= started + self.ttl
+
+    async def decide(
+        self,
+        approval_id: str,
+        secret: str,
+        verdict: Verdict,
+        channel: Channel,
+        key_digest: str | None = None,
+    ) -> tuple[PendingApproval, Decision]:
+        """Take a person's answer, once; the record it answers and the decision that stands.
+        `key_digest`, when the answer comes with an API key (the card), must be the request's."""
+        approval = await self.get(approval_id)
+        if approval is None or key_digest not in (None, approval.key_digest):
+            raise ApprovalRefused("there is no such approval request", "unknown")
+        if not approval.matches(secret):
+            raise ApprovalRefused("this link or card does not belong to that request", "forged")
+        if self._clock() >= approval.expires_at:
+            raise ApprovalRefused("this approval request has expired; nothing was sent", "expired")
+        decision = Decision(verdict, channel, self._clock())
+        if not await self.ledger.claim(
+            DECISION + approval_id, RESULT_TTL, json.dumps(asdict(decision))
+        ):
+            standing = await self.decision(approval_id)
+            said = standing.verdict if standing is not None else "answered"
+            raise ApprovalRefused(f"this request was already {said}", "decided")
+        return approval, decision
+
+    async def pending(self, key_digest: str | None = None) -> list[PendingApproval]:
+        """Unanswered, unexpired approvals (of one key, or of every key in this ledger)."""
+        found = []
+        now = self._clock()
+        for _, raw in await self.ledger.scan(RECORD):
+            approval = PendingApproval.load(raw)
+            if key_digest is not None and approval.key_digest != key_digest:
+                continue
+            if now < approval.expires_at and await self.decision(approval.id) is None:
+                found.append(approval)
+        return sorted(found, key=lambda a: a.created_at)
