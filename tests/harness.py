@@ -10,12 +10,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mcp import Client
+from mcp.client.extension import ClientExtension
 from mcp.types import CallToolResult
 
 from opentweet_mcp.api.client import OpenTweetClient
 from opentweet_mcp.api.retry import RetryPolicy
 from opentweet_mcp.config import Settings
-from opentweet_mcp.server import build_server
+from opentweet_mcp.server import OpenTweetServer, build_server
 
 TEST_SECRET = b"test-secret-for-confirmation-tokens"
 PRO_KEY = "pro_test_key_0001"
@@ -44,9 +45,31 @@ async def session(
     client_options: dict[str, Any] | None = None,
     **overrides: Any,
 ) -> AsyncIterator[Client]:
+    async with served(base_url, mode, client_options=client_options, **overrides) as (client, _):
+        yield client
+
+
+@asynccontextmanager
+async def served(
+    base_url: str,
+    mode: str = "legacy",
+    *,
+    client_options: dict[str, Any] | None = None,
+    **overrides: Any,
+) -> AsyncIterator[tuple[Client, OpenTweetServer]]:
+    """A client session and the server it talks to (for what a person does beside it)."""
     server = build_server(settings_for(base_url, **overrides))
     async with Client(server, mode=mode, **(client_options or {})) as client:  # type: ignore[arg-type]
-        yield client
+        yield client, server
+
+
+class AppsSupport(ClientExtension):
+    """What a host that draws MCP Apps declares."""
+
+    identifier = "io.modelcontextprotocol/ui"
+
+    def settings(self) -> dict[str, Any]:
+        return {"mimeTypes": ["text/html;profile=mcp-app"]}
 
 
 def text(result: CallToolResult) -> str:

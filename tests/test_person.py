@@ -1,0 +1,332 @@
+"""A person, not the agent, approves (SPEC §11): the MCP Apps card, a page the client opens
+(URL elicitation), the approvals page and `opentweet-mcp approvals`, over real MCP sessions
+against the sandbox. The pages themselves are driven in a real browser in
+`test_approval_ui.py`; here their routes are used as a browser would use them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import anyio
+import httpx2
+import pytest
+from mcp.client.session import ClientSession
+from mcp.types import (
+    ClientCapabilities,
+    ElicitationCapability,
+    ElicitResult,
+    UrlElicitationCapability,
+)
+
+from opentweet_mcp.guard.approvals import PendingApproval
+from opentweet_mcp.guard.sqlite_ledger import default_path
+from opentweet_mcp.server import OpenTweetServer
+from tests.harness import MODES, PRO_KEY, AppsSupport, data, served, session, text, writes
+
+CARD = {"extensions": [AppsSupport()]}
+
+
+def on_x(sandbox: Any) -> list[str]:
+    state = sandbox.state
+    return [p["text"] for p in state.store.posts(state.user(PRO_KEY).id) if p["status"] == "posted"]
+
+
+def held(result: Any) -> dict[str, str]:
+    """What the card finds in the result's metadata, as its buttons send it."""
+    hold = result.meta["io.opentweet/approval"]
+    return {"approval_id": hold["id"], "secret": hold["secret"]}
+
+
+def model_visible(result: Any) -> str:
+    return text(result) + json.dumps(result.structured_content or {})
+
+
+async def waiting(server: OpenTweetServer) -> PendingApproval:
+    """The pending approval a call is waiting on, as a person's channel finds it."""
+    for _ in range(200):
+        pending = await server.services().guard.approvals.pending()
+        if pending:
+            return pending[-1]
+        await anyio.sleep(0.02)
+    raise AssertionError("no approval was ever pending")
+
+
+# --- the MCP Apps card ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_the_card_approves_and_the_write_happens_once(sandbox: Any, mode: str) -> None:
+    options = {**CARD}
+    async with session(sandbox.base_url, mode, client_options=options, confirm="auto") as client:
+        arguments = {"text": "Approved in the card", "publish_now": True}
+        asked = await client.call_tool("create_post", arguments)
+        pending = data(asked)
+        assert pending["status"] == "approval_pending" and text(asked).startswith("NOT DONE YET")
+        hold = held(asked)
+        assert hold["approval_id"] == pending["approval_id"]
+        assert hold["secret"] not in model_visible(asked)  # only the card holds it
+        assert pending["preview"]["posts"][0]["tweets"][0]["text"] == "Approved in the card"
+        assert writes(sandbox.requests()) == []
+
+        done = await client.call_tool("approve_pending", hold)
+        assert data(done)["status"] == "posted" and "Published to X" in text(done)
+        again = await client.call_tool("approve_pending", hold)
+        assert again.is_error and "already approved" in text(again)
+        outcome = await client.call_tool(
+            "create_post", {**arguments, "approval_id": hold["approval_id"]}
+        )
+        assert data(outcome)["url"] == data(done)["url"] and "Replayed" in text(outcome)
+    assert on_x(sandbox) == ["Approved in the card"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_the_card_declines_and_nothing_is_sent(sandbox: Any, mode: str) -> None:
+    async with session(sandbox.base_url, mode, client_options=CARD, confirm="auto") as client:
+        post = data(await client.call_tool("create_post", {"text": "Not this one"}))["posts"][0]
+        asked = await client.call_tool("publish_post", {"id": post["id"]})
+        declined = await client.call_tool("decline_pending", held(asked))
+        assert data(declined)["status"] == "declined" and "Nothing was sent" in text(declined)
+        outcome = await client.call_tool(
+            "publish_post", {"id": post["id"], "approval_id": held(asked)["approval_id"]}
+        )
+        assert data(outcome)["status"] == "declined" and text(outcome).startswith("NOT DONE")
+    assert on_x(sandbox) == [] and len(writes(sandbox.requests())) == 1  # the draft
+
+
+async def test_the_card_refuses_forged_and_foreign_answers(sandbox: Any) -> None:
+    async with session(sandbox.base_url, client_options=CARD, confirm="auto") as client:
+        asked = await client.call_tool("create_post", {"text": "Mine", "publish_now": True})
+        hold = held(asked)
+        forged = await client.call_tool("approve_pending", {**hold, "secret": "x" * 43})
+        assert forged.is_error and "approval refused" in text(forged)
+    async with session(
+        sandbox.base_url, client_options=CARD, confirm="auto", api_key="pro_someone_else"
+    ) as other:
+        foreign = await other.call_tool("approve_pending", hold)
+        assert foreign.is_error and "no such approval" in text(foreign)
+    assert on_x(sandbox) == []
+
+
+async def test_an_approval_id_is_good_only_for_its_own_call(sandbox: Any) -> None:
+    async with session(sandbox.base_url, client_options=CARD, confirm="auto") as client:
+        asked = await client.call_tool(
+            "create_post", {"text": "Approved text", "publish_now": True}
+        )
+        await client.call_tool("approve_pending", held(asked))
+        approval_id = held(asked)["approval_id"]
+        for arguments in (
+            {"text": "Other text", "publish_now": True},
+            {"text": "Approved text", "scheduled_date": "2099-01-01T09:00:00Z"},
+        ):
+            refused = await client.call_tool(
+                "create_post", {**arguments, "approval_id": approval_id}
+            )
+            assert refused.is_error and "does not belong to this" in text(refused)
+    assert on_x(sandbox) == ["Approved text"]
+
+
+async def test_an_edit_after_the_card_was_shown_is_not_approved(sandbox: Any) -> None:
+    async with session(sandbox.base_url, client_options=CARD, confirm="auto") as client:
+        post_id = data(await client.call_tool("create_post", {"text": "As shown"}))["posts"][0][
+            "id"
+        ]
+        asked = await client.call_tool("publish_post", {"id": post_id})
+        await client.call_tool("update_post", {"id": post_id, "text": "Swapped after"})
+        outcome = await client.call_tool("approve_pending", held(asked))
+        assert data(outcome)["status"] == "changed" and "Nothing was sent" in text(outcome)
+    assert on_x(sandbox) == []
+
+
+# --- --confirm person: never an agent-held token --------------------------------------------
+
+
+async def test_person_mode_never_takes_a_token(sandbox: Any) -> None:
+    async with session(sandbox.base_url, confirm="token") as client:
+        args = {"text": "Token minted elsewhere", "publish_now": True}
+        token = data(await client.call_tool("create_post", args))["confirmation_token"]
+    async with session(sandbox.base_url, confirm="person", approval_wait=0) as client:
+        result = await client.call_tool("create_post", {**args, "confirmation_token": token})
+        assert data(result)["status"] == "approval_pending"
+    assert on_x(sandbox) == []
+
+
+async def test_the_terminal_answers_while_the_call_waits(sandbox: Any) -> None:
+    """A client with no way to show the person anything: the call waits while the person
+    runs `opentweet-mcp approvals` in a terminal, then carries out what they approved."""
+    ledger = default_path(sandbox.base_url)  # where the command looks for this root
+    env = {**os.environ, "OPENTWEET_BASE_URL": sandbox.base_url, "OPENTWEET_API_KEY": ""}
+
+    def approvals(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "opentweet_mcp", "approvals", *argv],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+
+    async with served(sandbox.base_url, confirm="person", approval_wait=30, ledger_path=ledger) as (
+        client,
+        server,
+    ):
+        outcome: dict[str, Any] = {}
+
+        async def publish() -> None:
+            args = {"text": "Approved from a terminal \x1b[2J", "publish_now": True}
+            outcome["result"] = await client.call_tool("create_post", args)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(publish)
+            pending = await waiting(server)
+            listed = await anyio.to_thread.run_sync(approvals)
+            assert listed.returncode == 0 and pending.id in listed.stdout
+            assert "Approved from a terminal ⟨U+001B⟩[2J" in listed.stdout  # safe to print
+            assert "\x1b" not in listed.stdout and pending.secret not in listed.stdout
+            answered = await anyio.to_thread.run_sync(approvals, "approve", pending.id)
+            assert answered.returncode == 0 and "Approved" in answered.stdout
+        result = outcome["result"]
+        assert data(result)["status"] == "posted", text(result)
+        again = await anyio.to_thread.run_sync(approvals, "decline", pending.id)
+        assert again.returncode == 1 and "already approved" in again.stdout
+    assert on_x(sandbox) == ["Approved from a terminal \x1b[2J"]
+
+
+async def test_a_call_that_stops_waiting_leaves_the_answer_to_the_next_one(sandbox: Any) -> None:
+    async with served(sandbox.base_url, confirm="person", approval_wait=0) as (client, server):
+        args = {"text": "Answered later", "publish_now": True}
+        asked = await client.call_tool("create_post", args)
+        pending = data(asked)
+        assert "still waiting" in text(asked)
+        approval = await waiting(server)
+        assert approval.id == pending["approval_id"]
+        again = await client.call_tool("create_post", {**args, "approval_id": approval.id})
+        assert data(again)["status"] == "approval_pending"
+        await server.services().guard.approvals.decide(
+            approval.id, approval.secret, "approved", "cli"
+        )
+        done = await client.call_tool("create_post", {**args, "approval_id": approval.id})
+        assert data(done)["status"] == "posted"
+    assert on_x(sandbox) == ["Answered later"]
+
+
+# --- the approvals page, as a browser uses it ---------------------------------------------
+
+
+async def page_answer(link: str, verdict: str, **change: Any) -> httpx2.Response:
+    """What the page's script sends: the secret from the fragment, its CSRF token, Origin."""
+    base, secret = link.split("#")
+    origin = "{0.scheme}://{0.netloc}".format(urlsplit(base))
+    async with httpx2.AsyncClient() as http:
+        view = await http.get(f"{base}/view", headers={"X-Approval-Secret": secret})
+        body = {"verdict": verdict, "secret": secret, "csrf": view.json().get("csrf")}
+        headers = {"Origin": origin}
+        body |= change.pop("body", {})
+        headers |= change.pop("headers", {})
+        return await http.post(f"{base}/answer", json=body, headers=headers)
+
+
+async def test_the_page_refuses_what_a_browser_should_never_send(sandbox: Any) -> None:
+    from opentweet_mcp.guard.confirm import page_link
+
+    async with served(sandbox.base_url, confirm="person", approval_wait=0) as (client, server):
+        await client.call_tool("create_post", {"text": "Guarded page", "publish_now": True})
+        approval = await waiting(server)
+        link = page_link(approval)
+        assert link is not None
+        base, secret = link.split("#")
+        async with httpx2.AsyncClient() as http:
+            shell = await http.get(base)
+            assert shell.status_code == 200 and secret not in shell.text
+            assert "frame-ancestors 'none'" in shell.headers["content-security-policy"]
+            forged = await http.get(f"{base}/view", headers={"X-Approval-Secret": "x" * 43})
+            assert forged.status_code == 403
+            unknown = await http.get(
+                base.rsplit("/", 1)[0] + "/AAAAAAAAAAAAAAAA/view",
+                headers={"X-Approval-Secret": secret},
+            )
+            assert unknown.status_code == 404
+        for change, status in (
+            ({"headers": {"Origin": "https://evil.example"}}, 403),  # another site's page
+            ({"body": {"csrf": "wrong"}}, 403),
+            ({"body": {"secret": "x" * 43}}, 403),
+        ):
+            refused = await page_answer(link, "approved", **change)
+            assert refused.status_code == status, (change, refused.text)
+        assert (await server.services().guard.approvals.decision(approval.id)) is None
+        declined = await page_answer(link, "declined")
+        assert declined.status_code == 200 and declined.json()["state"] == "declined"
+        used = await page_answer(link, "approved")
+        assert used.status_code == 409
+    assert on_x(sandbox) == []
+
+
+async def test_an_expired_link_is_refused(sandbox: Any) -> None:
+    from opentweet_mcp.guard.confirm import page_link
+
+    async with served(sandbox.base_url, confirm="person", approval_wait=0) as (client, server):
+        await client.call_tool("create_post", {"text": "Too late", "publish_now": True})
+        approval = await waiting(server)
+        approvals = server.services().guard.approvals
+        approvals._clock = lambda: time.time() + 3600  # an hour later: its time is up
+        late = await page_answer(page_link(approval) or "", "approved")
+        assert late.status_code == 410
+    assert on_x(sandbox) == []
+
+
+# --- URL elicitation: the client opens the page -------------------------------------------
+
+
+async def test_a_client_that_opens_pages_gets_the_approval_page(
+    sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client declaring URL elicitation only (a form is preferred when both are): the page
+    link reaches the client, never the model; the person approves there; the call completes
+    and the client is told the elicitation is complete."""
+    original = ClientSession._build_capabilities
+
+    def url_only(self: ClientSession, version: str) -> ClientCapabilities:
+        declared = original(self, version)
+        url = ElicitationCapability(url=UrlElicitationCapability())
+        return declared.model_copy(update={"elicitation": url})
+
+    monkeypatch.setattr(ClientSession, "_build_capabilities", url_only)
+    opened: list[str] = []
+    completed: list[str] = []
+
+    async def open_page(ctx: Any, params: Any) -> ElicitResult:
+        opened.append(params.url)
+
+        async def person() -> None:
+            await anyio.sleep(0.2)
+            answer = await page_answer(params.url, "approved")
+            assert answer.status_code == 200, answer.text
+
+        ctx_group.start_soon(person)
+        return ElicitResult(action="accept")
+
+    async def notices(message: Any) -> None:
+        root = getattr(message, "root", message)
+        if getattr(root, "method", "") == "notifications/elicitation/complete":
+            completed.append(root.params.elicitation_id)
+
+    options = {"elicitation_callback": open_page, "message_handler": notices}
+    async with (
+        anyio.create_task_group() as ctx_group,
+        session(sandbox.base_url, "legacy", client_options=options, confirm="auto") as client,
+    ):
+        result = await client.call_tool(
+            "create_post", {"text": "Via the page", "publish_now": True}
+        )
+        await anyio.sleep(0.1)
+    assert data(result)["status"] == "posted", text(result)
+    (link,) = opened
+    secret = link.split("#")[1]
+    assert secret not in model_visible(result)
+    assert completed and completed[0] in link
+    assert on_x(sandbox) == ["Via the page"]
