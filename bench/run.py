@@ -144,6 +144,7 @@ class Sandbox:
     """The OpenTweet simulator in its own process, rate limits lifted."""
 
     def __init__(self, workdir: Path) -> None:
+        self.state = workdir / "state"  # the servers' state folder (XDG_STATE_HOME)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         db = str(workdir / "bench.db")
@@ -173,6 +174,7 @@ def server_env(sandbox: Sandbox) -> dict[str, str]:
         "OPENTWEET_BASE_URL": sandbox.url,
         "OPENTWEET_MCP_CONFIRM": "token",
         "OPENTWEET_MCP_SECRET": "bench-secret",
+        "XDG_STATE_HOME": str(sandbox.state),
     }
 
 
@@ -296,10 +298,19 @@ async def timed(call: Callable[[], Awaitable[Any]], n: int, warmup: int = 20) ->
     return samples
 
 
+APPS = {"io.modelcontextprotocol/ui": {"mimeTypes": ["text/html;profile=mcp-app"]}}
+
+
 @asynccontextmanager
-async def stdio_session(sandbox: Sandbox) -> AsyncIterator[ClientSession]:
-    params = StdioServerParameters(command=PY, args=["-c", LIFTED], env=server_env(sandbox))
-    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+async def stdio_session(
+    sandbox: Sandbox, extensions: dict[str, Any] | None = None, **env: str
+) -> AsyncIterator[ClientSession]:
+    environment = server_env(sandbox) | env
+    params = StdioServerParameters(command=PY, args=["-c", LIFTED], env=environment)
+    async with (
+        stdio_client(params) as (read, write),
+        ClientSession(read, write, extensions=extensions) as session,
+    ):
         await session.initialize()
         yield session
 
@@ -369,12 +380,20 @@ async def listing(settings: Settings) -> list[dict[str, Any]]:
     return [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools]
 
 
+def model_facing(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the model is shown: hosts keep app-only tools (the approval card's) to the app."""
+    return [t for t in tools if t.get("_meta", {}).get("ui", {}).get("visibility") != ["app"]]
+
+
 async def schema_cost(sandbox: Sandbox, tokens: Tokens) -> dict[str, Any]:
-    every = await listing(in_process_settings(sandbox))
+    """tools/list as the default configuration (--confirm auto) lists it."""
+    listed = await listing(in_process_settings(sandbox, confirm="auto"))
+    every = model_facing(listed)
     per_tool = {t["name"]: tokens(t) for t in every}
     per_toolset = {}
     for toolset in TOOLSETS:
-        tools = await listing(in_process_settings(sandbox, toolsets=(toolset,)))
+        only = in_process_settings(sandbox, confirm="auto", toolsets=(toolset,))
+        tools = model_facing(await listing(only))
         per_toolset[toolset] = {"tools": len(tools), "tokens": tokens({"tools": tools})}
     full = {"tools": every}
     return {
@@ -384,6 +403,7 @@ async def schema_cost(sandbox: Sandbox, tokens: Tokens) -> dict[str, Any]:
             "bytes": len(compact_json(full).encode()),
             "tokens": tokens(full),
         },
+        "app-only": [t["name"] for t in listed if t not in every],
         "per toolset": per_toolset,
         "per tool": per_tool,
         "largest": sorted(per_tool.items(), key=lambda kv: -kv[1])[:5],
@@ -561,6 +581,65 @@ async def bulk_workflow(sandbox: Sandbox, runs: int) -> dict[str, Any]:
     }
 
 
+# --- 7. a person's approval -------------------------------------------------------------------
+
+
+async def approval_round_trip(sandbox: Sandbox, runs: int) -> dict[str, Any]:
+    """From the person's click to the write's result, over stdio with --confirm person: on the
+    approvals page (the answer's POST, while the call waits) and on the MCP Apps card (the
+    app-only approve_pending call, which carries the write out itself)."""
+    from opentweet_mcp.approvals.page import approval_html
+    from opentweet_mcp.guard.approvals import Approvals
+    from opentweet_mcp.guard.confirm import page_link
+    from opentweet_mcp.guard.sqlite_ledger import SqliteLedger, default_path
+
+    os.environ["XDG_STATE_HOME"] = str(sandbox.state)  # where the server keeps its approvals
+    ledger = SqliteLedger(default_path(sandbox.url))
+    approvals = Approvals(ledger)
+    page: list[float] = []
+    card: list[float] = []
+    env = {"OPENTWEET_MCP_CONFIRM": "person", "OPENTWEET_MCP_APPROVAL_WAIT": "30"}
+    try:
+        async with stdio_session(sandbox, **env) as session, httpx2.AsyncClient() as http:
+            for run in range(runs):
+                asked = asyncio.create_task(
+                    session.call_tool("create_post", {"text": f"Page {run}", "publish_now": True})
+                )
+                while not (waiting := await approvals.pending()):
+                    await asyncio.sleep(0.01)
+                base, secret = (page_link(waiting[0]) or "").split("#")
+                view = (
+                    await http.get(f"{base}/view", headers={"X-Approval-Secret": secret})
+                ).json()
+                origin = "/".join(base.split("/")[:3])
+                answer = {"verdict": "approved", "secret": secret, "csrf": view["csrf"]}
+                started = time.perf_counter()
+                await http.post(f"{base}/answer", json=answer, headers={"Origin": origin})
+                result = await asked
+                page.append(time.perf_counter() - started)
+                assert (result.structured_content or {}).get("status") == "posted", result
+        card_env = {**env, "OPENTWEET_MCP_CONFIRM": "auto"}  # a host that draws MCP Apps
+        async with stdio_session(sandbox, APPS, **card_env) as session:
+            for run in range(runs):
+                asked = await session.call_tool(
+                    "create_post", {"text": f"Card {run}", "publish_now": True}
+                )
+                hold = (asked.meta or {})["io.opentweet/approval"]
+                started = time.perf_counter()
+                done = await session.call_tool(
+                    "approve_pending", {"approval_id": hold["id"], "secret": hold["secret"]}
+                )
+                card.append(time.perf_counter() - started)
+                assert not done.is_error, done.content
+    finally:
+        await ledger.aclose()
+    return {
+        "page: answer POST -> result": ms(page),
+        "card: approve_pending -> result": ms(card),
+        "card HTML bytes": len(approval_html().encode()),
+    }
+
+
 # --- the report -------------------------------------------------------------------------------
 
 
@@ -590,7 +669,8 @@ def _per_call_lines(p: dict[str, Any]) -> list[str]:
 def _tools_lines(t: dict[str, Any]) -> list[str]:
     return [
         f"tools/list: {t['full']['tools']} tools, {t['full']['bytes']} bytes, "
-        f"{t['full']['tokens']} tokens ({t['method']}; target <= 4,000)",
+        f"{t['full']['tokens']} tokens ({t['method']}; target <= 4,000; app-only "
+        f"{', '.join(t['app-only'])} not counted)",
         "  per toolset: "
         + ", ".join(f"{k} {v['tokens']} ({v['tools']})" for k, v in t["per toolset"].items()),
         "  largest: " + ", ".join(f"{name} {n}" for name, n in t["largest"]),
@@ -625,6 +705,15 @@ def _bulk_lines(b: dict[str, Any]) -> list[str]:
     ]
 
 
+def _approval_lines(a: dict[str, Any]) -> list[str]:
+    rows = [(name, row) for name, row in a.items() if isinstance(row, dict)]
+    return [
+        "a person's approval, click -> write done (median / p99 ms)",
+        *(f"  {name:<44} {row['median']:>8.1f} {row['p99']:>8.1f}" for name, row in rows),
+        f"  approval card: {a['card HTML bytes']:,} bytes (goal <= 30 KB)",
+    ]
+
+
 def _memory_lines(m: dict[str, Any]) -> list[str]:
     lines = ["peak RSS (MiB)                        after start-up   after calls"]
     calls_key = next(k for k in m["opentweet-mcp"] if k.startswith("after ") and "calls" in k)
@@ -641,6 +730,7 @@ SECTIONS = {
     "results": _results_lines,
     "http": _http_lines,
     "bulk": _bulk_lines,
+    "approval": _approval_lines,
     "memory": _memory_lines,
 }
 
@@ -658,6 +748,7 @@ async def main() -> None:
     parser.add_argument("--calls", type=int, default=300, help="timed calls per transport")
     parser.add_argument("--seconds", type=float, default=4.0, help="per HTTP concurrency level")
     parser.add_argument("--bulk-runs", type=int, default=5, help="bulk workflows timed")
+    parser.add_argument("--approvals", type=int, default=20, help="person approvals timed")
     parser.add_argument(
         "--only",
         help=f"comma list of sections to measure (default all): {', '.join(SECTIONS)}; "
@@ -693,6 +784,8 @@ async def main() -> None:
                 figures["http"] = await http_throughput(sandbox, args.seconds)
             if "bulk" in wanted:
                 figures["bulk"] = await bulk_workflow(sandbox, runs=args.bulk_runs)
+            if "approval" in wanted:
+                figures["approval"] = await approval_round_trip(sandbox, args.approvals)
             if "memory" in figures:
                 await memory_after_calls(sandbox, baseline, post_id, figures["memory"], 1000)
         finally:

@@ -52,7 +52,7 @@ ENVIRONMENT = """environment:
   OPENTWEET_MCP_STATELESS, _ALLOWED_HOSTS, _ALLOWED_ORIGINS, _LOG_LEVEL
 """
 COMMANDS = ("serve", "sandbox", "tools", "call", "approvals")
-APPROVAL_ACTIONS = ("list", "show", "approve", "decline", "open")
+APPROVAL_ACTIONS = ("review", "list", "show", "approve", "decline", "open")
 
 
 def _server_flags(parser: argparse.ArgumentParser) -> None:
@@ -153,11 +153,12 @@ def _parser() -> argparse.ArgumentParser:
         "approvals",
         help="list, approve or decline what waits for your approval",
         description="What the server waits for you to approve (with --confirm person, or "
-        "when the client shows approval cards): list, show ID, approve ID, decline ID, open ID "
+        "when the client shows approval cards): review (each in turn, asking; the default in "
+        "a terminal), list (the default otherwise), show ID, approve ID, decline ID, open ID "
         "(the approval page in a browser). The waiting call, or your assistant's next call, "
         "carries out what you approve.",
     )
-    approvals.add_argument("action", nargs="?", default="list", choices=APPROVAL_ACTIONS)
+    approvals.add_argument("action", nargs="?", choices=APPROVAL_ACTIONS)
     approvals.add_argument("id", nargs="?", help="the approval's id, as `list` shows it")
     _server_flags(approvals)
     return parser
@@ -319,7 +320,7 @@ def _call(settings: Settings, tool: str, raw_arguments: str) -> int:
     return 1 if result.is_error else 0
 
 
-def _approvals(settings: Settings, action: str, approval_id: str | None) -> int:
+def _approvals(settings: Settings, action: str | None, approval_id: str | None) -> int:
     import anyio
 
     from opentweet_mcp.approvals.command import run
@@ -330,7 +331,8 @@ def _approvals(settings: Settings, action: str, approval_id: str | None) -> int:
     async def answering() -> int:
         ledger = open_ledger(settings)
         try:
-            return await run(ledger, action, approval_id, sys.stdout)
+            chosen = action or ("review" if sys.stdin.isatty() and sys.stdout.isatty() else "list")
+            return await run(ledger, chosen, approval_id, sys.stdout, sys.stdin)
         finally:
             await ledger.aclose()
 

@@ -1,8 +1,10 @@
 """Serving MCP over HTTP (streamable HTTP at /mcp, or legacy SSE) for hosted use.
 
-Loaded only for `--transport http|sse`. Every request passes the bearer-token check (when a
+Loaded only for `--transport http|sse`. Every MCP request passes the bearer-token check (when a
 token is configured) and the SDK's Host/Origin protection; the OpenTweet key may come per
-request in `X-OpenTweet-Key`, so one deployment serves many users.
+request in `X-OpenTweet-Key`, so one deployment serves many users. The same app serves the
+approvals page under `/approvals/` (Host/Origin checked, each request authorised by its
+approval's secret: see `approvals.page`).
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ import json
 from typing import Any
 
 import uvicorn
-from mcp.server import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from opentweet_mcp.approvals.page import page_app
 from opentweet_mcp.config import Settings, is_loopback
+from opentweet_mcp.server import OpenTweetServer
 
 MCP_PATH = "/mcp"
+PAGE_PATH = "/approvals/"
 
 
 class BearerAuth:
@@ -74,8 +78,9 @@ def transport_security(settings: Settings) -> TransportSecuritySettings:
     )
 
 
-def asgi_app(server: MCPServer, settings: Settings) -> ASGIApp:
+def asgi_app(server: OpenTweetServer, settings: Settings) -> ASGIApp:
     security = transport_security(settings)
+    pages = page_app(lambda: server.services().guard, security)
     app: ASGIApp
     if settings.transport == "sse":
         app = server.sse_app(transport_security=security, host=settings.host)
@@ -89,10 +94,18 @@ def asgi_app(server: MCPServer, settings: Settings) -> ASGIApp:
         )
     if settings.auth_token:
         app = BearerAuth(app, settings.auth_token)
-    return app
+    mcp_app = app
+
+    async def route(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(PAGE_PATH):
+            await pages(scope, receive, send)
+        else:
+            await mcp_app(scope, receive, send)  # the lifespan too: it runs the MCP server
+
+    return route
 
 
-def serve_http(server: MCPServer, settings: Settings) -> None:
+def serve_http(server: OpenTweetServer, settings: Settings) -> None:
     config: Any = uvicorn.Config(
         asgi_app(server, settings),
         host=settings.host,

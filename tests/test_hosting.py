@@ -3,6 +3,7 @@ Host protection, and per-request OpenTweet keys with confirmation tokens bound t
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -139,3 +141,81 @@ async def test_sse_transport(sandbox: Any) -> None:
             assert len(model_facing) == 28
             me = await client.call_tool("get_account", {})
             assert data(me)["authenticated"] is True
+
+
+async def test_the_approvals_page_is_served_by_the_same_app(sandbox: Any, tmp_path: Path) -> None:
+    """Multi-user HTTP with a person approving: the agent learns only the approval's id; the
+    operator's `approvals open` hands the person's browser the link; the page's routes need no
+    bearer token (the link's secret authorises them) but pass the Host and Origin checks; an
+    answer is taken once, and only its own user's next call carries it out."""
+    opened = tmp_path / "opened"
+    browser = tmp_path / "browser"
+    remember = f"import sys, pathlib\npathlib.Path({str(opened)!r}).write_text(sys.argv[1])\n"
+    browser.write_text(f"#!{sys.executable}\n{remember}")
+    browser.chmod(0o755)
+    env = {"OPENTWEET_MCP_APPROVAL_WAIT": "0"}
+    post = {"text": "Approved in a browser", "publish_now": True}
+    with running_server(
+        sandbox.base_url, "--transport", "http", "--confirm", "person", env=env
+    ) as url:
+        async with (
+            http("pro_alice_key") as alice_http,
+            Client(
+                streamable_http_client(f"{url}/mcp", http_client=alice_http), mode="legacy"
+            ) as alice,
+        ):
+            asked = await alice.call_tool("create_post", post)
+            assert data(asked)["status"] == "approval_pending", text(asked)
+            approval_id = data(asked)["approval_id"]
+            command = subprocess.run(
+                [sys.executable, "-m", "opentweet_mcp", "approvals", "open", approval_id],
+                env={**os.environ, "OPENTWEET_BASE_URL": sandbox.base_url, "BROWSER": str(browser)},
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert command.returncode == 0, command.stdout + command.stderr
+            link = opened.read_text()
+            page, secret = link.split("#")
+            assert page == f"{url}/approvals/{approval_id}"
+            dumped = asked.model_dump_json()
+            assert secret not in dumped and "/approvals/" not in dumped
+            async with httpx2.AsyncClient(timeout=30) as browser_http:  # no bearer token
+                shell = await browser_http.get(page)
+                assert shell.status_code == 200 and 'data-mode="page"' in shell.text
+                assert (await browser_http.get(f"{page}/view")).status_code == 403
+                view = await browser_http.get(f"{page}/view", headers={"X-Approval-Secret": secret})
+                assert view.status_code == 200 and view.json()["state"] == "pending"
+                assert "Approved in a browser" in json.dumps(view.json()["preview"])
+                rebound = await browser_http.get(
+                    f"{page}/view", headers={"X-Approval-Secret": secret, "Host": "evil.example"}
+                )
+                assert rebound.status_code == 421
+                answer = {"verdict": "approved", "secret": secret, "csrf": view.json()["csrf"]}
+                for origin in ("http://evil.example", "http://localhost:1"):
+                    refused = await browser_http.post(
+                        f"{page}/answer", json=answer, headers={"Origin": origin}
+                    )
+                    assert refused.status_code == 403
+                approved = await browser_http.post(
+                    f"{page}/answer", json=answer, headers={"Origin": url}
+                )
+                assert approved.status_code == 200, approved.text
+                again = await browser_http.post(
+                    f"{page}/answer", json=answer, headers={"Origin": url}
+                )
+                assert again.status_code == 409
+            async with (
+                http("pro_bob_key") as bob_http,
+                Client(
+                    streamable_http_client(f"{url}/mcp", http_client=bob_http), mode="legacy"
+                ) as bob,
+            ):
+                stolen = await bob.call_tool("create_post", {**post, "approval_id": approval_id})
+                assert stolen.is_error, text(stolen)
+            done = await alice.call_tool("create_post", {**post, "approval_id": approval_id})
+            assert data(done)["status"] == "posted", text(done)
+    posted = [
+        r for r in sandbox.requests() if r["method"] == "POST" and r["path"] == "/api/v1/posts"
+    ]
+    assert [r["key_prefix"][:9] for r in posted] == ["pro_alice"]

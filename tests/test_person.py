@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import anyio
 import httpx2
+import pexpect
 import pytest
 from mcp.client.session import ClientSession
 from mcp.types import (
@@ -197,6 +198,76 @@ async def test_the_terminal_answers_while_the_call_waits(sandbox: Any) -> None:
     assert on_x(sandbox) == ["Approved from a terminal \x1b[2J"]
 
 
+def approvals_in_a_terminal(base_url: str, *argv: str) -> pexpect.spawn:
+    """`opentweet-mcp approvals` in a pseudo-terminal, as a person runs it."""
+    env = {**os.environ, "OPENTWEET_BASE_URL": base_url, "OPENTWEET_API_KEY": ""}
+    return pexpect.spawn(
+        sys.executable,
+        ["-m", "opentweet_mcp", "approvals", *argv],
+        env=env,
+        encoding="utf-8",
+        timeout=30,
+        dimensions=(40, 160),
+    )
+
+
+async def test_the_terminal_goes_through_what_waits(sandbox: Any) -> None:
+    """`opentweet-mcp approvals` in a real terminal: each waiting request in full, asked in
+    turn — approve one, decline one, skip one; then `list` shows what still waits, and the
+    agent's calls learn each outcome."""
+    ledger = default_path(sandbox.base_url)
+    posts = [
+        {"text": f"{word} \x1b]0;owned\x07", "publish_now": True}
+        for word in ("One", "Two", "Three")
+    ]
+    async with served(sandbox.base_url, confirm="person", approval_wait=0, ledger_path=ledger) as (
+        client,
+        server,
+    ):
+        ids = [data(await client.call_tool("create_post", post))["approval_id"] for post in posts]
+        secrets = [a.secret for a in await server.services().guard.approvals.pending()]
+        ask = "[a]pprove, [d]ecline, [s]kip, [q]uit: "
+        shown: list[str] = []
+
+        def review() -> None:
+            child = approvals_in_a_terminal(sandbox.base_url)  # no action: a terminal is asked
+            try:
+                for number, (approval_id, reply) in enumerate(zip(ids, "ads", strict=True), 1):
+                    child.expect_exact(f"[{number} of 3] {approval_id}")
+                    child.expect_exact(ask)
+                    shown.append(child.before)
+                    child.sendline("maybe")  # not an answer: asked again
+                    child.expect_exact(ask)
+                    child.sendline(reply)
+                child.expect_exact("Skipped; it keeps waiting.")
+                child.expect(pexpect.EOF)
+            finally:
+                child.close()
+            assert child.exitstatus == 0
+
+        await anyio.to_thread.run_sync(review)
+        for word, seen in zip(("One", "Two", "Three"), shown, strict=True):
+            assert f"{word} ⟨U+001B⟩]0;owned⟨U+0007⟩" in seen  # the title was not set
+            assert "\x1b]" not in seen
+        assert not any(secret in "".join(shown) for secret in secrets)
+
+        def listing() -> str:
+            child = approvals_in_a_terminal(sandbox.base_url, "list")
+            child.expect(pexpect.EOF)
+            return str(child.before)
+
+        still = await anyio.to_thread.run_sync(listing)
+        assert ids[2] in still and ids[0] not in still and ids[1] not in still
+        outcomes = [
+            await client.call_tool("create_post", {**post, "approval_id": approval_id})
+            for post, approval_id in zip(posts, ids, strict=True)
+        ]
+        assert data(outcomes[0])["status"] == "posted"
+        assert data(outcomes[1])["status"] == "declined"
+        assert data(outcomes[2])["status"] == "approval_pending"
+    assert on_x(sandbox) == ["One \x1b]0;owned\x07"]
+
+
 async def test_a_call_that_stops_waiting_leaves_the_answer_to_the_next_one(sandbox: Any) -> None:
     async with served(sandbox.base_url, confirm="person", approval_wait=0) as (client, server):
         args = {"text": "Answered later", "publish_now": True}
@@ -330,3 +401,56 @@ async def test_a_client_that_opens_pages_gets_the_approval_page(
     assert secret not in model_visible(result)
     assert completed and completed[0] in link
     assert on_x(sandbox) == ["Via the page"]
+
+
+@pytest.mark.parametrize("way", ["form", "url"])
+async def test_a_host_that_declines_unasked_leaves_the_request_to_the_terminal(
+    sandbox: Any, way: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Some hosts declare elicitation and decline every request without showing it (Claude
+    Code's VS Code extension): the decline is reported as possibly unseen, and the request
+    waits for the person in `opentweet-mcp approvals`; a dismissed form is a real no."""
+    if way == "url":
+        original = ClientSession._build_capabilities
+
+        def url_only(self: ClientSession, version: str) -> ClientCapabilities:
+            declared = original(self, version)
+            url = ElicitationCapability(url=UrlElicitationCapability())
+            return declared.model_copy(update={"elicitation": url})
+
+        monkeypatch.setattr(ClientSession, "_build_capabilities", url_only)
+
+    async def decline(ctx: Any, params: Any) -> ElicitResult:
+        return ElicitResult(action="decline")
+
+    options = {"elicitation_callback": decline}
+    post = {"text": "Seen in a terminal", "publish_now": True}
+    async with served(
+        sandbox.base_url, client_options=options, confirm="person", approval_wait=0
+    ) as (client, server):
+        asked = await client.call_tool("create_post", post)
+        said = data(asked)
+        assert said["status"] == "declined" and "could not show" in text(asked)
+        assert "opentweet-mcp approvals" in text(asked)
+        approval = await waiting(server)
+        assert approval.id == said["approval_id"]
+        await server.services().guard.approvals.decide(
+            approval.id, approval.secret, "approved", "cli"
+        )
+        done = await client.call_tool("create_post", {**post, "approval_id": approval.id})
+        assert data(done)["status"] == "posted", text(done)
+
+    async def dismiss(ctx: Any, params: Any) -> ElicitResult:
+        return ElicitResult(action="cancel")
+
+    if way == "form":
+        async with served(
+            sandbox.base_url,
+            client_options={"elicitation_callback": dismiss},
+            confirm="person",
+            approval_wait=0,
+        ) as (client, server):
+            dismissed = await client.call_tool("create_post", {"text": "No", "publish_now": True})
+            assert data(dismissed)["status"] == "declined" and "approval_id" not in data(dismissed)
+            assert await server.services().guard.approvals.pending() == []
+    assert on_x(sandbox) == ["Seen in a terminal"]

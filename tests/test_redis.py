@@ -8,6 +8,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -136,3 +137,47 @@ async def test_replicas_share_one_rate_limit(ledger: Any) -> None:
     waits = [await replicas[n % 2].acquire() for n in range(4)]
     assert waits[:3] == [0.0, 0.0, 0.0]
     assert waits[3] == pytest.approx(40.0) and slept == [pytest.approx(40.0)]
+
+
+async def test_scan_finds_a_prefix_and_nothing_else(ledger: Any) -> None:
+    await ledger.put_result("approval:a*1", "one", 5)
+    await ledger.put_result("approval:b", "two", 5)
+    await ledger.put_result("approvals-other", "three", 5)
+    assert await ledger.scan("approval:") == [("approval:a*1", "one"), ("approval:b", "two")]
+    assert await ledger.scan("approval:a*") == [("approval:a*1", "one")]  # no wildcards
+
+
+async def test_replicas_share_pending_approvals(sandbox: Any, redis_url: str) -> None:
+    """Asked on one replica, answered in the terminal, carried out by another replica once;
+    the first replica's next call learns the result."""
+    env = {"OPENTWEET_MCP_REDIS_URL": redis_url, "OPENTWEET_MCP_APPROVAL_WAIT": "0"}
+    headers = {"Authorization": f"Bearer {AUTH}", "X-OpenTweet-Key": "pro_replicated_person"}
+    post = {"text": "Approved once, anywhere", "publish_now": True}
+    flags = ("--transport", "http", "--confirm", "person")
+    with (
+        running_server(sandbox.base_url, *flags, env=env) as one,
+        running_server(sandbox.base_url, *flags, env=env) as two,
+    ):
+        async with (
+            httpx2.AsyncClient(headers=headers, timeout=30) as http_a,
+            httpx2.AsyncClient(headers=headers, timeout=30) as http_b,
+            Client(streamable_http_client(f"{one}/mcp", http_client=http_a), mode="legacy") as a,
+            Client(streamable_http_client(f"{two}/mcp", http_client=http_b), mode="legacy") as b,
+        ):
+            approval_id = data(await a.call_tool("create_post", post))["approval_id"]
+            answered = subprocess.run(
+                [sys.executable, "-m", "opentweet_mcp", "approvals", "approve", approval_id],
+                env={**os.environ, **env, "OPENTWEET_BASE_URL": sandbox.base_url},
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert answered.returncode == 0, answered.stdout + answered.stderr
+            done = await b.call_tool("create_post", {**post, "approval_id": approval_id})
+            assert data(done)["status"] == "posted", text(done)
+            again = await a.call_tool("create_post", {**post, "approval_id": approval_id})
+            assert "Replayed" in text(again) and data(again)["url"] == data(done)["url"]
+    posted = [
+        r for r in sandbox.requests() if r["method"] == "POST" and r["path"] == "/api/v1/posts"
+    ]
+    assert len(posted) == 1

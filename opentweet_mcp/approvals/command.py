@@ -2,9 +2,10 @@
 
 It opens the ledger the server keeps its state in (the state folder's file for this API root,
 or Redis), lists what waits for an answer with the full preview, and records an approval or a
-decline — the first answer stands. The call that waits for it (or the agent's next call with
-`approval_id`) then carries it out. `open` shows the approval page in a browser instead.
-Everything printed is made safe for a terminal first.
+decline — the first answer stands. In a terminal, `opentweet-mcp approvals` alone goes through
+what waits one by one and asks for each answer (`review`). The call that waits for it (or the
+agent's next call with `approval_id`) then carries it out. `open` shows the approval page in a
+browser instead. Everything printed is made safe for a terminal first.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import time
 import webbrowser
 from datetime import UTC, datetime
 from typing import TextIO
+
+import anyio
 
 from opentweet_mcp.config import ConfigError
 from opentweet_mcp.guard.approvals import ApprovalRefused, Approvals, PendingApproval, Verdict
@@ -42,33 +45,14 @@ async def _one(approvals: Approvals, approval_id: str) -> PendingApproval:
     return approval
 
 
-async def run(ledger: Ledger, action: str, approval_id: str | None, out: TextIO) -> int:
-    """Carry out one `approvals` command; its exit status."""
-    approvals = Approvals(ledger)
-    if action == "list":
-        waiting = await approvals.pending()
-        if not waiting:
-            out.write("No approvals are waiting.\n")
-        for approval in waiting:
-            out.write(_brief(approval) + "\n")
-            out.writelines(f"    {visible(line)}\n" for line in approval.lines)
-            out.write("\n")
-        return 0
-    if approval_id is None:
-        raise ConfigError(f"`approvals {action}` needs the id of an approval")
-    approval = await _one(approvals, approval_id)
-    if action == "show":
-        out.write(_brief(approval) + "\n")
-        out.writelines(f"    {visible(line)}\n" for line in approval.lines)
-        return 0
-    if action == "open":
-        link = page_link(approval)
-        if link is None:
-            raise ConfigError("the server that asked has no approval page to open")
-        opened = webbrowser.open(link)
-        out.write("Opened the approval page.\n" if opened else "No browser could be opened.\n")
-        return 0 if opened else 1
-    verdict: Verdict = "approved" if action == "approve" else "declined"
+def _show(approval: PendingApproval, out: TextIO) -> None:
+    out.write(_brief(approval) + "\n")
+    out.writelines(f"    {visible(line)}\n" for line in approval.lines)
+
+
+async def _answer(
+    approvals: Approvals, approval: PendingApproval, verdict: Verdict, out: TextIO
+) -> int:
     try:
         await approvals.decide(approval.id, approval.secret, verdict, "cli")
     except ApprovalRefused as refused:
@@ -82,3 +66,64 @@ async def run(ledger: Ledger, action: str, approval_id: str | None, out: TextIO)
             "next call with its approval_id does.\n"
         )
     return 0
+
+
+ASK = "Approve and send this? [a]pprove, [d]ecline, [s]kip, [q]uit: "
+
+
+async def review(approvals: Approvals, ask: TextIO, out: TextIO) -> int:
+    """Each waiting approval in turn, in full, with the person's answer asked for."""
+    waiting = await approvals.pending()
+    if not waiting:
+        out.write("No approvals are waiting.\n")
+    for number, approval in enumerate(waiting, 1):
+        out.write(f"\n[{number} of {len(waiting)}] ")
+        _show(approval, out)
+        while True:
+            out.write(ASK)
+            out.flush()
+            said = (await anyio.to_thread.run_sync(ask.readline)).strip().lower()[:1]
+            if said in ("a", "d"):
+                await _answer(approvals, approval, "approved" if said == "a" else "declined", out)
+                break
+            if said == "s":
+                out.write("Skipped; it keeps waiting.\n")
+                break
+            if said in ("q", ""):  # "" is the end of input too: never an answer
+                out.write("Nothing more was answered.\n")
+                return 0
+    return 0
+
+
+async def run(
+    ledger: Ledger, action: str, approval_id: str | None, out: TextIO, ask: TextIO | None = None
+) -> int:
+    """Carry out one `approvals` command; its exit status. `review` asks on `ask`."""
+    approvals = Approvals(ledger)
+    if action == "review":
+        assert ask is not None
+        return await review(approvals, ask, out)
+    if action == "list":
+        waiting = await approvals.pending()
+        if not waiting:
+            out.write("No approvals are waiting.\n")
+        for approval in waiting:
+            _show(approval, out)
+            out.write("\n")
+        return 0
+    if approval_id is None:
+        raise ConfigError(f"`approvals {action}` needs the id of an approval")
+    approval = await _one(approvals, approval_id)
+    if action == "show":
+        _show(approval, out)
+        return 0
+    if action == "open":
+        link = page_link(approval)
+        if link is None:
+            raise ConfigError("the server that asked has no approval page to open")
+        opened = webbrowser.open(link)
+        out.write("Opened the approval page.\n" if opened else "No browser could be opened.\n")
+        return 0 if opened else 1
+    return await _answer(
+        approvals, approval, "approved" if action == "approve" else "declined", out
+    )

@@ -15,11 +15,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from functools import cache
 from importlib.resources import files
 from typing import Any
+from urllib.parse import urlsplit
 
+from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -62,8 +65,33 @@ async def state_of(guard: Guard, approval: PendingApproval) -> dict[str, Any]:
     return data
 
 
-def routes(guard_of: Callable[[], Guard]) -> list[Route]:
-    """The page's routes, served wherever `guard_of()` gives the running server's gate."""
+LOOPBACK = TransportSecuritySettings(
+    allowed_hosts=["127.0.0.1:*", "localhost:*"],
+    allowed_origins=["http://127.0.0.1:*", "http://localhost:*"],
+)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def page_app(guard_of: Callable[[], Guard], security: TransportSecuritySettings) -> Starlette:
+    """The page's routes, served wherever `guard_of()` gives the running server's gate.
+
+    They are not behind the deployment's bearer token, which a person's browser does not
+    hold: each request is authorised by the approval's own secret instead (unguessable, one
+    approval, expiring, answered once). Host and Origin pass the same DNS-rebinding checks as
+    the MCP endpoint."""
+    checks = TransportSecurityMiddleware(security)
+    Handler = Callable[[Request], Awaitable[Response]]
+
+    def checked(handler: Handler) -> Handler:
+        async def run(request: Request) -> Response:
+            refused = await checks.validate_request(request, is_post=request.method == "POST")
+            return refused if refused is not None else await handler(request)
+
+        return run
 
     async def found(request: Request, secret: str) -> PendingApproval:
         approval = await guard_of().approvals.get(request.path_params["id"])
@@ -94,8 +122,6 @@ def routes(guard_of: Callable[[], Guard]) -> list[Route]:
         return JSONResponse(body, headers=HEADERS)
 
     async def answer(request: Request) -> Response:
-        if request.headers.get("origin") != str(request.base_url).rstrip("/"):
-            return _refused("refused", "answers come from the approval page itself")
         try:
             given = await request.json()
         except ValueError:
@@ -104,6 +130,9 @@ def routes(guard_of: Callable[[], Guard]) -> list[Route]:
             return _refused("refused", "answer with verdict approved or declined")
         try:
             approval = await found(request, str(given.get("secret", "")))
+            page = _origin(approval.page or str(request.base_url))
+            if request.headers.get("origin") != page:
+                raise ApprovalRefused("answers come from the approval page itself", "refused")
             if not isinstance(given.get("csrf"), str) or given["csrf"] != approval.csrf:
                 raise ApprovalRefused("the page's token is missing or wrong", "refused")
             await guard_of().approvals.decide(
@@ -120,12 +149,14 @@ def routes(guard_of: Callable[[], Guard]) -> list[Route]:
             return _refused(refused.code, str(refused))
         return JSONResponse(await state_of(guard_of(), approval), headers=HEADERS)
 
-    return [
-        Route("/approvals/{id}", shell, methods=["GET"]),
-        Route("/approvals/{id}/view", view, methods=["GET"]),
-        Route("/approvals/{id}/answer", answer, methods=["POST"]),
-        Route("/approvals/{id}/state", state, methods=["GET"]),
-    ]
+    return Starlette(
+        routes=[
+            Route("/approvals/{id}", checked(shell), methods=["GET"]),
+            Route("/approvals/{id}/view", checked(view), methods=["GET"]),
+            Route("/approvals/{id}/answer", checked(answer), methods=["POST"]),
+            Route("/approvals/{id}/state", checked(state), methods=["GET"]),
+        ]
+    )
 
 
 class PageListener:
@@ -147,7 +178,6 @@ class PageListener:
 
     async def _start(self) -> str:
         import uvicorn
-        from starlette.applications import Starlette
 
         class Server(uvicorn.Server):
             @contextlib.contextmanager
@@ -157,7 +187,7 @@ class PageListener:
         listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         listening.bind(("127.0.0.1", 0))
         config = uvicorn.Config(
-            Starlette(routes=routes(self._guard_of)),
+            page_app(self._guard_of, LOOPBACK),
             log_level="warning",
             lifespan="off",
             access_log=False,

@@ -109,13 +109,29 @@ def pending(approval: PendingApproval, way: str, *, waited: bool) -> CallToolRes
     return _result(text, data, meta)
 
 
-def declined(tool: str, channel: str, others: str) -> CallToolResult:
+def declined(tool: str, channel: str) -> CallToolResult:
+    """A person's own decline, on the card, the page or in the terminal."""
     return not_done(
-        f"NOT DONE — the person declined ({tool}, through {channel}), or the client could not "
-        f"show them the request. Nothing was sent. {others}",
-        "declined",
-        tool,
+        f"NOT DONE — the person declined ({tool}, {channel}). Nothing was sent.", "declined", tool
     )
+
+
+def not_shown(tool: str, channel: str, waiting: PendingApproval | None) -> CallToolResult:
+    """A decline the client may have given unasked (some hosts decline every form or page
+    without showing it): when `waiting`, the request stays open for the person elsewhere."""
+    text = (
+        f"NOT DONE — the person declined ({tool}, {channel}), or the client could not show "
+        "them the request. Nothing was sent."
+    )
+    if waiting is None:
+        return not_done(text, "declined", tool)
+    text += (
+        f" If they did not see it, it waits for them until {_iso(waiting.expires_at)}: "
+        f"{WHERE['page']}. To learn the outcome, call {tool} again with the same arguments "
+        f'plus approval_id="{waiting.id}".'
+    )
+    data = {"status": "declined", "action": tool, "approval_id": waiting.id}
+    return _result(text, data | {"expires_at": _iso(waiting.expires_at)})
 
 
 def expired(tool: str) -> CallToolResult:

@@ -18,9 +18,11 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+
+import anyio
 
 from opentweet_mcp.guard.ledger import RESULT_TTL, Ledger
 
@@ -28,6 +30,8 @@ Verdict = Literal["approved", "declined"]
 Channel = Literal["card", "url", "page", "cli"]
 RECORD = "approval:"
 DECISION = "approval-decision:"
+POLL = 0.25  # seconds between looks at the ledger for an answer another process took
+PROGRESS = 5.0  # seconds between progress notifications while a call waits
 
 
 class ApprovalRefused(Exception):
@@ -84,6 +88,7 @@ class Approvals:
         self.ledger = ledger
         self.ttl = ttl  # how long a person has to answer, and then the agent to carry it out
         self._clock = clock
+        self._answered: dict[str, anyio.Event] = {}  # calls of this process waiting, by id
 
     async def create(
         self,
@@ -153,7 +158,33 @@ class Approvals:
             standing = await self.decision(approval_id)
             said = standing.verdict if standing is not None else "answered"
             raise ApprovalRefused(f"this request was already {said}", "decided")
+        waiting = self._answered.get(approval_id)
+        if waiting is not None:
+            waiting.set()
         return approval, decision
+
+    async def wait(
+        self, approval_id: str, seconds: float, progress: Callable[[float], Awaitable[None]]
+    ) -> Decision | None:
+        """The decision on an approval, if one comes within `seconds`: at once when this
+        process takes it (the page, the card), else seen in the ledger within `POLL` (the
+        terminal, another replica). `progress(waited)` is called every few seconds."""
+        answered = self._answered.setdefault(approval_id, anyio.Event())
+        started = anyio.current_time()
+        told = started
+        try:
+            while True:
+                decision = await self.decision(approval_id)
+                now = anyio.current_time()
+                if decision is not None or now >= started + seconds:
+                    return decision
+                if now - told >= PROGRESS:
+                    told = now
+                    await progress(now - started)
+                with anyio.move_on_after(min(POLL, started + seconds - now)):
+                    await answered.wait()
+        finally:
+            self._answered.pop(approval_id, None)
 
     async def pending(self, key_digest: str | None = None) -> list[PendingApproval]:
         """Unanswered, unexpired approvals (of one key, or of every key in this ledger)."""

@@ -31,7 +31,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-import anyio
 from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
 from mcp.server.mcpserver import Context, Elicit
 from mcp.types import CallToolResult
@@ -61,14 +60,13 @@ from opentweet_mcp.guard.plan import Call, Plan
 from opentweet_mcp.guard.preview import Handles, Preview, render
 from opentweet_mcp.guard.publication import Publication
 from opentweet_mcp.guard.tokens import ConfirmationRefused, ConfirmationTokens, VerifiedToken
-from opentweet_mcp.guard.ways import Way, choose, offered
+from opentweet_mcp.guard.ways import Way, choose
 from opentweet_mcp.validate import InvalidArguments, StateRefused
 
 log = logging.getLogger("opentweet_mcp.guard")
 
 HANDLES_TTL = 300.0  # seconds an account's @handles are trusted before they are read again
 MAX_CACHED_KEYS = 1024
-POLL = 0.25  # seconds between looks at a pending approval while a call waits for it
 PageLink = Callable[[], Awaitable[str | None]]
 
 
@@ -218,21 +216,11 @@ class Guard:
         if isinstance(approval, AcceptedElicitation) and approval.data.approve:
             per_day = publication.tweets_per_day(_now())
             return await self._spent_once(self.elicited, answer, call, per_day)
-        # accepting the form with approve=false is a decline too
-        cancelled = approval is not None and approval.action == "cancel"
-        return answers.declined(
-            tool, "the client's form", "" if cancelled else self._other_ways(ctx, "form")
-        )
-
-    def _other_ways(self, ctx: Context[Any, Any], used: Way) -> str:
-        """Where else the person could approve, for a decline some hosts give unasked."""
-        if self.settings.confirm in ("token", "elicit"):
-            return ""
-        if "card" in offered(ctx) and used != "card":
-            return "The person can also approve in the approval card: call again to show it."
-        return (
-            "If they did not see it, they can approve in a terminal with `opentweet-mcp "
-            "approvals` when the server runs with --confirm person."
+        # accepting the form with approve=false is a decline too; a cancel is the person's own
+        if approval is not None and approval.action == "cancel":
+            return answers.declined(tool, "they dismissed the client's form")
+        return answers.not_shown(
+            tool, "in the client's form", await self._pending(call, publication)
         )
 
     async def _by_token(
@@ -284,9 +272,8 @@ class Guard:
                 link,
                 approval.id,
             )
-            if outcome.action != "accept":
-                await self.approvals.decide(approval.id, approval.secret, "declined", "url")
-                return answers.declined(approval.tool, "the approval page", "")
+            if outcome.action != "accept":  # the page was not opened: it waits for the terminal
+                return answers.not_shown(approval.tool, "asked to open the approval page", approval)
         decision = await self._wait(ctx, approval)
         if way == "url" and decision is not None and ctx.session is not None:
             await ctx.session.send_elicit_complete(approval.id)
@@ -297,14 +284,11 @@ class Guard:
     async def _wait(self, ctx: Context[Any, Any], approval: PendingApproval) -> Decision | None:
         """The person's decision, if it comes within `approval_wait` seconds."""
         limit = self.settings.approval_wait
-        for step in range(int(limit / POLL)):
-            decision = await self.approvals.decision(approval.id)
-            if decision is not None:
-                return decision
-            if step % 20 == 0:  # every five seconds
-                await ctx.report_progress(step * POLL, limit, "waiting for the person's answer")
-            await anyio.sleep(POLL)
-        return await self.approvals.decision(approval.id)
+
+        async def progress(waited: float) -> None:
+            await ctx.report_progress(waited, limit, "waiting for the person's answer")
+
+        return await self.approvals.wait(approval.id, limit, progress)
 
     async def _by_approval_id(self, call: Call) -> CallToolResult:
         """The outcome of a pending approval, carrying it out once if it was approved."""
@@ -329,7 +313,7 @@ class Guard:
         if decision is None:
             return answers.pending(approval, "page", waited=True)
         if decision.verdict == "declined":
-            return answers.declined(plan.tool, CHANNELS[decision.channel], "")
+            return answers.declined(plan.tool, CHANNELS[decision.channel])
         async with self.locks.holding(plan.caller.key_digest, plan.posts):
             publication = await plan.read() if plan.read is not None else None
             if publication is None or publication.digest != approval.publication_digest:
@@ -443,10 +427,10 @@ class Guard:
 
 
 CHANNELS = {
-    "card": "the approval card",
-    "url": "the approval page",
-    "page": "the approval page",
-    "cli": "opentweet-mcp approvals",
+    "card": "on the approval card",
+    "url": "on the approval page",
+    "page": "on the approval page",
+    "cli": "with opentweet-mcp approvals",
 }
 
 
