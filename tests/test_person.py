@@ -326,6 +326,9 @@ async def test_the_page_refuses_what_a_browser_should_never_send(sandbox: Any) -
             ({"headers": {"Origin": "https://evil.example"}}, 403),  # another site's page
             ({"body": {"csrf": "wrong"}}, 403),
             ({"body": {"secret": "x" * 43}}, 403),
+            ({"headers": {"Origin": "null"}}, 403),  # a sandboxed frame or a file
+            ({"headers": {"Host": "rebound.example"}}, 421),  # DNS rebinding
+            ({"body": {"padding": "x" * 10_000}}, 413),
         ):
             refused = await page_answer(link, "approved", **change)
             assert refused.status_code == status, (change, refused.text)

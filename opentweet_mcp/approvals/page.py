@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import socket
 from collections.abc import Awaitable, Callable, Iterator
 from functools import cache
@@ -21,17 +22,23 @@ from importlib.resources import files
 from typing import Any
 from urllib.parse import urlsplit
 
-from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
+from mcp.server.transport_security import (
+    RequestBodyLimitMiddleware,
+    TransportSecurityMiddleware,
+    TransportSecuritySettings,
+)
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from opentweet_mcp.guard.approvals import ApprovalRefused, PendingApproval
 from opentweet_mcp.guard.confirm import Guard
 from opentweet_mcp.text.visible import visible
 
 SECRET_HEADER = "x-approval-secret"
+MAX_ANSWER = 4096  # bytes: an answer is a verdict and two tokens
 STATUS = {"unknown": 404, "forged": 403, "expired": 410, "decided": 409, "refused": 403}
 HEADERS = {
     "Cache-Control": "no-store",
@@ -76,7 +83,7 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def page_app(guard_of: Callable[[], Guard], security: TransportSecuritySettings) -> Starlette:
+def page_app(guard_of: Callable[[], Guard], security: TransportSecuritySettings) -> ASGIApp:
     """The page's routes, served wherever `guard_of()` gives the running server's gate.
 
     They are not behind the deployment's bearer token, which a person's browser does not
@@ -133,7 +140,10 @@ def page_app(guard_of: Callable[[], Guard], security: TransportSecuritySettings)
             page = _origin(approval.page or str(request.base_url))
             if request.headers.get("origin") != page:
                 raise ApprovalRefused("answers come from the approval page itself", "refused")
-            if not isinstance(given.get("csrf"), str) or given["csrf"] != approval.csrf:
+            csrf = given.get("csrf")
+            if not isinstance(csrf, str) or not hmac.compare_digest(
+                csrf.encode(), approval.csrf.encode()
+            ):
                 raise ApprovalRefused("the page's token is missing or wrong", "refused")
             await guard_of().approvals.decide(
                 approval.id, approval.secret, given["verdict"], "page"
@@ -149,7 +159,7 @@ def page_app(guard_of: Callable[[], Guard], security: TransportSecuritySettings)
             return _refused(refused.code, str(refused))
         return JSONResponse(await state_of(guard_of(), approval), headers=HEADERS)
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/approvals/{id}", checked(shell), methods=["GET"]),
             Route("/approvals/{id}/view", checked(view), methods=["GET"]),
@@ -157,6 +167,7 @@ def page_app(guard_of: Callable[[], Guard], security: TransportSecuritySettings)
             Route("/approvals/{id}/state", checked(state), methods=["GET"]),
         ]
     )
+    return RequestBodyLimitMiddleware(app, MAX_ANSWER)
 
 
 class PageListener:
