@@ -212,10 +212,13 @@ def _tools(settings: Settings, as_json: bool) -> int:
     import anyio
     from mcp import Client
 
+    from opentweet_mcp.approvals.card import AppsClient
     from opentweet_mcp.server import build_server
 
     async def listing() -> list[Any]:
-        async with Client(build_server(settings), mode="legacy") as client:
+        # as a host that draws MCP Apps sees them: with the card's app-only tools, flagged
+        server = build_server(settings)
+        async with Client(server, mode="legacy", extensions=[AppsClient()]) as client:
             return list((await client.list_tools()).tools)
 
     tools = anyio.run(listing)
@@ -331,8 +334,11 @@ def _approvals(settings: Settings, action: str | None, approval_id: str | None) 
     async def answering() -> int:
         ledger = open_ledger(settings)
         try:
-            chosen = action or ("review" if sys.stdin.isatty() and sys.stdout.isatty() else "list")
-            return await run(ledger, chosen, approval_id, sys.stdout, sys.stdin)
+            terminal = sys.stdin.isatty() and sys.stdout.isatty()
+            chosen = action or ("review" if terminal else "list")
+            return await run(
+                ledger, chosen, approval_id, sys.stdout, sys.stdin if terminal else None
+            )
         finally:
             await ledger.aclose()
 

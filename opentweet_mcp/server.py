@@ -10,11 +10,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
-from mcp.server import MCPServer
+from mcp.server import MCPServer, ServerRequestContext
+from mcp.server.apps import client_supports_apps
 from mcp.server.extension import Extension
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, InputRequiredResult
+from mcp.types import CallToolResult, InputRequiredResult, ListToolsResult, PaginatedRequestParams
 
 from opentweet_mcp import __version__
 from opentweet_mcp.config import ConfigError, Settings
@@ -87,6 +88,19 @@ class OpenTweetServer(MCPServer):
             return await super().call_tool(name, arguments, context)
         finally:
             UPLOAD_ORIGIN.reset(reset)
+
+    async def _handle_list_tools(
+        self, ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
+    ) -> ListToolsResult:
+        """Tools only an MCP App may call (the approval card's buttons) are listed to clients
+        that draw MCP Apps, which keep them from the model; other clients never see them."""
+        listed = await super()._handle_list_tools(ctx, params)
+        if client_supports_apps(ctx):
+            return listed
+        tools = [
+            t for t in listed.tools if (t.meta or {}).get("ui", {}).get("visibility") != ["app"]
+        ]
+        return listed.model_copy(update={"tools": tools})
 
     async def run_stdio_async(self) -> None:
         """Serve over stdio on the event loop where the pipes allow it (see `stdio.py`)."""

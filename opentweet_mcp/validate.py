@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field
 
 from opentweet_mcp.addresses import internal_host
+from opentweet_mcp.text.visible import visible
 from opentweet_mcp.text.weighted import V3, parse_tweet
 
 MAX_TWEET = V3.max_weighted_length
@@ -90,6 +91,9 @@ def check_media_url(url: str) -> str:
     """A media URL OpenTweet may fetch: https to a public host, or the API's own upload host."""
     if len(url) > _MAX_URL or any(c.isspace() or c == "\\" or ord(c) < 32 for c in url):
         raise ValueError(f"{url[:80]!r} is not a valid media URL; upload files with upload_media")
+    shown = visible(url, newlines=False)
+    if shown != url:  # a person checks the address: it may hide nothing (bidi, zero-width…)
+        raise ValueError(f"{shown[:120]!r} holds hidden characters; media URLs may not")
     try:
         parts = urlsplit(url)
         scheme, host, port = parts.scheme.lower(), parts.hostname, parts.port

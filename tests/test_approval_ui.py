@@ -288,6 +288,37 @@ async def test_the_card_renders_the_result_and_approves_once(sandbox: Any, brows
     assert publishes(sandbox) == 1 and on_x(sandbox) == ["Shipping day! Three things changed."]
 
 
+async def test_the_card_never_says_done_when_nothing_was_sent(sandbox: Any, browser: Any) -> None:
+    """Approved on the card after the agent edited the draft: the card says nothing was sent."""
+    options = {"extensions": [AppsSupport()]}
+    async with served(sandbox.base_url, client_options=options, confirm="auto") as (client, _):
+        created = data(await client.call_tool("create_post", {"text": "As shown"}))
+        post_id = created["posts"][0]["id"]
+        asked = await client.call_tool("publish_post", {"id": post_id})
+        resource = (await client.read_resource("ui://opentweet/approval")).contents[0]
+
+        async def mcp_call(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+            result = await client.call_tool(name, arguments)
+            return result.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+        page = await browser.new_page()
+        await page.expose_function("mcpCall", mcp_call)
+        await page.set_content(HOST)
+        dumped = asked.model_dump(mode="json", by_alias=True, exclude_none=True)
+        await page.evaluate(
+            "([html, result]) => window.showCard(html, result)", [resource.text, dumped]
+        )
+        card = page.frame_locator("#card")
+        await card.locator(".post").wait_for()
+        await client.call_tool("update_post", {"id": post_id, "text": "Swapped after"})
+        await card.get_by_role("button", name="Approve").click()
+        await card.locator("#status", has_text="Nothing was sent").wait_for()
+        assert "Done" not in await card.locator("#status").inner_text()
+    assert on_x(sandbox) == [] and not [
+        r for r in sandbox.requests() if r["path"].endswith("/publish")
+    ]
+
+
 def test_the_card_is_small_and_self_contained() -> None:
     from opentweet_mcp.approvals.page import approval_html
 

@@ -3,8 +3,10 @@ Host protection, and per-request OpenTweet keys with confirmation tokens bound t
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -13,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx2
 import pytest
@@ -175,7 +178,11 @@ async def test_the_approvals_page_is_served_by_the_same_app(sandbox: Any, tmp_pa
                 timeout=60,
             )
             assert command.returncode == 0, command.stdout + command.stderr
-            link = opened.read_text()
+            handed = Path(urlsplit(opened.read_text()).path)  # what the browser's argv shows
+            assert handed.stat().st_mode & 0o777 == 0o600 and "#" not in str(handed)
+            refresh = re.search(r'content="0;url=([^"]+)"', handed.read_text())
+            assert refresh is not None
+            link = html.unescape(refresh.group(1))
             page, secret = link.split("#")
             assert page == f"{url}/approvals/{approval_id}"
             dumped = asked.model_dump_json()

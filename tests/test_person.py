@@ -189,8 +189,21 @@ async def test_the_terminal_answers_while_the_call_waits(sandbox: Any) -> None:
             assert listed.returncode == 0 and pending.id in listed.stdout
             assert "Approved from a terminal ⟨U+001B⟩[2J" in listed.stdout  # safe to print
             assert "\x1b" not in listed.stdout and pending.secret not in listed.stdout
-            answered = await anyio.to_thread.run_sync(approvals, "approve", pending.id)
-            assert answered.returncode == 0 and "Approved" in answered.stdout
+            blind = await anyio.to_thread.run_sync(approvals, "approve", pending.id)
+            assert blind.returncode == 2 and "needs a terminal" in blind.stderr  # not piped
+
+            def approve_at_a_terminal() -> str:
+                child = approvals_in_a_terminal(sandbox.base_url, "approve", pending.id)
+                child.expect_exact("Approve and send this? [y/N]: ")
+                shown = str(child.before)
+                child.sendline("y")
+                child.expect(pexpect.EOF)
+                child.close()
+                assert child.exitstatus == 0 and "Approved" in str(child.before)
+                return shown
+
+            shown = await anyio.to_thread.run_sync(approve_at_a_terminal)
+            assert "Approved from a terminal ⟨U+001B⟩[2J" in shown  # what is approved, first
         result = outcome["result"]
         assert data(result)["status"] == "posted", text(result)
         again = await anyio.to_thread.run_sync(approvals, "decline", pending.id)
@@ -258,6 +271,17 @@ async def test_the_terminal_goes_through_what_waits(sandbox: Any) -> None:
 
         still = await anyio.to_thread.run_sync(listing)
         assert ids[2] in still and ids[0] not in still and ids[1] not in still
+
+        def say_no() -> int:
+            child = approvals_in_a_terminal(sandbox.base_url, "approve", ids[2])
+            child.expect_exact("[y/N]: ")
+            child.sendline("")  # anything but y is a no
+            child.expect_exact("Not approved; it keeps waiting.")
+            child.expect(pexpect.EOF)
+            child.close()
+            return int(child.exitstatus)
+
+        assert await anyio.to_thread.run_sync(say_no) == 1
         outcomes = [
             await client.call_tool("create_post", {**post, "approval_id": approval_id})
             for post, approval_id in zip(posts, ids, strict=True)
@@ -340,6 +364,56 @@ async def test_the_page_refuses_what_a_browser_should_never_send(sandbox: Any) -
     assert on_x(sandbox) == []
 
 
+async def test_the_page_says_when_what_was_approved_changed(sandbox: Any) -> None:
+    from opentweet_mcp.guard.confirm import page_link
+
+    async with served(sandbox.base_url, confirm="person", approval_wait=0) as (client, server):
+        created = data(await client.call_tool("create_post", {"text": "As approved"}))
+        post_id = created["posts"][0]["id"]
+        asked = data(await client.call_tool("publish_post", {"id": post_id}))
+        link = page_link(await waiting(server)) or ""
+        approved = await page_answer(link, "approved")
+        assert approved.json()["state"] == "approved"
+        await client.call_tool("update_post", {"id": post_id, "text": "Swapped after"})
+        outcome = await client.call_tool(
+            "publish_post", {"id": post_id, "approval_id": asked["approval_id"]}
+        )
+        assert data(outcome)["status"] == "changed"
+        base, secret = link.split("#")
+        async with httpx2.AsyncClient() as http:
+            state = await http.get(f"{base}/state", headers={"X-Approval-Secret": secret})
+        assert state.json()["state"] == "changed"  # not "approved", as if it were on its way
+    assert on_x(sandbox) == []
+
+
+async def test_one_key_cannot_flood_its_person_with_requests() -> None:
+    """A careless agent asking again and again leaves one request; a hostile one, at most
+    MAX_OPEN in a window."""
+    from opentweet_mcp.guard.approvals import MAX_OPEN, ApprovalRefused, Approvals
+    from opentweet_mcp.guard.ledger import MemoryLedger
+
+    approvals = Approvals(MemoryLedger())
+    fields: dict[str, Any] = {
+        "tool": "create_post",
+        "arguments": {},
+        "arguments_digest": "a",
+        "publication_digest": "p",
+        "preview": {},
+        "lines": [],
+        "key_digest": "flooding",
+        "page": None,
+    }
+    first = await approvals.create(**fields)
+    assert await approvals.create(**fields) == first  # asked again: the same request, once
+    for n in range(1, MAX_OPEN):
+        await approvals.create(**{**fields, "arguments_digest": f"a{n}"})
+    with pytest.raises(ApprovalRefused, match="already wait") as refused:
+        await approvals.create(**{**fields, "arguments_digest": "one too many"})
+    assert refused.value.code == "busy"
+    await approvals.create(**{**fields, "key_digest": "another"})  # others are not held up
+    assert len(await approvals.pending()) == MAX_OPEN + 1
+
+
 async def test_an_expired_link_is_refused(sandbox: Any) -> None:
     from opentweet_mcp.guard.confirm import page_link
 
@@ -356,12 +430,9 @@ async def test_an_expired_link_is_refused(sandbox: Any) -> None:
 # --- URL elicitation: the client opens the page -------------------------------------------
 
 
-async def test_a_client_that_opens_pages_gets_the_approval_page(
-    sandbox: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A client declaring URL elicitation only (a form is preferred when both are): the page
-    link reaches the client, never the model; the person approves there; the call completes
-    and the client is told the elicitation is complete."""
+def declare_url_elicitation_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clients of this test declare URL elicitation and no form (the SDK's client declares
+    forms by default)."""
     original = ClientSession._build_capabilities
 
     def url_only(self: ClientSession, version: str) -> ClientCapabilities:
@@ -370,6 +441,15 @@ async def test_a_client_that_opens_pages_gets_the_approval_page(
         return declared.model_copy(update={"elicitation": url})
 
     monkeypatch.setattr(ClientSession, "_build_capabilities", url_only)
+
+
+async def test_a_client_that_opens_pages_gets_the_approval_page(
+    sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client declaring URL elicitation only (a form is preferred when both are): the page
+    link reaches the client, never the model; the person approves there; the call completes
+    and the client is told the elicitation is complete."""
+    declare_url_elicitation_only(monkeypatch)
     opened: list[str] = []
     completed: list[str] = []
 
@@ -414,14 +494,7 @@ async def test_a_host_that_declines_unasked_leaves_the_request_to_the_terminal(
     Code's VS Code extension): the decline is reported as possibly unseen, and the request
     waits for the person in `opentweet-mcp approvals`; a dismissed form is a real no."""
     if way == "url":
-        original = ClientSession._build_capabilities
-
-        def url_only(self: ClientSession, version: str) -> ClientCapabilities:
-            declared = original(self, version)
-            url = ElicitationCapability(url=UrlElicitationCapability())
-            return declared.model_copy(update={"elicitation": url})
-
-        monkeypatch.setattr(ClientSession, "_build_capabilities", url_only)
+        declare_url_elicitation_only(monkeypatch)
 
     async def decline(ctx: Any, params: Any) -> ElicitResult:
         return ElicitResult(action="decline")

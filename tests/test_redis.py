@@ -13,7 +13,9 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import anyio
 import httpx2
+import pexpect
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
@@ -165,14 +167,22 @@ async def test_replicas_share_pending_approvals(sandbox: Any, redis_url: str) ->
             Client(streamable_http_client(f"{two}/mcp", http_client=http_b), mode="legacy") as b,
         ):
             approval_id = data(await a.call_tool("create_post", post))["approval_id"]
-            answered = subprocess.run(
-                [sys.executable, "-m", "opentweet_mcp", "approvals", "approve", approval_id],
-                env={**os.environ, **env, "OPENTWEET_BASE_URL": sandbox.base_url},
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-            assert answered.returncode == 0, answered.stdout + answered.stderr
+
+            def approve_at_a_terminal() -> None:
+                child = pexpect.spawn(
+                    sys.executable,
+                    ["-m", "opentweet_mcp", "approvals", "approve", approval_id],
+                    env={**os.environ, **env, "OPENTWEET_BASE_URL": sandbox.base_url},
+                    encoding="utf-8",
+                    timeout=30,
+                )
+                child.expect_exact("[y/N]: ")
+                child.sendline("y")
+                child.expect(pexpect.EOF)
+                child.close()
+                assert child.exitstatus == 0, child.before
+
+            await anyio.to_thread.run_sync(approve_at_a_terminal)
             done = await b.call_tool("create_post", {**post, "approval_id": approval_id})
             assert data(done)["status"] == "posted", text(done)
             again = await a.call_tool("create_post", {**post, "approval_id": approval_id})

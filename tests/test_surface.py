@@ -14,7 +14,7 @@ from mcp import Client, ClientSession, StdioServerParameters, stdio_client
 
 from opentweet_mcp.config import Settings
 from opentweet_mcp.server import SERVER_NAME, build_server
-from tests.harness import data, text
+from tests.harness import AppsSupport, data, text
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "tools_list.json"
 
@@ -65,14 +65,16 @@ GATED = {
 APP_ONLY = {"approve_pending", "decline_pending"}  # the approval card's buttons
 
 
-def listing(*, app_only: bool = False, **overrides: Any) -> list[dict[str, Any]]:
-    """tools/list as the model sees it (hosts hide app-only tools), or those tools alone."""
+def listing(*, app_only: bool = False, apps: bool = True, **overrides: Any) -> list[dict[str, Any]]:
+    """tools/list as a host that draws MCP Apps (or, with `apps=False`, any other client)
+    gets it: as the model sees it (hosts hide app-only tools), or those tools alone."""
     import anyio
 
     settings = Settings(api_key="pro_k", base_url="http://127.0.0.1:9", **overrides)
+    options = {"extensions": [AppsSupport()]} if apps else {}
 
     async def run() -> list[dict[str, Any]]:
-        async with Client(build_server(settings), mode="legacy") as client:
+        async with Client(build_server(settings), mode="legacy", **options) as client:  # type: ignore[arg-type]
             tools = (await client.list_tools()).tools
         return [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools]
 
@@ -130,6 +132,9 @@ def test_the_approval_card_tools_are_for_the_card_only() -> None:
     assert not listing(app_only=True, confirm="token")
     assert not listing(app_only=True, read_only=True)
     assert "_meta" not in {t["name"]: t for t in listing(confirm="token")}["publish_post"]
+    # a client that cannot draw the card is never offered its buttons
+    assert not listing(app_only=True, apps=False)
+    assert listing(apps=False) == listing()
 
 
 def test_snapshot_matches() -> None:
@@ -169,7 +174,7 @@ async def test_stdio_subprocess(sandbox: Any) -> None:
         init = await client.initialize()
         assert init.server_info.name == SERVER_NAME
         tools = (await client.list_tools()).tools
-        assert len(tools) == len(EXPECTED) + len(APP_ONLY)
+        assert len(tools) == len(EXPECTED)  # this client draws no MCP Apps: no card buttons
         created = await client.call_tool("create_post", {"text": "over stdio"})
         assert data(created)["posts"][0]["status"] == "draft", text(created)
         publish = await client.call_tool("publish_post", {"id": data(created)["posts"][0]["id"]})
@@ -205,6 +210,6 @@ async def test_mcp_json_example_starts_the_server(sandbox: Any) -> None:
     params = StdioServerParameters(command=str(command), args=entry["args"], env=env)
     async with stdio_client(params) as (read, write), ClientSession(read, write) as client:
         await client.initialize()
-        assert len((await client.list_tools()).tools) == len(EXPECTED) + len(APP_ONLY)
+        assert len((await client.list_tools()).tools) == len(EXPECTED)  # no MCP Apps here
         me = await client.call_tool("get_account", {})
         assert data(me)["authenticated"] is True

@@ -68,6 +68,21 @@ def test_media_rules() -> None:
         check_media_urls(["/etc/passwd"])
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://cdn.example.com/\u202egnp.exe",  # reads as …/exe.png
+        "https://cdn.exa\u200bmple.com/a.png",
+        "https://cdn.example.com/a\u2066.png",
+        "https://cdn.example.com/a\U000e0041.png",
+    ],
+)
+def test_media_urls_hide_nothing_from_the_person_who_checks_them(url: str) -> None:
+    with pytest.raises(ValueError, match="holds hidden characters") as refused:
+        check_media_urls([url])
+    assert "⟨U+" in str(refused.value)
+
+
 def test_thread_rules() -> None:
     check_thread(True, ["b"], [[]])
     check_thread(None, None, None)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from mcp.server.apps import Apps
+from mcp.client.extension import ClientExtension
+from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID, Apps
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
@@ -53,6 +54,16 @@ async def decline_pending(ctx: Context, approval_id: ApprovalId, secret: Secret)
     return CallToolResult(
         content=[TextContent(type="text", text=text)], structured_content={"status": "declined"}
     )
+
+
+class AppsClient(ClientExtension):
+    """What a client that draws MCP Apps declares (for `opentweet-mcp tools`, which lists
+    what such a host is offered, and for tests and scripts that play one)."""
+
+    identifier = EXTENSION_ID
+
+    def settings(self) -> dict[str, Any]:
+        return {"mimeTypes": [APP_MIME_TYPE]}
 
 
 def apps_extension() -> Apps:

@@ -14,6 +14,7 @@ out once, by whichever request holds the call, after reading again that nothing 
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import secrets
@@ -30,6 +31,10 @@ Verdict = Literal["approved", "declined"]
 Channel = Literal["card", "url", "page", "cli"]
 RECORD = "approval:"
 DECISION = "approval-decision:"
+CHANGED = "approval-changed:"  # approved, then found changed when it was to be carried out
+ASKED = "approval-asked:"  # the open approval of one call, so asking again shows no duplicate
+OPENED = "approvals-opened:"  # per key: how many were asked for in the current window
+MAX_OPEN = 50  # approvals one key may ask for per `ttl` window: a person answers fewer
 POLL = 0.25  # seconds between looks at the ledger for an answer another process took
 PROGRESS = 5.0  # seconds between progress notifications while a call waits
 
@@ -38,11 +43,15 @@ class ApprovalRefused(Exception):
     """An answer or an approval_id that cannot be taken; nothing was sent.
 
     `code`: `unknown` (no such approval, or not this call's), `forged` (wrong secret),
-    `expired`, `decided` (answered already)."""
+    `expired`, `decided` (answered already), `busy` (too many wait for an answer)."""
 
     def __init__(self, reason: str, code: str) -> None:
         super().__init__(reason)
         self.code = code
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -102,6 +111,26 @@ class Approvals:
         key_digest: str,
         page: str | None,
     ) -> PendingApproval:
+        """Record a pending approval. It is kept until nobody may still act on it unanswered
+        (twice its time: answered at the last moment, then carried out), and for a day once
+        answered, so the outcome can be asked for. At most `MAX_OPEN` per key and window.
+        The same call asked again while its approval waits gets that approval back."""
+        asked = ASKED + _digest(key_digest, tool, arguments_digest, publication_digest)
+        already = await self.ledger.get_result(asked)
+        if already is not None:
+            open_one = await self.get(already)
+            if (
+                open_one is not None
+                and self._clock() < open_one.expires_at
+                and await self.decision(open_one.id) is None
+            ):
+                return open_one
+        if await self.ledger.reserve(OPENED + key_digest, 1, MAX_OPEN, self.ttl) is None:
+            raise ApprovalRefused(
+                f"{MAX_OPEN} approval requests already wait for this account's person; they "
+                "answer them with `opentweet-mcp approvals`, or ask again in a few minutes",
+                "busy",
+            )
         now = self._clock()
         approval = PendingApproval(
             id=secrets.token_urlsafe(12),
@@ -118,7 +147,8 @@ class Approvals:
             csrf=secrets.token_urlsafe(16),
             page=page,
         )
-        await self.ledger.put_result(RECORD + approval.id, approval.dump(), RESULT_TTL)
+        await self.ledger.put_result(RECORD + approval.id, approval.dump(), 2 * self.ttl + 60)
+        await self.ledger.put_result(asked, approval.id, self.ttl)
         return approval
 
     async def get(self, approval_id: str) -> PendingApproval | None:
@@ -128,6 +158,12 @@ class Approvals:
     async def decision(self, approval_id: str) -> Decision | None:
         raw = await self.ledger.get_result(DECISION + approval_id)
         return Decision(**json.loads(raw)) if raw is not None else None
+
+    async def changed(self, approval_id: str) -> None:
+        await self.ledger.put_result(CHANGED + approval_id, "1", RESULT_TTL)
+
+    async def was_changed(self, approval_id: str) -> bool:
+        return await self.ledger.get_result(CHANGED + approval_id) is not None
 
     def expired(self, approval: PendingApproval, decision: Decision | None) -> bool:
         """Unanswered past its time, or approved too long ago to be carried out now."""
@@ -158,6 +194,7 @@ class Approvals:
             standing = await self.decision(approval_id)
             said = standing.verdict if standing is not None else "answered"
             raise ApprovalRefused(f"this request was already {said}", "decided")
+        await self.ledger.put_result(RECORD + approval.id, approval.dump(), RESULT_TTL)
         waiting = self._answered.get(approval_id)
         if waiting is not None:
             waiting.set()

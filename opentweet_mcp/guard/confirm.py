@@ -317,14 +317,16 @@ class Guard:
         async with self.locks.holding(plan.caller.key_digest, plan.posts):
             publication = await plan.read() if plan.read is not None else None
             if publication is None or publication.digest != approval.publication_digest:
+                await self.approvals.changed(approval.id)  # for the person's page to say
                 return answers.changed(plan.tool)
             per_day = publication.tweets_per_day(_now())
             return await self._spent_once(self.carried_out, approval.id, call, per_day)
 
     async def state(self, approval: PendingApproval) -> tuple[str, CallToolResult | None]:
         """Where a pending approval stands, for the people answering it: pending, approved
-        (waiting to be carried out), declined, expired, carrying out, done (with the result)
-        or unknown (the write may or may not have happened)."""
+        (waiting to be carried out), declined, expired, changed (approved, but what it would
+        send changed since: nothing sent), carrying out, done (with the result) or unknown
+        (the write may or may not have happened)."""
         carried = await self.carried_out.status(approval.id)
         if carried is not None:
             status, result = carried
@@ -334,6 +336,8 @@ class Guard:
         decision = await self.approvals.decision(approval.id)
         if self.approvals.expired(approval, decision):
             return "expired", None
+        if decision is not None and await self.approvals.was_changed(approval.id):
+            return "changed", None
         return (decision.verdict if decision is not None else "pending"), None
 
     # --- at most once ----------------------------------------------------------------------

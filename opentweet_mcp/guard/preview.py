@@ -19,6 +19,10 @@ from opentweet_mcp.text.visible import visible
 from opentweet_mcp.text.weighted import V3, ParsedTweet, parse_tweet
 
 SOON = timedelta(minutes=10)
+MEDIA_WARNING = (
+    "media are fetched from their addresses when the post goes out: what an address serves "
+    "then may differ from what it shows now, so approve only media you uploaded or trust"
+)
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,8 @@ def _tweet_lines(
         lines += [f"    │ {line}" for line in shown.split("\n")]
         for url in tweet.media:
             lines.append(f"    Media: {_field(url)}")
+        if tweet.media and MEDIA_WARNING not in warnings:
+            warnings.append(MEDIA_WARNING)
         links = len(parsed.url_spans)
         if links:
             plural = "s" if links > 1 else ""
@@ -99,7 +105,7 @@ def _tweet_data(tweets: tuple[Tweet, ...], parsed: list[ParsedTweet]) -> list[di
     for tweet, each in zip(tweets, parsed, strict=True):
         item: dict[str, Any] = {"text": tweet.text, "length": each.weighted_length}
         if tweet.media:
-            item["media"] = list(tweet.media)
+            item["media"] = [_field(url) for url in tweet.media]
         shown = visible(tweet.text)
         if shown != tweet.text:
             item["shown"] = shown
@@ -138,11 +144,11 @@ def _post(
             warnings.append(f"{label} goes out within the next 10 minutes")
     data = {
         "id": post.post_id,
-        "account": handle,
+        "account": _field(handle),
         "account_id": post.account,
         "when": post.when,
         "was": post.was,
-        "moved_from": handles(post.moved_from) if post.moved_from else None,
+        "moved_from": _field(handles(post.moved_from)) if post.moved_from else None,
         "tweets": _tweet_data(post.tweets, parsed),
         "community_id": post.community_id,
         "share_with_followers": post.share_with_followers,
@@ -174,9 +180,9 @@ def _removal(
     lines += _tweet_lines(removal.tweets, parsed, [], label)
     data = {
         "id": removal.post_id,
-        "account": handle,
-        "status": removal.status,
-        "url": removal.url,
+        "account": _field(handle),
+        "status": _field(removal.status),
+        "url": _field(removal.url) if removal.url else None,
         "from_x": removal.from_x,
         "tweets": _tweet_data(removal.tweets, parsed),
     }
@@ -209,8 +215,8 @@ def render(
         lines += [f"  - {warning}" for warning in warnings]
     first = (publication.posts or publication.removals or (None,))[0]
     data: dict[str, Any] = {
-        "action": publication.action,
-        "account": handles(first.account) if first is not None else handles(None),
+        "action": _field(publication.action),
+        "account": _field(handles(first.account) if first is not None else handles(None)),
         "posts": posts,
         "removals": removals,
         "warnings": warnings,

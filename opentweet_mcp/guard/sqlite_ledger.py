@@ -25,13 +25,18 @@ CREATE TABLE IF NOT EXISTS entries (
 """
 
 
-def default_path(base_url: str) -> Path:
-    """Where `call` keeps its ledger for one API root: $XDG_STATE_HOME/opentweet-mcp (else
-    ~/.local/state/opentweet-mcp), one file per root, so a key replayed against another
-    deployment (staging, production) never finds this one's results."""
+def state_folder() -> Path:
+    """$XDG_STATE_HOME/opentweet-mcp, else ~/.local/state/opentweet-mcp."""
     state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "opentweet-mcp"
+
+
+def default_path(base_url: str) -> Path:
+    """Where the server and `call` keep the ledger for one API root: one file per root in the
+    state folder, so a key replayed against another deployment (staging, production) never
+    finds this one's results."""
     root = hashlib.sha256(base_url.rstrip("/").encode()).hexdigest()[:16]
-    return Path(state) / "opentweet-mcp" / f"ledger-{root}.sqlite3"
+    return state_folder() / f"ledger-{root}.sqlite3"
 
 
 class SqliteLedger:
