@@ -375,7 +375,11 @@ async def per_call(sandbox: Sandbox, baseline: Path, post_id: str, n: int) -> di
 
 
 async def listing(settings: Settings) -> list[dict[str, Any]]:
-    async with Client(build_server(settings), mode="legacy") as client:
+    """tools/list as a host that draws MCP Apps gets it (app-only tools included, marked)."""
+    from opentweet_mcp.approvals.card import AppsClient
+
+    server = build_server(settings)
+    async with Client(server, mode="legacy", extensions=[AppsClient()]) as client:
         tools = (await client.list_tools()).tools
     return [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools]
 

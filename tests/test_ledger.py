@@ -148,6 +148,15 @@ async def test_delete(ledger: MemoryLedger) -> None:
     assert await ledger.claim("a", 10)
 
 
+async def test_claim_all_takes_every_key_or_none(ledger: MemoryLedger) -> None:
+    assert await ledger.claim_all(["a", "b"], 10, "me")
+    assert not await ledger.claim_all(["c", "b", "d"], 10)  # b is held: none of them taken
+    assert await ledger.get_result("c") is None and await ledger.get_result("d") is None
+    assert await ledger.get_result("a") == "me"
+    await ledger.delete("a", "b")
+    assert await ledger.claim_all(["c", "b", "d"], 10)
+
+
 async def test_reserve_release_peek(ledger: MemoryLedger, clock: Clock) -> None:
     assert await ledger.peek("c") == 0
     assert await ledger.reserve("c", 3, 5, 100) == 3

@@ -75,6 +75,16 @@ async def test_claim_is_single_use_across_connections(ledger: Any, redis_url: st
         await other.aclose()
 
 
+async def test_claim_all_is_all_or_nothing(ledger: Any) -> None:
+    assert await ledger.claim_all(["a", "b"], 5, "me")
+    assert not await ledger.claim_all(["c", "b"], 5)
+    assert await ledger.get_result("c") is None and await ledger.get_result("a") == "me"
+    await ledger.delete("a", "b")
+    assert await ledger.claim_all(["c", "b"], 5)
+    won = await asyncio.gather(*[ledger.claim_all(["x", "y", "z"], 5) for _ in range(20)])
+    assert won.count(True) == 1
+
+
 async def test_results_counters_and_expiry(ledger: Any) -> None:
     await ledger.put_result("r", "first", 5)
     assert await ledger.get_result("r") == "first"

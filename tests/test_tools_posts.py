@@ -266,6 +266,22 @@ async def test_bulk_create_and_batch_schedule(sandbox: Any, mode: str) -> None:
         assert len(batch) == 1
 
 
+async def test_a_batch_the_api_schedules_none_of_is_a_failure(sandbox: Any) -> None:
+    """Every schedule refused upstream (`posts` empty, `failed` saying why): reported as not
+    done, with the reasons, never as a success or an unreadable answer."""
+    async with session(sandbox.base_url) as client:
+        ids = [await create_draft(client, f"Refused {n}") for n in range(2)]
+        schedules = [
+            {"post_id": i, "scheduled_date": future(24 * (n + 1))} for n, i in enumerate(ids)
+        ]
+        refused = [{"post_id": i, "error": "Daily post limit reached for that day"} for i in ids]
+        body = {"success": False, "scheduled": 0, "posts": [], "failed": refused}
+        sandbox.fault(path="/api/v1/posts/batch-schedule", status=200, body=body, times=1)
+        outcome = await confirmed(client, "batch_schedule_posts", {"schedules": schedules})
+        assert outcome.is_error and text(outcome).startswith("NOT DONE")
+        assert "Daily post limit reached" in text(outcome)
+
+
 async def test_delete_is_gated_and_explicit(sandbox: Any) -> None:
     async with session(sandbox.base_url) as client:
         post_id = await create_draft(client, "Delete me")

@@ -16,7 +16,7 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -34,7 +34,8 @@ class Ledger(Protocol):
     """Atomic key-value operations with expiry; values are strings, counters integers.
 
     Redis mapping (for the Redis implementation): `claim` = SET key value NX PX ttl;
-    `put_result` = SET key value PX ttl; `get_result` = GET; `delete` = DEL;
+    `claim_all` = Lua: nothing if any key exists, else SET each with PX ttl;
+    `put_result` = SET key value PX ttl; `get_result` = GET; `delete` = DEL key…;
     `reserve` = Lua: read the counter (0 if absent), return nil if it plus `amount` would pass
     `limit`, else INCRBY and, if the key has no TTL yet, PEXPIRE; `release` = Lua: if the key
     exists, DECRBY but never below zero; `peek` = GET as int, 0 if absent; `scan` = SCAN
@@ -50,13 +51,17 @@ class Ledger(Protocol):
         """Set `key` only if absent; True if this call set it."""
         ...
 
+    async def claim_all(self, keys: Sequence[str], ttl: float, value: str = "1") -> bool:
+        """Set every key, or none if any is present; True if this call set them."""
+        ...
+
     async def put_result(self, key: str, value: str, ttl: float) -> None:
         """Set `key` unconditionally, replacing any value and expiry."""
         ...
 
     async def get_result(self, key: str) -> str | None: ...
 
-    async def delete(self, key: str) -> None: ...
+    async def delete(self, *keys: str) -> None: ...
 
     async def reserve(self, counter_key: str, amount: int, limit: int, ttl: float) -> int | None:
         """Add `amount` if the new total stays within `limit`: the new total, or None and no
@@ -140,12 +145,16 @@ class MemoryLedger:
     # --- Ledger ----------------------------------------------------------------------------
 
     async def claim(self, key: str, ttl: float, value: str = "1") -> bool:
+        return await self.claim_all((key,), ttl, value)
+
+    async def claim_all(self, keys: Sequence[str], ttl: float, value: str = "1") -> bool:
         check_ttl(ttl)
         with self._lock:
             now = self._now()
-            if key in self._data:
+            if any(key in self._data for key in keys):
                 return False
-            self._set(key, value, now + ttl)
+            for key in keys:
+                self._set(key, value, now + ttl)
             return True
 
     async def put_result(self, key: str, value: str, ttl: float) -> None:
@@ -159,9 +168,10 @@ class MemoryLedger:
             entry = self._data.get(key)
             return entry[0] if entry is not None else None
 
-    async def delete(self, key: str) -> None:
+    async def delete(self, *keys: str) -> None:
         with self._lock:
-            self._data.pop(key, None)
+            for key in keys:
+                self._data.pop(key, None)
 
     async def reserve(self, counter_key: str, amount: int, limit: int, ttl: float) -> int | None:
         check_ttl(ttl)
@@ -574,22 +584,24 @@ class PostLocks:
 
     @asynccontextmanager
     async def holding(self, key_digest: str, post_ids: Iterable[str]) -> AsyncIterator[None]:
-        held: list[str] = []
+        keys = [f"lock:{key_digest}:{post_id}" for post_id in sorted(set(post_ids))]
+        if not keys:
+            yield
+            return
         owner = secrets.token_hex(8)
+        give_up = time.monotonic() + self._wait
+        # all at once or none: no call holds some while it waits for others (no deadlock)
+        while not await self.ledger.claim_all(keys, self._ttl, owner):
+            if time.monotonic() >= give_up:
+                busy = [key for key in keys if await self.ledger.get_result(key) is not None]
+                post = (busy or keys)[0].rsplit(":", 1)[1]
+                raise PostBusy(
+                    f"another call is still changing post {post}; nothing was sent. "
+                    "Try again once it has finished"
+                )
+            await anyio.sleep(self._poll)
         try:
-            for post_id in sorted(set(post_ids)):  # one order for every call: no deadlock
-                key = f"lock:{key_digest}:{post_id}"
-                give_up = time.monotonic() + self._wait
-                while not await self.ledger.claim(key, self._ttl, owner):
-                    if time.monotonic() >= give_up:
-                        raise PostBusy(
-                            f"another call is still changing post {post_id}; nothing was sent. "
-                            "Try again once it has finished"
-                        )
-                    await anyio.sleep(self._poll)
-                held.append(key)
             yield
         finally:
             with anyio.CancelScope(shield=True):
-                for key in held:
-                    await self.ledger.delete(key)
+                await self.ledger.delete(*keys)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as redis
@@ -23,6 +24,13 @@ if total > tonumber(ARGV[2]) then return -1 end
 redis.call('INCRBY', KEYS[1], ARGV[1])
 if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 return total
+"""
+_CLAIM_ALL = """
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then return 0 end
+end
+for _, key in ipairs(KEYS) do redis.call('SET', key, ARGV[1], 'PX', ARGV[2]) end
+return 1
 """
 _RELEASE = """
 local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
@@ -45,6 +53,7 @@ class RedisLedger:
         self._redis: Any = redis.from_url(url, decode_responses=True)
         self._prefix = prefix
         self._reserve = self._redis.register_script(_RESERVE)
+        self._claim_all = self._redis.register_script(_CLAIM_ALL)
         self._release = self._redis.register_script(_RELEASE)
 
     def _key(self, key: str) -> str:
@@ -53,6 +62,10 @@ class RedisLedger:
     async def claim(self, key: str, ttl: float, value: str = "1") -> bool:
         return bool(await self._redis.set(self._key(key), value, nx=True, px=_ms(ttl)))
 
+    async def claim_all(self, keys: Sequence[str], ttl: float, value: str = "1") -> bool:
+        claimed = await self._claim_all(keys=[self._key(k) for k in keys], args=[value, _ms(ttl)])
+        return bool(int(claimed))
+
     async def put_result(self, key: str, value: str, ttl: float) -> None:
         await self._redis.set(self._key(key), value, px=_ms(ttl))
 
@@ -60,8 +73,9 @@ class RedisLedger:
         value = await self._redis.get(self._key(key))
         return None if value is None else str(value)
 
-    async def delete(self, key: str) -> None:
-        await self._redis.delete(self._key(key))
+    async def delete(self, *keys: str) -> None:
+        if keys:
+            await self._redis.delete(*(self._key(key) for key in keys))
 
     async def reserve(self, counter_key: str, amount: int, limit: int, ttl: float) -> int | None:
         check_amount(amount)

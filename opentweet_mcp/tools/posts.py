@@ -505,25 +505,35 @@ async def batch_schedule_posts(
         await ctx.report_progress(0, 1, f"scheduling {len(schedules)} posts")
         data = await caller.client.send(request)
         await ctx.report_progress(1, 1, "scheduled")
-        return success(_batch_summary(data, len(schedules)), data)
+        summary, none_scheduled = _batch_summary(data, len(schedules))
+        result = success(summary, data)
+        # every schedule refused upstream is a failure, not a success with bad news in it
+        return result.model_copy(update={"is_error": True}) if none_scheduled else result
 
     return Plan(
         "batch_schedule_posts", caller, perform, read, posts=tuple(ids), named_account=account
     )
 
 
-def _batch_summary(data: Any, sent: int) -> str:
+def _batch_summary(data: Any, sent: int) -> tuple[str, bool]:
+    """The summary, and whether the answer says that nothing was scheduled (every schedule
+    refused: `posts` empty and `failed` saying why)."""
     scheduled = data.get("scheduled") if isinstance(data, dict) else None
-    posts = created_posts(data) if isinstance(data, dict) and "posts" in data else []
+    posts = created_posts(data) if isinstance(data, dict) and data.get("posts") else []
     ok = [p for p in posts if p.get("status") == "scheduled" and p.get("scheduled_date")]
-    lines = [f"Batch schedule: {len(ok) if posts else scheduled} of {sent} scheduled."]
-    lines += [f"- {describe_post(p)}" for p in posts]
     failed = data.get("failed") if isinstance(data, dict) else None
-    if failed:
-        lines.append(f"Failed: {failed}")
+    none_scheduled = bool(failed) and not ok
+    head = "NOT DONE — the API scheduled none of the" if none_scheduled else "Batch schedule:"
+    count = len(ok) if posts else scheduled
+    lines = [f"{head} {sent} posts." if none_scheduled else f"{head} {count} of {sent} scheduled."]
+    lines += [f"- {describe_post(p)}" for p in posts]
+    for item in failed if isinstance(failed, list) else [failed] if failed else []:
+        why = item.get("error") or item.get("code") if isinstance(item, dict) else None
+        post = item.get("post_id", "?") if isinstance(item, dict) else "?"
+        lines.append(f"- not scheduled: post {post}: {why or item}")
     if posts and len(ok) != sent:
         lines.append("WARNING: not every post shows status 'scheduled'; check list_posts.")
-    return "\n".join(lines)
+    return "\n".join(lines), none_scheduled
 
 
 @declare(TOOLS, "Delete post", destructive=True, gated=True)
