@@ -247,33 +247,41 @@ window.showCard = (html, toolResult) => { window.toolResult = toolResult; frame.
 </script></body></html>"""
 
 
+async def show_card(browser: Any, client: Any, asked: Any, called: list[str]) -> Any:
+    """The host page drawing the card's resource with a tool's result; the card's calls go
+    through the client session (each one app-only, recorded in `called`). The card's frame."""
+    tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    resource = (await client.read_resource("ui://opentweet/approval")).contents[0]
+    assert resource.mime_type == "text/html;profile=mcp-app"
+
+    async def mcp_call(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        visibility = tools[name].meta["ui"].get("visibility")
+        assert visibility == ["app"], f"the card called {name}, which is not app-only"
+        called.append(name)
+        result = await client.call_tool(name, arguments)
+        return dict(result.model_dump(mode="json", by_alias=True, exclude_none=True))
+
+    page = await browser.new_page()
+    await page.expose_function("mcpCall", mcp_call)
+    await page.set_content(HOST)
+    dumped = asked.model_dump(mode="json", by_alias=True, exclude_none=True)
+    await page.evaluate(
+        "([html, result]) => window.showCard(html, result)", [resource.text, dumped]
+    )
+    card = page.frame_locator("#card")
+    await card.locator(".post").first.wait_for()
+    return card
+
+
 async def test_the_card_renders_the_result_and_approves_once(sandbox: Any, browser: Any) -> None:
     options = {"extensions": [AppsSupport()]}
     async with served(sandbox.base_url, client_options=options, confirm="auto") as (client, _):
         asked = await client.call_tool("create_post", THREAD)
         assert data(asked)["status"] == "approval_pending"
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
-        ui = tools["create_post"].meta["ui"]["resourceUri"]
-        resource = (await client.read_resource(ui)).contents[0]
-        assert resource.mime_type == "text/html;profile=mcp-app"
+        assert tools["create_post"].meta["ui"]["resourceUri"] == "ui://opentweet/approval"
         called: list[str] = []
-
-        async def mcp_call(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-            visibility = tools[name].meta["ui"].get("visibility")
-            assert visibility == ["app"], f"the card called {name}, which is not app-only"
-            called.append(name)
-            result = await client.call_tool(name, arguments)
-            return result.model_dump(mode="json", by_alias=True, exclude_none=True)
-
-        page = await browser.new_page()
-        await page.expose_function("mcpCall", mcp_call)
-        await page.set_content(HOST)
-        dumped = asked.model_dump(mode="json", by_alias=True, exclude_none=True)
-        await page.evaluate(
-            "([html, result]) => window.showCard(html, result)", [resource.text, dumped]
-        )
-        card = page.frame_locator("#card")
-        await card.locator(".post").wait_for()
+        card = await show_card(browser, client, asked, called)
         shown = await card.locator("main").inner_text()
         assert "Two: approvals⟨U+200B⟩ by a person." in shown and "Tweet 2 of 3" in shown
         assert publishes(sandbox) == 0
@@ -295,21 +303,7 @@ async def test_the_card_never_says_done_when_nothing_was_sent(sandbox: Any, brow
         created = data(await client.call_tool("create_post", {"text": "As shown"}))
         post_id = created["posts"][0]["id"]
         asked = await client.call_tool("publish_post", {"id": post_id})
-        resource = (await client.read_resource("ui://opentweet/approval")).contents[0]
-
-        async def mcp_call(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-            result = await client.call_tool(name, arguments)
-            return result.model_dump(mode="json", by_alias=True, exclude_none=True)
-
-        page = await browser.new_page()
-        await page.expose_function("mcpCall", mcp_call)
-        await page.set_content(HOST)
-        dumped = asked.model_dump(mode="json", by_alias=True, exclude_none=True)
-        await page.evaluate(
-            "([html, result]) => window.showCard(html, result)", [resource.text, dumped]
-        )
-        card = page.frame_locator("#card")
-        await card.locator(".post").wait_for()
+        card = await show_card(browser, client, asked, [])
         await client.call_tool("update_post", {"id": post_id, "text": "Swapped after"})
         await card.get_by_role("button", name="Approve").click()
         await card.locator("#status", has_text="Nothing was sent").wait_for()
