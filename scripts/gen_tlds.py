@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml  # type: ignore[import-untyped,unused-ignore]
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT = ROOT.parent / "shared" / "conformance" / "twitter-text" / "tlds.yml"
+DEFAULT = ROOT / "tests" / "data" / "twitter-text" / "tlds.yml"
 OUT = ROOT / "opentweet_mcp" / "text" / "_tlds.py"
 
 Trie = dict[str, "Trie"]

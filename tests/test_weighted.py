@@ -1,5 +1,6 @@
-"""The tweet-length counter against twitter-text's official conformance data (loaded at test
-time from ../shared/conformance/twitter-text/), plus newer emoji and properties."""
+"""The tweet-length counter against twitter-text's official conformance data (kept in
+tests/data/twitter-text/, with its Apache-2.0 licence and source), plus newer emoji and
+properties."""
 
 from __future__ import annotations
 
@@ -26,13 +27,8 @@ from opentweet_mcp.text.weighted import (
 
 CONFORMANCE = Path(
     os.environ.get("OPENTWEET_CONFORMANCE_DIR")
-    or Path(__file__).resolve().parents[1].parent / "shared" / "conformance" / "twitter-text"
+    or Path(__file__).resolve().parent / "data" / "twitter-text"
 )
-if not CONFORMANCE.is_dir():  # pragma: no cover - CI always has shared/
-    pytest.skip(
-        f"TWITTER-TEXT CONFORMANCE DATA MISSING at {CONFORMANCE}: the length counter is UNTESTED",
-        allow_module_level=True,
-    )
 
 
 def load(name: str) -> dict[str, list[dict[str, Any]]]:
