@@ -530,3 +530,29 @@ async def test_a_host_that_declines_unasked_leaves_the_request_to_the_terminal(
             assert data(dismissed)["status"] == "declined" and "approval_id" not in data(dismissed)
             assert await server.services().guard.approvals.pending() == []
     assert on_x(sandbox) == ["Seen in a terminal"]
+
+
+async def test_what_goes_out_later_is_what_the_person_approved(sandbox: Any) -> None:
+    """Scheduled on the person's approval, then edited by the agent: the edit waits for the
+    person too, and what the scheduler publishes is the approved text."""
+    from datetime import UTC, datetime, timedelta
+
+    later = (datetime.now(UTC) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    async with served(sandbox.base_url, confirm="person", approval_wait=0) as (client, server):
+        post = {"text": "Approved for later", "scheduled_date": later}
+        asked = data(await client.call_tool("create_post", post))
+        approval = await waiting(server)
+        await server.services().guard.approvals.decide(
+            approval.id, approval.secret, "approved", "cli"
+        )
+        done = data(
+            await client.call_tool("create_post", {**post, "approval_id": asked["approval_id"]})
+        )
+        post_id = done["posts"][0]["id"]
+        before = len(writes(sandbox.requests()))
+        for swap in ({"text": "Swapped after approval"}, {"scheduled_date": later[:-3] + "01Z"}):
+            edit = await client.call_tool("update_post", {"id": post_id, **swap})
+            assert data(edit)["status"] == "approval_pending", text(edit)
+        assert len(writes(sandbox.requests())) == before  # nothing changed upstream
+    sandbox.scheduler(datetime.now(UTC) + timedelta(days=1))
+    assert on_x(sandbox) == ["Approved for later"]
