@@ -594,7 +594,6 @@ async def approval_round_trip(sandbox: Sandbox, runs: int) -> dict[str, Any]:
     app-only approve_pending call, which carries the write out itself)."""
     from opentweet_mcp.approvals.page import approval_html
     from opentweet_mcp.guard.approvals import Approvals
-    from opentweet_mcp.guard.confirm import page_link
     from opentweet_mcp.guard.sqlite_ledger import SqliteLedger, default_path
 
     os.environ["XDG_STATE_HOME"] = str(sandbox.state)  # where the server keeps its approvals
@@ -611,7 +610,7 @@ async def approval_round_trip(sandbox: Sandbox, runs: int) -> dict[str, Any]:
                 )
                 while not (waiting := await approvals.pending()):
                     await asyncio.sleep(0.01)
-                base, secret = (page_link(waiting[0]) or "").split("#")
+                base, secret = (waiting[0].link or "").split("#")
                 view = (
                     await http.get(f"{base}/view", headers={"X-Approval-Secret": secret})
                 ).json()

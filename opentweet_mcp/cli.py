@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opentweet_mcp import __version__
-from opentweet_mcp.config import TOOLSETS, ConfigError, FlagValues, Settings, load_settings
+from opentweet_mcp.config import (
+    CONFIRM_MODES,
+    TOOLSETS,
+    ConfigError,
+    FlagValues,
+    Settings,
+    load_settings,
+)
 
 if TYPE_CHECKING:
     from opentweet_mcp.sandbox.runner import SandboxServer
@@ -66,7 +73,7 @@ def _server_flags(parser: argparse.ArgumentParser) -> None:
     add("--daily-publish-limit", type=int, help="cap on tweets published per UTC day")
     add(
         "--confirm",
-        choices=("auto", "person", "elicit", "token"),
+        choices=CONFIRM_MODES,
         help="how gated calls are approved (default auto)",
     )
     add("--media-dir", action="append", dest="media_dirs", help="folder upload_media may read")

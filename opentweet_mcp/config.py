@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 from urllib.parse import urlsplit
 
 from opentweet_mcp.addresses import canonical_host
@@ -28,6 +28,7 @@ TOOLSETS: tuple[str, ...] = (
 )
 
 ConfirmMode = Literal["auto", "person", "elicit", "token"]
+CONFIRM_MODES: tuple[str, ...] = get_args(ConfirmMode)
 Transport = Literal["stdio", "sse", "http"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
@@ -55,6 +56,11 @@ def parse_csv(value: str | None) -> tuple[str, ...]:
     if not value:
         return ()
     return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def is_wildcard(host: str) -> bool:
+    """A bind address that means every interface."""
+    return host in ("0.0.0.0", "::")
 
 
 def is_loopback(host: str) -> bool:
@@ -236,7 +242,7 @@ def load_settings(flags: FlagValues, env: Mapping[str, str] | None = None) -> Se
             raise ConfigError("daily publish limit must be 0 or more")
 
     confirm = _pick(flags.confirm, env, "OPENTWEET_MCP_CONFIRM") or "auto"
-    if confirm not in ("auto", "person", "elicit", "token"):
+    if confirm not in CONFIRM_MODES:
         raise ConfigError(f"confirm mode must be auto, person, elicit or token, got {confirm!r}")
 
     wait_raw = env.get("OPENTWEET_MCP_APPROVAL_WAIT") or "60"
@@ -296,7 +302,7 @@ def load_settings(flags: FlagValues, env: Mapping[str, str] | None = None) -> Se
 
     secret_raw = env.get("OPENTWEET_MCP_SECRET") or None
     x_account_id = _pick(flags.x_account_id, env, "OPENTWEET_X_ACCOUNT_ID")
-    base_url = api_root(_pick(flags.base_url, env, "OPENTWEET_BASE_URL") or DEFAULT_BASE_URL)
+    base_url = _pick(flags.base_url, env, "OPENTWEET_BASE_URL") or DEFAULT_BASE_URL  # see Settings
 
     log_level = (flags.log_level or env.get("OPENTWEET_MCP_LOG_LEVEL") or "WARNING").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):

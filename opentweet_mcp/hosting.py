@@ -18,11 +18,11 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from opentweet_mcp.approvals.page import page_app
-from opentweet_mcp.config import Settings, is_loopback
+from opentweet_mcp.config import Settings, is_loopback, is_wildcard
+from opentweet_mcp.guard.approvals import PAGE_PATH
 from opentweet_mcp.server import OpenTweetServer
 
 MCP_PATH = "/mcp"
-PAGE_PATH = "/approvals/"
 
 
 class BearerAuth:
@@ -65,7 +65,7 @@ async def _unauthorized(send: Send) -> None:
 def transport_security(settings: Settings) -> TransportSecuritySettings:
     """DNS-rebinding protection is always on: loopback names plus the configured allow-lists."""
     hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*", *settings.allowed_hosts]
-    if not is_loopback(settings.host) and settings.host not in ("0.0.0.0", "::"):
+    if not is_loopback(settings.host) and not is_wildcard(settings.host):
         hosts.append(f"{settings.host}:*")
     origins = [
         "http://127.0.0.1:*",

@@ -13,7 +13,7 @@ from opentweet_mcp.api.client import OpenTweetClient
 from opentweet_mcp.api.errors import OpenTweetError
 from opentweet_mcp.api.retry import SharedRateLimiter
 from opentweet_mcp.caller import Caller, key_digest
-from opentweet_mcp.config import Settings
+from opentweet_mcp.config import Settings, api_root, is_wildcard
 from opentweet_mcp.guard.confirm import Guard
 
 if TYPE_CHECKING:
@@ -45,9 +45,10 @@ class Services:
         listener of this process (stdio)."""
         settings = self.settings
         if settings.transport != "stdio":
-            host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+            host = "127.0.0.1" if is_wildcard(settings.host) else settings.host
             netloc = f"[{host}]" if ":" in host else host
-            return settings.public_url or f"http://{netloc}:{settings.port}"
+            # one spelling (no :80), as the browser's Origin header will give it
+            return settings.public_url or api_root(f"http://{netloc}:{settings.port}")
         if self._pages is None:
             from opentweet_mcp.approvals.page import PageListener
 

@@ -76,7 +76,12 @@ def parse_future_date(value: str, *, now: datetime | None = None) -> str:
     moment = moment.astimezone(UTC)
     if moment <= (now or datetime.now(UTC)):
         raise ValueError(f"{value!r} is in the past; scheduled dates must lie in the future")
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_z(moment)
+
+
+def iso_z(moment: datetime) -> str:
+    """The one spelling of a moment in what we send and say: UTC, to the second, with Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 UPLOAD_ORIGIN: ContextVar[str | None] = ContextVar("upload_origin", default=None)

@@ -21,7 +21,6 @@ from playwright.async_api import Browser, async_playwright
 
 from opentweet_mcp.approvals.page import approval_html
 from opentweet_mcp.config import Settings
-from opentweet_mcp.guard.confirm import page_link
 from opentweet_mcp.sandbox.runner import SandboxServer
 from opentweet_mcp.server import OpenTweetServer, build_server
 
@@ -70,7 +69,7 @@ class AppsSupport(ClientExtension):
 
 async def latest_link(server: OpenTweetServer) -> str:
     waiting = await server.services().guard.approvals.pending()
-    link = page_link(waiting[-1])
+    link = waiting[-1].link
     assert link is not None
     return link
 

@@ -19,7 +19,6 @@ from typing import Any
 import anyio
 import pytest
 
-from opentweet_mcp.guard.confirm import page_link
 from opentweet_mcp.server import OpenTweetServer
 from tests.harness import PRO_KEY, AppsSupport, data, served, text
 
@@ -76,7 +75,7 @@ async def pending_link(server: OpenTweetServer) -> str:
     for _ in range(200):
         waiting = await server.services().guard.approvals.pending()
         if waiting:
-            link = page_link(waiting[-1])
+            link = waiting[-1].link
             assert link is not None
             return link
         await anyio.sleep(0.02)

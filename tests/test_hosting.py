@@ -226,3 +226,24 @@ async def test_the_approvals_page_is_served_by_the_same_app(sandbox: Any, tmp_pa
         r for r in sandbox.requests() if r["method"] == "POST" and r["path"] == "/api/v1/posts"
     ]
     assert [r["key_prefix"][:9] for r in posted] == ["pro_alice"]
+
+
+async def test_the_page_address_is_spelled_as_a_browser_sends_its_origin() -> None:
+    """The page checks an answer's Origin against the address it handed out: that address
+    must be spelled as browsers spell origins (no default port), or every answer is refused."""
+    from opentweet_mcp.config import Settings
+    from opentweet_mcp.guard.confirm import Guard
+    from opentweet_mcp.guard.ledger import MemoryLedger
+    from opentweet_mcp.guard.tokens import ConfirmationTokens
+    from opentweet_mcp.services import Services
+
+    def page_of(**settings: Any) -> Any:
+        chosen = Settings(api_key="k", base_url="http://127.0.0.1:9", **settings)
+        ledger = MemoryLedger()
+        tokens = ConfirmationTokens.from_secret(None, scope=ledger.identity)
+        return Services(chosen, Guard(chosen, tokens, ledger)).approval_page()
+
+    assert await page_of(transport="http", host="0.0.0.0", port=80) == "http://127.0.0.1"
+    assert await page_of(transport="http", host="::1", port=8000) == "http://[::1]:8000"
+    public = "https://mcp.example.com"
+    assert await page_of(transport="http", port=80, public_url=public) == public

@@ -302,9 +302,7 @@ async def test_a_call_that_stops_waiting_leaves_the_answer_to_the_next_one(sandb
         assert approval.id == pending["approval_id"]
         again = await client.call_tool("create_post", {**args, "approval_id": approval.id})
         assert data(again)["status"] == "approval_pending"
-        await server.services().guard.approvals.decide(
-            approval.id, approval.secret, "approved", "cli"
-        )
+        await server.services().guard.approvals.decide(approval, "approved", "cli")
         done = await client.call_tool("create_post", {**args, "approval_id": approval.id})
         assert data(done)["status"] == "posted"
     assert on_x(sandbox) == ["Answered later"]
@@ -327,12 +325,10 @@ async def page_answer(link: str, verdict: str, **change: Any) -> httpx2.Response
 
 
 async def test_the_page_refuses_what_a_browser_should_never_send(sandbox: Any) -> None:
-    from opentweet_mcp.guard.confirm import page_link
-
     async with served(sandbox.base_url, confirm="person", approval_wait=0) as (client, server):
         await client.call_tool("create_post", {"text": "Guarded page", "publish_now": True})
         approval = await waiting(server)
-        link = page_link(approval)
+        link = approval.link
         assert link is not None
         base, secret = link.split("#")
         async with httpx2.AsyncClient() as http:
@@ -365,13 +361,11 @@ async def test_the_page_refuses_what_a_browser_should_never_send(sandbox: Any) -
 
 
 async def test_the_page_says_when_what_was_approved_changed(sandbox: Any) -> None:
-    from opentweet_mcp.guard.confirm import page_link
-
     async with served(sandbox.base_url, confirm="person", approval_wait=0) as (client, server):
         created = data(await client.call_tool("create_post", {"text": "As approved"}))
         post_id = created["posts"][0]["id"]
         asked = data(await client.call_tool("publish_post", {"id": post_id}))
-        link = page_link(await waiting(server)) or ""
+        link = (await waiting(server)).link or ""
         approved = await page_answer(link, "approved")
         assert approved.json()["state"] == "approved"
         await client.call_tool("update_post", {"id": post_id, "text": "Swapped after"})
@@ -415,14 +409,12 @@ async def test_one_key_cannot_flood_its_person_with_requests() -> None:
 
 
 async def test_an_expired_link_is_refused(sandbox: Any) -> None:
-    from opentweet_mcp.guard.confirm import page_link
-
     async with served(sandbox.base_url, confirm="person", approval_wait=0) as (client, server):
         await client.call_tool("create_post", {"text": "Too late", "publish_now": True})
         approval = await waiting(server)
         approvals = server.services().guard.approvals
         approvals._clock = lambda: time.time() + 3600  # an hour later: its time is up
-        late = await page_answer(page_link(approval) or "", "approved")
+        late = await page_answer(approval.link or "", "approved")
         assert late.status_code == 410
     assert on_x(sandbox) == []
 
@@ -510,9 +502,7 @@ async def test_a_host_that_declines_unasked_leaves_the_request_to_the_terminal(
         assert "opentweet-mcp approvals" in text(asked)
         approval = await waiting(server)
         assert approval.id == said["approval_id"]
-        await server.services().guard.approvals.decide(
-            approval.id, approval.secret, "approved", "cli"
-        )
+        await server.services().guard.approvals.decide(approval, "approved", "cli")
         done = await client.call_tool("create_post", {**post, "approval_id": approval.id})
         assert data(done)["status"] == "posted", text(done)
 
@@ -542,9 +532,7 @@ async def test_what_goes_out_later_is_what_the_person_approved(sandbox: Any) -> 
         post = {"text": "Approved for later", "scheduled_date": later}
         asked = data(await client.call_tool("create_post", post))
         approval = await waiting(server)
-        await server.services().guard.approvals.decide(
-            approval.id, approval.secret, "approved", "cli"
-        )
+        await server.services().guard.approvals.decide(approval, "approved", "cli")
         done = data(
             await client.call_tool("create_post", {**post, "approval_id": asked["approval_id"]})
         )

@@ -31,9 +31,9 @@ Secret = Annotated[str, Field(max_length=128)]
 async def approve_pending(ctx: Context, approval_id: ApprovalId, secret: Secret) -> CallToolResult:
     """Approve a pending request shown in the approval card, and carry it out."""
     svc = services(ctx)
-    approval, _ = await svc.guard.approvals.decide(
-        approval_id, secret, "approved", "card", key_digest=svc.caller(ctx).key_digest
-    )
+    approvals = svc.guard.approvals
+    approval = await approvals.find(approval_id, secret, svc.caller(ctx).key_digest)
+    await approvals.decide(approval, "approved", "card")
     arguments = {**approval.arguments, "approval_id": approval.id}
     try:
         result = await ctx.mcp_server.call_tool(approval.tool, arguments, ctx)
@@ -47,9 +47,9 @@ async def approve_pending(ctx: Context, approval_id: ApprovalId, secret: Secret)
 async def decline_pending(ctx: Context, approval_id: ApprovalId, secret: Secret) -> CallToolResult:
     """Decline a pending request shown in the approval card; nothing is sent."""
     svc = services(ctx)
-    approval, _ = await svc.guard.approvals.decide(
-        approval_id, secret, "declined", "card", key_digest=svc.caller(ctx).key_digest
-    )
+    approvals = svc.guard.approvals
+    approval = await approvals.find(approval_id, secret, svc.caller(ctx).key_digest)
+    await approvals.decide(approval, "declined", "card")
     text = f"Declined: {approval.preview.get('action')}. Nothing was sent."
     return CallToolResult(
         content=[TextContent(type="text", text=text)], structured_content={"status": "declined"}

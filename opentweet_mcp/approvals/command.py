@@ -22,7 +22,6 @@ import anyio
 
 from opentweet_mcp.config import ConfigError
 from opentweet_mcp.guard.approvals import ApprovalRefused, Approvals, PendingApproval, Verdict
-from opentweet_mcp.guard.confirm import page_link
 from opentweet_mcp.guard.ledger import Ledger
 from opentweet_mcp.guard.sqlite_ledger import state_folder
 from opentweet_mcp.text.visible import visible
@@ -58,7 +57,7 @@ async def _answer(
     approvals: Approvals, approval: PendingApproval, verdict: Verdict, out: TextIO
 ) -> int:
     try:
-        await approvals.decide(approval.id, approval.secret, verdict, "cli")
+        await approvals.decide(approval, verdict, "cli")
     except ApprovalRefused as refused:
         out.write(f"Not recorded: {refused}.\n")
         return 1
@@ -151,7 +150,7 @@ async def run(
         _show(approval, out)
         return 0
     if action == "open":
-        link = page_link(approval)
+        link = approval.link
         if link is None:
             raise ConfigError("the server that asked has no approval page to open")
         opened = webbrowser.open(_handoff(link))

@@ -33,7 +33,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from opentweet_mcp.guard.approvals import ApprovalRefused, PendingApproval
+from opentweet_mcp.guard.approvals import PAGE_PATH, ApprovalRefused, PendingApproval
 from opentweet_mcp.guard.confirm import Guard
 from opentweet_mcp.text.visible import visible
 
@@ -101,12 +101,7 @@ def page_app(guard_of: Callable[[], Guard], security: TransportSecuritySettings)
         return run
 
     async def found(request: Request, secret: str) -> PendingApproval:
-        approval = await guard_of().approvals.get(request.path_params["id"])
-        if approval is None:
-            raise ApprovalRefused("there is no such approval request", "unknown")
-        if not approval.matches(secret):
-            raise ApprovalRefused("this link does not belong to that request", "forged")
-        return approval
+        return await guard_of().approvals.find(request.path_params["id"], secret)
 
     async def shell(request: Request) -> Response:
         return HTMLResponse(
@@ -145,9 +140,7 @@ def page_app(guard_of: Callable[[], Guard], security: TransportSecuritySettings)
                 csrf.encode(), approval.csrf.encode()
             ):
                 raise ApprovalRefused("the page's token is missing or wrong", "refused")
-            await guard_of().approvals.decide(
-                approval.id, approval.secret, given["verdict"], "page"
-            )
+            await guard_of().approvals.decide(approval, given["verdict"], "page")
         except ApprovalRefused as refused:
             return _refused(refused.code, str(refused))
         return JSONResponse(await state_of(guard_of(), approval), headers=HEADERS)
@@ -161,10 +154,10 @@ def page_app(guard_of: Callable[[], Guard], security: TransportSecuritySettings)
 
     app = Starlette(
         routes=[
-            Route("/approvals/{id}", checked(shell), methods=["GET"]),
-            Route("/approvals/{id}/view", checked(view), methods=["GET"]),
-            Route("/approvals/{id}/answer", checked(answer), methods=["POST"]),
-            Route("/approvals/{id}/state", checked(state), methods=["GET"]),
+            Route(PAGE_PATH + "{id}", checked(shell), methods=["GET"]),
+            Route(PAGE_PATH + "{id}/view", checked(view), methods=["GET"]),
+            Route(PAGE_PATH + "{id}/answer", checked(answer), methods=["POST"]),
+            Route(PAGE_PATH + "{id}/state", checked(state), methods=["GET"]),
         ]
     )
     return RequestBodyLimitMiddleware(app, MAX_ANSWER)

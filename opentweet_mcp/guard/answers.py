@@ -12,12 +12,14 @@ from mcp.types import CallToolResult, TextContent
 from opentweet_mcp.guard.approvals import PendingApproval
 from opentweet_mcp.guard.preview import Preview
 from opentweet_mcp.guard.tokens import MintedToken
+from opentweet_mcp.validate import iso_z
 
-CARD_META = "io.opentweet/approval"  # where the card finds what only it may hold
+CARD_META = "io.opentweet/approval"  # where the card finds what only it may hold (its
+# script, approval.html, reads this very key)
 
 
 def _iso(moment: float) -> str:
-    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_z(datetime.fromtimestamp(moment, UTC))
 
 
 def _result(text: str, data: dict[str, Any], meta: dict[str, Any] | None = None) -> CallToolResult:
@@ -109,10 +111,20 @@ def pending(approval: PendingApproval, way: str, *, waited: bool) -> CallToolRes
     return _result(text, data, meta)
 
 
-def declined(tool: str, channel: str) -> CallToolResult:
-    """A person's own decline, on the card, the page or in the terminal."""
+CHANNELS = {
+    "card": "on the approval card",
+    "url": "on the approval page",
+    "page": "on the approval page",
+    "cli": "with opentweet-mcp approvals",
+}
+
+
+def declined(tool: str, how: str) -> CallToolResult:
+    """A person's own decline: `how` names the channel that took it (a key of CHANNELS), or
+    says in words how they declined."""
+    said = CHANNELS.get(how, how)
     return not_done(
-        f"NOT DONE — the person declined ({tool}, {channel}). Nothing was sent.", "declined", tool
+        f"NOT DONE — the person declined ({tool}, {said}). Nothing was sent.", "declined", tool
     )
 
 
@@ -143,11 +155,15 @@ def expired(tool: str) -> CallToolResult:
     )
 
 
-def changed(tool: str) -> CallToolResult:
+def changed(tool: str, *, while_asked: bool = False) -> CallToolResult:
+    """What the call would send is not what the person was shown: asked in a form (and it
+    changed while they read), or approved outside the conversation (and it changed since)."""
+    when = "while the person was being asked" if while_asked else "since the person was asked"
+    again = "" if while_asked else " without approval_id"
     return not_done(
-        "NOT DONE — what this call would send changed since the person was asked (the post "
-        "was edited, or its state changed). Nothing was sent. Call "
-        f"{tool} again without approval_id to show them the current version.",
+        f"NOT DONE — what this call would send changed {when} (the post was edited, or its "
+        f"state changed). Nothing was sent. Call {tool} again{again} to show them the current "
+        "version.",
         "changed",
         tool,
     )

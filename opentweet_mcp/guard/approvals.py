@@ -29,6 +29,7 @@ from opentweet_mcp.guard.ledger import RESULT_TTL, Ledger
 
 Verdict = Literal["approved", "declined"]
 Channel = Literal["card", "url", "page", "cli"]
+PAGE_PATH = "/approvals/"  # where the approvals page serves each request, under its base
 RECORD = "approval:"
 DECISION = "approval-decision:"
 CHANGED = "approval-changed:"  # approved, then found changed when it was to be carried out
@@ -76,6 +77,14 @@ class PendingApproval:
     @classmethod
     def load(cls, raw: str) -> PendingApproval:
         return cls(**json.loads(raw))
+
+    @property
+    def link(self) -> str | None:
+        """Its approval page, if a page serves it: the secret rides in the fragment, which a
+        browser never sends to a server, so it stays out of logs and Referer headers."""
+        if self.page is None:
+            return None
+        return f"{self.page}{PAGE_PATH}{self.id}#{self.secret}"
 
     def matches(self, secret: str) -> bool:
         return hmac.compare_digest(self.secret.encode(), secret.encode())
@@ -170,21 +179,24 @@ class Approvals:
         started = decision.at if decision is not None else approval.created_at
         return self._clock() >= started + self.ttl
 
-    async def decide(
-        self,
-        approval_id: str,
-        secret: str,
-        verdict: Verdict,
-        channel: Channel,
-        key_digest: str | None = None,
-    ) -> tuple[PendingApproval, Decision]:
-        """Take a person's answer, once; the record it answers and the decision that stands.
-        `key_digest`, when the answer comes with an API key (the card), must be the request's."""
+    async def find(
+        self, approval_id: str, secret: str, key_digest: str | None = None
+    ) -> PendingApproval:
+        """The request that `secret` answers for. `key_digest`, when the answer comes with an
+        API key (the card), must be the request's."""
         approval = await self.get(approval_id)
         if approval is None or key_digest not in (None, approval.key_digest):
             raise ApprovalRefused("there is no such approval request", "unknown")
         if not approval.matches(secret):
             raise ApprovalRefused("this link or card does not belong to that request", "forged")
+        return approval
+
+    async def decide(
+        self, approval: PendingApproval, verdict: Verdict, channel: Channel
+    ) -> Decision:
+        """Take a person's answer to `approval` (as `find` gave it, or the terminal read it),
+        once: the decision that stands."""
+        approval_id = approval.id
         if self._clock() >= approval.expires_at:
             raise ApprovalRefused("this approval request has expired; nothing was sent", "expired")
         decision = Decision(verdict, channel, self._clock())
@@ -198,7 +210,7 @@ class Approvals:
         waiting = self._answered.get(approval_id)
         if waiting is not None:
             waiting.set()
-        return approval, decision
+        return decision
 
     async def wait(
         self, approval_id: str, seconds: float, progress: Callable[[float], Awaitable[None]]
@@ -225,12 +237,13 @@ class Approvals:
 
     async def pending(self, key_digest: str | None = None) -> list[PendingApproval]:
         """Unanswered, unexpired approvals (of one key, or of every key in this ledger)."""
-        found = []
+        decided = {key[len(DECISION) :] for key, _ in await self.ledger.scan(DECISION)}
         now = self._clock()
-        for _, raw in await self.ledger.scan(RECORD):
-            approval = PendingApproval.load(raw)
-            if key_digest is not None and approval.key_digest != key_digest:
-                continue
-            if now < approval.expires_at and await self.decision(approval.id) is None:
-                found.append(approval)
+        found = [
+            approval
+            for approval in (PendingApproval.load(raw) for _, raw in await self.ledger.scan(RECORD))
+            if key_digest in (None, approval.key_digest)
+            and now < approval.expires_at
+            and approval.id not in decided
+        ]
         return sorted(found, key=lambda a: a.created_at)

@@ -95,7 +95,6 @@ class Guard:
         settings: Settings,
         tokens: ConfirmationTokens,
         ledger: Ledger,
-        page: PageLink | None = None,
     ) -> None:
         self.settings = settings
         self.tokens = tokens
@@ -109,7 +108,8 @@ class Guard:
         self.carried_out = ConfirmationReplay(ledger)  # pending approvals, by id
         self.budget = DailyPublishBudget(ledger, settings.daily_publish_limit)
         self.locks = PostLocks(ledger)
-        self.page = page  # where the approvals page is served (started on first need)
+        # where the approvals page is served (started on first need); set by `Services`
+        self.page: PageLink | None = None
         self._handles: dict[str, tuple[float, Handles]] = {}
 
     def way(self, ctx: Context[Any, Any]) -> Way:
@@ -185,16 +185,15 @@ class Guard:
                     "elicitation_unavailable",
                 )
             if way == "form":
-                return await self._elicited(ctx, call, publication, shown, approval)
+                return await self._elicited(call, publication, shown, approval)
             if way == "token":
                 return await self._by_token(call, publication, verified)
-            await self.budget.check(plan.caller.key_digest, publication.tweets_per_day(_now()))
-            pending = await self._pending(call, publication)
-        return await self._ask_person(ctx, call, pending, way)
+        # a person's way: nothing is written now, so the posts need not stay locked
+        await self.budget.check(plan.caller.key_digest, publication.tweets_per_day(_now()))
+        return await self._ask_person(ctx, call, await self._pending(call, publication), way)
 
     async def _elicited(
         self,
-        ctx: Context[Any, Any],
         call: Call,
         publication: Publication,
         shown: Shown | None,
@@ -206,13 +205,7 @@ class Guard:
         if replay is not None:
             return answers.replayed(replay.result, "this approval was already carried out")
         if shown is None or shown.publication.digest != publication.digest:
-            return answers.not_done(
-                "NOT DONE — what this call would send changed while the person was being "
-                f"asked (the post was edited, or its state changed). Nothing was sent. Call {tool} "
-                "again to show them the current version.",
-                "changed",
-                tool,
-            )
+            return answers.changed(tool, while_asked=True)
         if isinstance(approval, AcceptedElicitation) and approval.data.approve:
             per_day = publication.tweets_per_day(_now())
             return await self._spent_once(self.elicited, answer, call, per_day)
@@ -264,7 +257,7 @@ class Guard:
         if way == "card":
             return answers.pending(approval, way, waited=False)  # the card shows it
         if way == "url":
-            link = page_link(approval)
+            link = approval.link
             if link is None:
                 return answers.pending(approval, "page", waited=False)
             outcome = await ctx.elicit_url(
@@ -279,7 +272,7 @@ class Guard:
             await ctx.session.send_elicit_complete(approval.id)
         if decision is None:
             return answers.pending(approval, way, waited=True)
-        return await self._by_approval_id(replace(call, approval_id=approval.id))
+        return await self._outcome(replace(call, approval_id=approval.id), approval, decision)
 
     async def _wait(self, ctx: Context[Any, Any], approval: PendingApproval) -> Decision | None:
         """The person's decision, if it comes within `approval_wait` seconds."""
@@ -304,16 +297,22 @@ class Guard:
                 "exactly the arguments it was issued for, or call again without approval_id",
                 "unknown",
             )
+        return await self._outcome(call, approval, await self.approvals.decision(approval.id))
+
+    async def _outcome(
+        self, call: Call, approval: PendingApproval, decision: Decision | None
+    ) -> CallToolResult:
+        """What became of `approval` (this call's own): carried out once if it was approved."""
+        plan = call.plan
         replay = await self.carried_out.peek(approval.id)
         if replay is not None:
             return answers.replayed(replay.result, "this approval was already carried out")
-        decision = await self.approvals.decision(approval.id)
         if self.approvals.expired(approval, decision):
             return answers.expired(plan.tool)
         if decision is None:
             return answers.pending(approval, "page", waited=True)
         if decision.verdict == "declined":
-            return answers.declined(plan.tool, CHANNELS[decision.channel])
+            return answers.declined(plan.tool, decision.channel)
         async with self.locks.holding(plan.caller.key_digest, plan.posts):
             publication = await plan.read() if plan.read is not None else None
             if publication is None or publication.digest != approval.publication_digest:
@@ -428,22 +427,6 @@ class Guard:
             self._handles.pop(next(iter(self._handles)))
         self._handles[caller.key_digest] = (time.monotonic(), handles)
         return handles
-
-
-CHANNELS = {
-    "card": "on the approval card",
-    "url": "on the approval page",
-    "page": "on the approval page",
-    "cli": "with opentweet-mcp approvals",
-}
-
-
-def page_link(approval: PendingApproval) -> str | None:
-    """The approval page of `approval`: its secret rides in the fragment, which a browser
-    never sends to a server, so it stays out of logs and Referer headers."""
-    if approval.page is None:
-        return None
-    return f"{approval.page}/approvals/{approval.id}#{approval.secret}"
 
 
 def _now() -> datetime:

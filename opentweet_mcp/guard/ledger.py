@@ -455,19 +455,18 @@ class ConfirmationReplay:
 
         Checked before the call reads anything: a replay answers from the ledger. Raises like
         `begin` while the first call is in flight or when its outcome is unknown."""
-        raw = await self.ledger.get_result(self._key(nonce))
-        if raw is None:
-            return None
-        return self._replay(self._once.read(raw, ""))
+        record = await self._record(nonce)
+        return None if record is None else self._replay(record)
 
     async def status(self, nonce: str) -> tuple[Status, str | None] | None:
         """Where the call under this token stands (pending, unknown, done with its result),
         or None if it was never begun."""
+        record = await self._record(nonce)
+        return None if record is None else (record.status, record.result)
+
+    async def _record(self, nonce: str) -> _Record | None:
         raw = await self.ledger.get_result(self._key(nonce))
-        if raw is None:
-            return None
-        record = self._once.read(raw, "")
-        return record.status, record.result
+        return None if raw is None else self._once.read(raw, "")
 
     def _replay(self, record: _Record) -> Replay:
         if record.status == "done" and record.result is not None:

@@ -74,17 +74,20 @@ def _time(iso: str) -> str:
 
 
 def _tweet_lines(
-    tweets: tuple[Tweet, ...], parses: list[ParsedTweet], warnings: list[str], label: str
+    tweets: tuple[Tweet, ...],
+    parses: list[ParsedTweet],
+    shown: list[str],
+    warnings: list[str],
+    label: str,
 ) -> list[str]:
     lines: list[str] = []
-    for number, (tweet, parsed) in enumerate(zip(tweets, parses, strict=True), start=1):
+    for number, (tweet, parsed, text) in enumerate(zip(tweets, parses, shown, strict=True), 1):
         where = f"tweet {number} of {label}" if len(tweets) > 1 else label
         lines.append(
             f"  Tweet {number} of {len(tweets)} "
             f"({parsed.weighted_length}/{V3.max_weighted_length}):"
         )
-        shown = visible(tweet.text)
-        lines += [f"    │ {line}" for line in shown.split("\n")]
+        lines += [f"    │ {line}" for line in text.split("\n")]
         for url in tweet.media:
             lines.append(f"    Media: {_field(url)}")
         if tweet.media and MEDIA_WARNING not in warnings:
@@ -93,22 +96,23 @@ def _tweet_lines(
         if links:
             plural = "s" if links > 1 else ""
             warnings.append(f"{where} has {links} link{plural}, each counted as 23 characters")
-        if shown != tweet.text:
+        if text != tweet.text:
             warnings.append(f"{where} holds hidden characters, shown above as ⟨U+…⟩")
     return lines
 
 
-def _tweet_data(tweets: tuple[Tweet, ...], parsed: list[ParsedTweet]) -> list[dict[str, Any]]:
+def _tweet_data(
+    tweets: tuple[Tweet, ...], parsed: list[ParsedTweet], shown: list[str]
+) -> list[dict[str, Any]]:
     """Each tweet's text, weighted length and media (left out when it has none), and the text
     with its hidden characters shown, when it has any (for cards to draw as is)."""
     data = []
-    for tweet, each in zip(tweets, parsed, strict=True):
+    for tweet, each, text in zip(tweets, parsed, shown, strict=True):
         item: dict[str, Any] = {"text": tweet.text, "length": each.weighted_length}
         if tweet.media:
             item["media"] = [_field(url) for url in tweet.media]
-        shown = visible(tweet.text)
-        if shown != tweet.text:
-            item["shown"] = shown
+        if text != tweet.text:
+            item["shown"] = text
         data.append(item)
     return data
 
@@ -120,12 +124,13 @@ def _post(
     label = f"post {post.post_id}" if post.post_id else "the new post"
     handle = handles(post.account)
     parsed = [parse_tweet(tweet.text) for tweet in post.tweets]
+    shown = [visible(tweet.text) for tweet in post.tweets]
     lines = [f"{label[0].upper()}{label[1:]} — as {_field(handle)} — {_when(post)}"]
     if post.moved_from is not None:
         moved = f"from {_field(handles(post.moved_from))} to {_field(handle)}"
         lines.append(f"  Moves {moved}")
         warnings.append(f"{label} moves {moved}")
-    lines += _tweet_lines(post.tweets, parsed, warnings, label)
+    lines += _tweet_lines(post.tweets, parsed, shown, warnings, label)
     if post.community_id:
         shared = ", also shared with followers" if post.share_with_followers else ""
         lines.append(f"  Posted to X community {_field(post.community_id)}{shared}")
@@ -149,7 +154,7 @@ def _post(
         "when": post.when,
         "was": post.was,
         "moved_from": _field(handles(post.moved_from)) if post.moved_from else None,
-        "tweets": _tweet_data(post.tweets, parsed),
+        "tweets": _tweet_data(post.tweets, parsed, shown),
         "community_id": post.community_id,
         "share_with_followers": post.share_with_followers,
         "auto_retweet": post.auto_retweet,
@@ -177,14 +182,15 @@ def _removal(
     if removal.url:
         lines.append(f"  On X: {_field(removal.url)}")
     parsed = [parse_tweet(tweet.text) for tweet in removal.tweets]
-    lines += _tweet_lines(removal.tweets, parsed, [], label)
+    shown = [visible(tweet.text) for tweet in removal.tweets]
+    lines += _tweet_lines(removal.tweets, parsed, shown, [], label)
     data = {
         "id": removal.post_id,
         "account": _field(handle),
         "status": _field(removal.status),
         "url": _field(removal.url) if removal.url else None,
         "from_x": removal.from_x,
-        "tweets": _tweet_data(removal.tweets, parsed),
+        "tweets": _tweet_data(removal.tweets, parsed, shown),
     }
     return lines, _compact(data)
 

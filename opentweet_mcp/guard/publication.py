@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from opentweet_mcp.validate import iso_z
+
 NOW = "now"
 EVERGREEN = "evergreen"
 
@@ -119,7 +121,7 @@ def utc(value: str) -> str:
         return value
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_z(moment)
 
 
 def _strings(value: Any) -> tuple[str, ...]:

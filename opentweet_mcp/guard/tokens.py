@@ -30,6 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from opentweet_mcp.validate import iso_z
+
 PREFIX = "ct2"
 NONCE_BYTES = 16
 _TAG_BYTES = 16
@@ -93,10 +95,6 @@ def _unb64(text: str, size: int) -> bytes | None:
     return raw
 
 
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 class ConfirmationTokens:
     """Mints and verifies confirmation tokens under one server secret.
 
@@ -147,7 +145,7 @@ class ConfirmationTokens:
         body = f"{PREFIX}.{expiry}.{nonce}.{content}"
         call = _b64(self._tag("call", self._scope, body, tool, arguments_digest, key_digest))
         expires_at = datetime.fromtimestamp(expiry, UTC)
-        return MintedToken(f"{body}.{call}", nonce, expires_at, _iso(expires_at))
+        return MintedToken(f"{body}.{call}", nonce, expires_at, iso_z(expires_at))
 
     def verify(
         self, token: str, tool: str, arguments_digest: str, key_digest: str
@@ -185,7 +183,7 @@ class ConfirmationTokens:
         expires_at = datetime.fromtimestamp(expiry, UTC)
         if self._clock() >= expiry:
             raise ConfirmationRefused(
-                f"the confirmation_token expired at {_iso(expires_at)}; call {tool} again "
+                f"the confirmation_token expired at {iso_z(expires_at)}; call {tool} again "
                 "without a token for a fresh preview and show it to the user again",
                 "expired",
             )
