@@ -15,12 +15,13 @@ from mcp.client.extension import ClientExtension
 from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID, Apps
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, TextContent
 from pydantic import Field
 
 from opentweet_mcp.approvals.page import approval_html
 from opentweet_mcp.results import tool_errors
 from opentweet_mcp.services import services
+from opentweet_mcp.tools.spec import ToolSpec
 from opentweet_mcp.validate import ApprovalId
 
 APPROVAL_URI = "ui://opentweet/approval"
@@ -77,21 +78,15 @@ def apps_extension() -> Apps:
         description="The preview of what a call would send to X, with Approve and Decline",
         prefers_border=True,
     )
-    for fn, title, destructive in (
-        (approve_pending, "Approve", True),
-        (decline_pending, "Decline", False),
+    for spec in (
+        ToolSpec(approve_pending, "Approve", destructive=True, idempotent=True),
+        ToolSpec(decline_pending, "Decline", idempotent=True),
     ):
         apps.tool(
             resource_uri=APPROVAL_URI,
             visibility=["app"],
-            name=fn.__name__,
-            description=fn.__doc__,
-            annotations=ToolAnnotations(
-                title=title,
-                read_only_hint=False,
-                destructive_hint=destructive,
-                idempotent_hint=True,
-                open_world_hint=True,
-            ),
-        )(tool_errors(fn))
+            name=spec.name,
+            description=spec.fn.__doc__,
+            annotations=spec.annotations(),
+        )(tool_errors(spec.fn))
     return apps
