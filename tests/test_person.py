@@ -544,3 +544,13 @@ async def test_what_goes_out_later_is_what_the_person_approved(sandbox: Any) -> 
         assert len(writes(sandbox.requests())) == before  # nothing changed upstream
     sandbox.scheduler(datetime.now(UTC) + timedelta(days=1))
     assert on_x(sandbox) == ["Approved for later"]
+
+
+def test_approval_ids_are_plain_words() -> None:
+    """Ids are typed on command lines: one starting with "-" passed for an option."""
+    from opentweet_mcp.guard.approvals import new_id
+    from opentweet_mcp.validate import check_approval_id
+
+    ids = {new_id() for _ in range(5000)}
+    assert len(ids) == 5000
+    assert all(i.isalnum() and i.isascii() and check_approval_id(i) == i for i in ids)

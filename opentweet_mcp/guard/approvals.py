@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import string
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
@@ -49,6 +50,16 @@ class ApprovalRefused(Exception):
     def __init__(self, reason: str, code: str) -> None:
         super().__init__(reason)
         self.code = code
+
+
+ID_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_id() -> str:
+    """16 letters and digits (95 bits): nothing a shell or an argument parser reads as more
+    than a word (an id starting with "-" would pass for an option of `opentweet-mcp
+    approvals`)."""
+    return "".join(secrets.choice(ID_ALPHABET) for _ in range(16))
 
 
 def _digest(*parts: str) -> str:
@@ -142,7 +153,7 @@ class Approvals:
             )
         now = self._clock()
         approval = PendingApproval(
-            id=secrets.token_urlsafe(12),
+            id=new_id(),
             secret=secrets.token_urlsafe(32),
             tool=tool,
             arguments=arguments,
