@@ -4,9 +4,12 @@ approvals, budgets and idempotency results to that key at that API root."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from opentweet_mcp.api.client import OpenTweetClient
+from opentweet_mcp.long_posts import AccountFacts, TweetLimit
 
 
 def key_digest(api_key: str, upstream: str) -> str:
@@ -18,11 +21,26 @@ def key_digest(api_key: str, upstream: str) -> str:
 
 @dataclass(frozen=True)
 class Caller:
-    """The key a call acts with, and its client; approvals and budgets bind to `key_digest`."""
+    """The key a call acts with, and its client; approvals and budgets bind to `key_digest`.
+    `facts` is what OpenTweet said about the key's accounts; `long_posts` the setting."""
 
     client: OpenTweetClient
     key_digest: str
     default_account: str | None
+    facts: AccountFacts = field(default_factory=AccountFacts)
+    long_posts: bool = False
 
     def account(self, x_account_id: str | None) -> str | None:
         return x_account_id or self.default_account
+
+    async def accounts(self) -> list[Mapping[str, Any]]:
+        """The key's X accounts as OpenTweet last listed them (read again every few minutes)."""
+        return await self.facts.accounts(self.client.accounts)
+
+    async def tweet_limit(self, account: str | None) -> TweetLimit:
+        """The length limit of `account`'s tweets, asking OpenTweet when nothing is known."""
+        return await self.facts.limit(account, self.long_posts, self.client.accounts)
+
+    def known_tweet_limit(self, account: str | None) -> TweetLimit:
+        """The same without a request: from the setting and what is already known."""
+        return self.facts.known_limit(account, self.long_posts)

@@ -44,6 +44,7 @@ ENVIRONMENT = """environment:
   OPENTWEET_MCP_TOOLSETS         --toolsets
   OPENTWEET_MCP_TOOLS / _EXCLUDE_TOOLS   --tools / --exclude-tools
   OPENTWEET_MCP_READ_ONLY        --read-only (1/true/yes/on, 0/false/no/off)
+  OPENTWEET_LONG_POSTS           --long-posts: tweets up to 25,000 characters (X Premium)
   OPENTWEET_MCP_DAILY_PUBLISH_LIMIT      --daily-publish-limit
   OPENTWEET_MCP_CONFIRM          --confirm: auto (a person when the client offers a way, else
                                  tokens), person (always a person: the approval card, a form, a
@@ -70,6 +71,12 @@ def _server_flags(parser: argparse.ArgumentParser) -> None:
     add("--tools", help="comma list of extra tool names to expose")
     add("--exclude-tools", help="comma list of tool names to hide")
     add("--read-only", action="store_true", default=None, help="expose only read-only tools")
+    add(
+        "--long-posts",
+        action="store_true",
+        default=None,
+        help="the accounts have X Premium: tweets up to 25,000 weighted characters, not 280",
+    )
     add("--daily-publish-limit", type=int, help="cap on tweets published per UTC day")
     add(
         "--confirm",
@@ -103,6 +110,7 @@ def _flags(args: argparse.Namespace) -> FlagValues:
         tools=args.tools,
         exclude_tools=args.exclude_tools,
         read_only=args.read_only,
+        long_posts=args.long_posts,
         daily_publish_limit=args.daily_publish_limit,
         confirm=args.confirm,
         media_dirs=args.media_dirs,

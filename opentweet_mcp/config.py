@@ -136,6 +136,8 @@ class Settings:
     tools: tuple[str, ...] = ()
     exclude_tools: tuple[str, ...] = ()
     read_only: bool = False
+    # every account may post long tweets (X Premium: 25,000 weighted characters, not 280)
+    long_posts: bool = False
     daily_publish_limit: int | None = None
     confirm: ConfirmMode = "auto"
     secret: bytes | None = field(default=None, repr=False)
@@ -189,6 +191,7 @@ class FlagValues:
     tools: str | None = None
     exclude_tools: str | None = None
     read_only: bool | None = None
+    long_posts: bool | None = None
     daily_publish_limit: int | None = None
     confirm: str | None = None
     media_dirs: list[str] | None = None
@@ -228,6 +231,11 @@ def load_settings(flags: FlagValues, env: Mapping[str, str] | None = None) -> Se
     read_only_env = env.get("OPENTWEET_MCP_READ_ONLY")
     if not read_only and read_only_env:
         read_only = parse_bool("OPENTWEET_MCP_READ_ONLY", read_only_env)
+
+    long_posts = bool(flags.long_posts)
+    long_posts_env = env.get("OPENTWEET_LONG_POSTS")
+    if not long_posts and long_posts_env:
+        long_posts = parse_bool("OPENTWEET_LONG_POSTS", long_posts_env)
 
     limit_raw = _pick(flags.daily_publish_limit, env, "OPENTWEET_MCP_DAILY_PUBLISH_LIMIT")
     daily_limit: int | None = None
@@ -316,6 +324,7 @@ def load_settings(flags: FlagValues, env: Mapping[str, str] | None = None) -> Se
         tools=parse_csv(_pick(flags.tools, env, "OPENTWEET_MCP_TOOLS")),
         exclude_tools=parse_csv(_pick(flags.exclude_tools, env, "OPENTWEET_MCP_EXCLUDE_TOOLS")),
         read_only=read_only,
+        long_posts=long_posts,
         daily_publish_limit=daily_limit,
         confirm=confirm,  # type: ignore[arg-type]  # checked against the literal above
         secret=secret_raw.encode() if secret_raw else None,

@@ -61,6 +61,14 @@ def describe_post(post: Mapping[str, Any]) -> str:
         parts.append(f"scheduled for {post['scheduled_date']}")
     if post.get("url"):
         parts.append(f"url {post['url']}")
+    results = post.get("results")
+    if isinstance(results, list) and results:
+        said = [
+            f"{item.get('platform', '?')} {item.get('status', '?')}"
+            for item in results
+            if isinstance(item, Mapping)
+        ]
+        parts.append(f"networks: {', '.join(said)}")
     text = str(post.get("text") or "")
     if text:
         parts.append(f'"{preview_text(text)}"')

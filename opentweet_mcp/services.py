@@ -15,6 +15,7 @@ from opentweet_mcp.api.retry import SharedRateLimiter
 from opentweet_mcp.caller import Caller, key_digest
 from opentweet_mcp.config import Settings, api_root, is_wildcard
 from opentweet_mcp.guard.confirm import Guard
+from opentweet_mcp.long_posts import AccountFacts
 
 if TYPE_CHECKING:
     from opentweet_mcp.approvals.page import PageListener
@@ -34,7 +35,7 @@ class Services:
 
     settings: Settings
     guard: Guard
-    _clients: dict[str, OpenTweetClient] = field(default_factory=dict)
+    _clients: dict[str, tuple[OpenTweetClient, AccountFacts]] = field(default_factory=dict)
     _pages: PageListener | None = None
 
     def __post_init__(self) -> None:
@@ -59,8 +60,8 @@ class Services:
         """The caller of this request: its per-request key (HTTP), else the configured key."""
         api_key = self._api_key(ctx)
         digest = key_digest(api_key, self.settings.upstream)
-        client = self._clients.get(api_key)
-        if client is None:
+        known = self._clients.get(api_key)
+        if known is None:
             shared = (
                 SharedRateLimiter(self.guard.ledger, digest, RATE_PER_MINUTE)
                 if self.settings.redis_url
@@ -73,8 +74,9 @@ class Services:
                 rate_per_minute=RATE_PER_MINUTE,
                 limiter=shared,
             )
-            self._clients[api_key] = client
-        return Caller(client, digest, self.settings.x_account_id)
+            known = self._clients[api_key] = (client, AccountFacts())
+        client, facts = known
+        return Caller(client, digest, self.settings.x_account_id, facts, self.settings.long_posts)
 
     def _api_key(self, ctx: Context[Any, Any] | None) -> str:
         headers = ctx.headers if ctx is not None and self.settings.transport != "stdio" else None
@@ -89,7 +91,7 @@ class Services:
         )
 
     async def aclose(self) -> None:
-        for client in self._clients.values():
+        for client, _ in self._clients.values():
             await client.aclose()
         self._clients.clear()
         if self._pages is not None:

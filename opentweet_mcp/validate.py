@@ -11,16 +11,16 @@ import re
 from collections.abc import Sequence
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field
 
 from opentweet_mcp.addresses import internal_host
+from opentweet_mcp.long_posts import LONG, STANDARD, TweetLimit
 from opentweet_mcp.text.visible import visible
 from opentweet_mcp.text.weighted import V3, parse_tweet
 
-MAX_TWEET = V3.max_weighted_length
 MAX_BULK = 50
 MAX_THREAD_TWEETS = 24  # X threads are 1–25 tweets: the first tweet plus 24 more
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v")
@@ -48,17 +48,35 @@ def check_object_id(value: str) -> str:
 
 
 def check_tweet(text: str) -> str:
+    """Non-empty, within the longest limit X has (25,000 with long posts), and only
+    characters X accepts. Whether this account may go past 280 is `check_lengths`' to say."""
     if not text.strip():
         raise ValueError("tweet text is empty")
-    parsed = parse_tweet(text)
-    if parsed.weighted_length > MAX_TWEET:
+    parsed = parse_tweet(text, V3._replace(max_weighted_length=LONG))
+    if parsed.weighted_length > LONG:
         raise ValueError(
-            f"tweet is {parsed.weighted_length} weighted characters; the limit is {MAX_TWEET} "
-            "(URLs count 23, emoji and CJK count 2; check_post or split_thread can help)"
+            f"tweet is {parsed.weighted_length:,} weighted characters; no X account may post "
+            f"more than {LONG:,} (URLs count 23, emoji and CJK 2; split_thread can help)"
         )
     if not parsed.valid:
         raise ValueError("tweet contains characters X does not accept (U+FFFE, U+FEFF, U+FFFF)")
     return text
+
+
+def check_lengths(texts: Sequence[str], limit: TweetLimit) -> None:
+    """Refuse the first tweet over the account's limit, saying which limit applied and why."""
+    for index, text in enumerate(texts):
+        length = parse_tweet(text).weighted_length
+        if length > limit.chars:
+            raise InvalidArguments(
+                f"tweet {index + 1} is {length:,} weighted characters; the limit is {limit} "
+                "(split_thread can make a thread of it)"
+            )
+
+
+def over_standard(texts: Sequence[str]) -> bool:
+    """Whether any tweet is longer than every account may post (280)."""
+    return any(parse_tweet(text).weighted_length > STANDARD for text in texts)
 
 
 def parse_future_date(value: str, *, now: datetime | None = None) -> str:
@@ -138,6 +156,23 @@ def check_media_urls(urls: list[str]) -> list[str]:
     return urls
 
 
+Platform = Literal["x", "bluesky", "linkedin"]
+PLATFORMS: tuple[str, ...] = get_args(Platform)
+
+
+def platforms_field(chosen: Sequence[str] | None) -> dict[str, list[str]]:
+    """The `platforms` every publishing request carries: the caller's choice, else X alone
+    (a request naming none would follow the account's cross-post setting, SPEC §7)."""
+    return {"platforms": list(chosen or ("x",))}
+
+
+def check_platforms(value: list[Platform]) -> list[Platform]:
+    """At least one network, each once, in the order given."""
+    if not value:
+        raise ValueError('platforms names at least one network, e.g. ["x"]')
+    return list(dict.fromkeys(value))
+
+
 def check_idempotency_key(value: str) -> str:
     if not _IDEMPOTENCY_KEY.fullmatch(value):
         raise ValueError("idempotency_key is 1–128 characters of letters, digits and . _ : -")
@@ -188,6 +223,9 @@ CooldownDays = Annotated[int, Field(ge=1, le=90)]
 IdempotencyKey = Annotated[str, AfterValidator(check_idempotency_key)]
 ApprovalId = Annotated[str, AfterValidator(check_approval_id)]
 ConfirmationToken = Annotated[str, AfterValidator(check_token_length)]
+# The networks a publish goes to (SPEC §7): sent as ["x"] when not given, since a request that
+# names none follows the account's cross-post setting and may reach other networks too.
+Platforms = Annotated[list[Platform], AfterValidator(check_platforms)]
 
 
 def check_thread(

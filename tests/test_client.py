@@ -37,7 +37,7 @@ from opentweet_mcp.api.errors import (
     UpstreamUnavailable,
 )
 from opentweet_mcp.api.retry import RetryPolicy
-from opentweet_mcp.api.shapes import created_posts, is_evergreen, publish_fields, unwrap_post
+from opentweet_mcp.api.shapes import created_posts, is_evergreen, publish_state, unwrap_post
 
 KEY = "pro_sk_live_5f2c9a7e41d8b3f60c1e"
 POST_ID = "507f1f77bcf86cd799439011"
@@ -965,17 +965,41 @@ def test_created_posts_shapes() -> None:
             created_posts(bad)
 
 
-def test_publish_fields_shapes() -> None:
+def _fields(data: Any) -> tuple[str | None, str | None, str | None, bool]:
+    state = publish_state(data)
+    return state.status, state.x_post_id, state.url, state.posted
+
+
+def test_publish_state_reads_every_known_shape() -> None:
     url = "https://x.com/u/status/1"
     top = {"status": "posted", "x_post_id": "1", "url": url}
-    assert publish_fields(top) == ("posted", "1", url)
-    assert publish_fields({"success": True, "post": {"id": POST_ID, **top}}) == ("posted", "1", url)
-    assert publish_fields({"data": top}) == ("posted", "1", url)
-    assert publish_fields({"posts": [{"id": POST_ID, **top}]}) == ("posted", "1", url)
-    assert publish_fields({"status": "failed", "post": {"x_post_id": 12}}) == ("failed", "12", None)
-    assert publish_fields({}) == (None, None, None)
+    done = ("posted", "1", url, True)
+    assert _fields(top) == done
+    assert _fields({"success": True, "post": {"id": POST_ID, **top}}) == done
+    assert _fields({"data": top}) == done
+    assert _fields({"posts": [{"id": POST_ID, **top}]}) == done
+    assert _fields({"status": "failed", "post": {"x_post_id": 12}}) == ("failed", "12", None, False)
+    assert _fields({}) == (None, None, None, False)
+    # the live API's newer fields: posted/failed flags and per-network results
+    results = [
+        {"platform": "x", "status": "posted", "post_id": "9", "url": url},
+        {"platform": "bluesky", "status": "failed", "error": "token expired"},
+    ]
+    state = publish_state(
+        {"success": True, "post": {"id": POST_ID, "posted": True, "results": results}}
+    )
+    assert state.posted and state.url == url and state.post_id == POST_ID and not state.failed
+    assert state.networks() == f"x: posted {url}; bluesky: failed (token expired)"
+    # accepted, not yet on X: a 201 without a url is pending, whatever else it says
+    pending = publish_state({"success": True, "posts": [{"id": POST_ID, "status": "scheduled"}]})
+    assert pending.pending and not pending.posted and pending.post_id == POST_ID
+    assert publish_state({"id": POST_ID, "status": "posted"}).pending  # no url: not proof
+    failed = publish_state({"post": {"id": POST_ID, "status": "publishing", "failed": True}})
+    assert failed.failed and not failed.pending
+    x_failed = publish_state({"post": {"id": POST_ID, "results": [results[1] | {"platform": "x"}]}})
+    assert x_failed.failed and x_failed.error == "token expired"
     with pytest.raises(BadResponse):
-        publish_fields(["posted"])
+        publish_state(["posted"])
 
 
 def test_is_evergreen() -> None:

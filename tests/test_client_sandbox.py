@@ -38,7 +38,7 @@ from opentweet_mcp.api.errors import (
     UpstreamUnavailable,
 )
 from opentweet_mcp.api.retry import RetryPolicy
-from opentweet_mcp.api.shapes import created_posts, is_evergreen, publish_fields, unwrap_post
+from opentweet_mcp.api.shapes import created_posts, is_evergreen, publish_state, unwrap_post
 from tests.conftest import SandboxHandle
 
 KEY = "pro_sk_sandbox_3b8e61f0c2d94a7e"
@@ -171,8 +171,9 @@ async def test_create_single_thread_bulk_and_publish_now(
     assert [p["status"] for p in bulk] == ["draft", "scheduled"]
 
     now = await client.create_post({"text": "Out right away", "publish_now": True})
-    status, x_post_id, url = publish_fields(now)
-    assert status == "posted"
+    state = publish_state(now)
+    status, x_post_id, url = state.status, state.x_post_id, state.url
+    assert status == "posted" and state.posted
     assert x_post_id is not None and x_post_id.isdigit()
     assert url is not None and url.startswith("https://x.com/") and url.endswith(x_post_id)
 
@@ -208,8 +209,9 @@ async def test_list_get_update_schedule_publish(
     assert scheduled["scheduled_date"][:16] == when[:16]
 
     published = await client.publish_post(second)
-    status, x_post_id, url = publish_fields(published)
-    assert status == "posted" and x_post_id and url and x_post_id in url
+    state = publish_state(published)
+    status, x_post_id, url = state.status, state.x_post_id, state.url
+    assert state.posted and status == "posted" and x_post_id and url and x_post_id in url
     assert unwrap_post(published)["id"] == second
     again = unwrap_post(await client.get_post(second))
     assert again["status"] == "posted" and again["x_post_id"] == x_post_id

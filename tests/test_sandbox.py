@@ -341,8 +341,12 @@ POST_FIELDS = {
     "media_urls",
     "thread_media",
     "x_account_id",
+    "platforms",
     "x_post_id",
     "url",
+    "posted",
+    "failed",
+    "results",
     "community_id",
     "share_with_followers",
     "auto_retweet_enabled",
@@ -376,7 +380,16 @@ async def test_accounts_are_derived_from_the_key(http: httpx2.AsyncClient, sandb
     first = await accounts_of(http, "advanced_derive")
     assert [a["is_primary"] for a in first] == [True, False, False]
     assert all(re.fullmatch(r"@sandbox_[0-9a-f]{4}(_\d)?", a["x_handle"]) for a in first)
-    assert set(first[0]) == {"id", "x_handle", "x_name", "is_primary", "nickname"}
+    assert set(first[0]) == {
+        "id",
+        "x_handle",
+        "x_name",
+        "is_primary",
+        "nickname",
+        "x_premium",
+        "cross_post",
+    }
+    assert not first[0]["x_premium"] and first[0]["cross_post"] == []
     sandbox.state.reset()
     assert await accounts_of(http, "advanced_derive") == first
     assert await accounts_of(http, "advanced_other") != first

@@ -83,8 +83,8 @@ async def test_create_scheduled_thread(sandbox: Any, mode: str) -> None:
 @pytest.mark.parametrize(
     "tool,arguments,message",
     [
-        ("create_post", {"text": "x" * 281}, "281 weighted characters"),
-        ("create_post", {"text": "🙂" * 141}, "282 weighted characters"),
+        ("create_post", {"text": "x" * 25_001}, "25,001 weighted characters"),
+        ("create_post", {"text": "🙂" * 12_501}, "25,002 weighted characters"),
         ("create_post", {"text": "hi", "scheduled_date": "2020-01-01T00:00:00Z"}, "in the past"),
         ("create_post", {"text": "hi", "scheduled_date": "2030-01-01T10:00:00"}, "no UTC offset"),
         (
@@ -195,6 +195,7 @@ async def test_expired_token_is_refused(sandbox: Any, tmp_path: Path) -> None:
         arguments = {
             "id": post_id,
             "override_schedule": False,
+            "platforms": None,
             "x_account_id": None,
             "idempotency_key": None,
         }

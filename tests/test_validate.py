@@ -6,14 +6,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from opentweet_mcp.long_posts import TweetLimit
 from opentweet_mcp.validate import (
     InvalidArguments,
     check_idempotency_key,
+    check_lengths,
     check_media_urls,
     check_no_duplicates,
     check_object_id,
     check_thread,
     check_tweet,
+    over_standard,
     parse_future_date,
 )
 
@@ -51,11 +54,18 @@ def test_future_date_default_clock() -> None:
 
 
 def test_tweet_length() -> None:
+    """Arguments are held to the longest limit X has; the account's own is checked later."""
     assert check_tweet("a" * 280) == "a" * 280
-    with pytest.raises(ValueError, match="281 weighted characters; the limit is 280"):
-        check_tweet("a" * 281)
+    assert check_tweet("a" * 25_000) == "a" * 25_000
+    with pytest.raises(ValueError, match="25,001 weighted characters; no X account may post"):
+        check_tweet("a" * 25_001)
     with pytest.raises(ValueError, match="empty"):
         check_tweet("   ")
+    standard = TweetLimit(280, "the standard X limit")
+    check_lengths(["a" * 280, "b" * 280], standard)
+    with pytest.raises(InvalidArguments, match="tweet 2 is 281 weighted .* limit is 280 .the"):
+        check_lengths(["a" * 280, "b" * 281], standard)
+    assert over_standard(["a", "🙂" * 141]) and not over_standard(["a" * 280])
 
 
 def test_media_rules() -> None:

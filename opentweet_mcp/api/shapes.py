@@ -8,6 +8,7 @@ never a KeyError deep inside a tool.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, TypeGuard
 
 from opentweet_mcp.api.errors import BadResponse
@@ -87,23 +88,106 @@ def _text_field(holders: list[Mapping[str, Any]], key: str) -> str | None:
     return None
 
 
-def publish_fields(
-    data: Any, *, request: ApiRequest | None = None
-) -> tuple[str | None, str | None, str | None]:
-    """`(status, x_post_id, url)` from the top level, else from the (first) post inside."""
+def is_evergreen(post: Mapping[str, Any]) -> bool:
+    """An evergreen source is marked `isEvergreen: true`, whatever its `status` says."""
+    return post.get("isEvergreen") is True or post.get("is_evergreen") is True
+
+
+# --- publishing: where a post stands on each network ----------------------------------------
+
+X_NAMES = ("x", "twitter")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One network's outcome, from a post's `results[]`."""
+
+    platform: str
+    status: str | None
+    url: str | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class PublishState:
+    """Where a publish stands, read from an answer or a re-read post.
+
+    `posted` means on X with a url: a 2xx may arrive before the tweet exists (asynchronous
+    publishing), so a status alone is not proof. `pending` is neither posted nor failed."""
+
+    post_id: str | None
+    status: str | None
+    x_post_id: str | None
+    url: str | None
+    posted: bool
+    failed: bool
+    error: str | None
+    results: tuple[Delivery, ...] = ()
+
+    @property
+    def pending(self) -> bool:
+        return not self.posted and not self.failed
+
+    def networks(self) -> str:
+        """Each network's outcome on one line ("" when the answer has no `results[]`)."""
+        said = []
+        for item in self.results:
+            outcome = item.status or "?"
+            if item.url:
+                outcome += f" {item.url}"
+            if item.error:
+                outcome += f" ({item.error})"
+            said.append(f"{item.platform}: {outcome}")
+        return "; ".join(said)
+
+
+def _deliveries(holders: list[Mapping[str, Any]]) -> tuple[Delivery, ...]:
+    for holder in holders:
+        items = holder.get("results")
+        if isinstance(items, list):
+            return tuple(
+                Delivery(
+                    platform=str(item.get("platform") or "?"),
+                    status=_text_field([item], "status"),
+                    url=_text_field([item], "url"),
+                    error=_text_field([item], "error") or _text_field([item], "message"),
+                )
+                for item in items
+                if isinstance(item, Mapping)
+            )
+    return ()
+
+
+def publish_state(data: Any, *, request: ApiRequest | None = None) -> PublishState:
+    """The publish state of an answer or a post, old shapes (`status`, `x_post_id`, `url` at
+    the top or in the post) and new (`posted`, `failed`, per-network `results[]`) alike."""
     if not isinstance(data, Mapping):
         raise _bad(f"expected a JSON object, got {type(data).__name__}", request)
     holders: list[Mapping[str, Any]] = [data]
     inner = _first_post(data)
     if inner is not None:
         holders.append(inner)
-    return (
-        _text_field(holders, "status"),
-        _text_field(holders, "x_post_id"),
-        _text_field(holders, "url"),
+    results = _deliveries(holders)
+    on_x = next((item for item in results if item.platform.lower() in X_NAMES), None)
+    status = _text_field(holders, "status")
+    failed = (
+        status == "failed"
+        or any(holder.get("failed") is True for holder in holders)
+        or (on_x is not None and on_x.status == "failed")
     )
-
-
-def is_evergreen(post: Mapping[str, Any]) -> bool:
-    """An evergreen source is marked `isEvergreen: true`, whatever its `status` says."""
-    return post.get("isEvergreen") is True or post.get("is_evergreen") is True
+    done = (
+        status == "posted"
+        or any(holder.get("posted") is True for holder in holders)
+        or (on_x is not None and on_x.status == "posted")
+    )
+    url = _text_field(holders, "url") or (on_x.url if on_x else None)
+    return PublishState(
+        post_id=_text_field(holders[1:] or holders, "id"),
+        status=status,
+        x_post_id=_text_field(holders, "x_post_id"),
+        url=url,
+        posted=done and url is not None and not failed,
+        failed=failed,
+        error=_text_field(holders, "error") or (on_x.error if on_x else None),
+        results=results,
+    )

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -65,8 +64,6 @@ from opentweet_mcp.validate import InvalidArguments, StateRefused
 
 log = logging.getLogger("opentweet_mcp.guard")
 
-HANDLES_TTL = 300.0  # seconds an account's @handles are trusted before they are read again
-MAX_CACHED_KEYS = 1024
 PageLink = Callable[[], Awaitable[str | None]]
 
 
@@ -110,7 +107,6 @@ class Guard:
         self.locks = PostLocks(ledger)
         # where the approvals page is served (started on first need); set by `Services`
         self.page: PageLink | None = None
-        self._handles: dict[str, tuple[float, Handles]] = {}
 
     def way(self, ctx: Context[Any, Any]) -> Way:
         return choose(self.settings.confirm, ctx)
@@ -412,21 +408,14 @@ class Guard:
 
     async def handles(self, caller: Caller) -> Handles:
         """The @handles of the caller's X accounts, read at most every few minutes."""
-        cached = self._handles.get(caller.key_digest)
-        if cached is not None and time.monotonic() - cached[0] < HANDLES_TTL:
-            return cached[1]
         try:
-            data = await caller.client.accounts()
+            listed = await caller.accounts()
         except OpenTweetError:
             return Handles({}, None)  # the preview says "account <id>" instead
-        accounts = [a for a in data.get("accounts") or [] if isinstance(a, dict) and a.get("id")]
+        accounts = [a for a in listed if a.get("id")]
         by_id = {str(a["id"]): str(a.get("x_handle") or a["id"]) for a in accounts}
         primary = next((by_id[str(a["id"])] for a in accounts if a.get("is_primary")), None)
-        handles = Handles(by_id, primary)
-        if len(self._handles) >= MAX_CACHED_KEYS:
-            self._handles.pop(next(iter(self._handles)))
-        self._handles[caller.key_digest] = (time.monotonic(), handles)
-        return handles
+        return Handles(by_id, primary)
 
 
 def _now() -> datetime:

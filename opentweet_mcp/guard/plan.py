@@ -30,6 +30,7 @@ class Plan:
     read: Reader | None = None  # what the call would make go out; None: it never arms anything
     posts: tuple[str, ...] = ()  # existing posts it reads and writes: locked from read to write
     named_account: str | None = None  # the account the call named, for the preview
+    texts: tuple[str, ...] = ()  # every tweet it sends: checked against the account's limit
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from opentweet_mcp.guard.publication import EVERGREEN, NOW, Outgoing, Publication, Removal, Tweet
+from opentweet_mcp.long_posts import LONG, STANDARD
 from opentweet_mcp.text.visible import visible
-from opentweet_mcp.text.weighted import V3, ParsedTweet, parse_tweet
+from opentweet_mcp.text.weighted import ParsedTweet, parse_tweet
 
 SOON = timedelta(minutes=10)
+NETWORK_NAMES = {"x": "X", "bluesky": "Bluesky", "linkedin": "LinkedIn"}
 MEDIA_WARNING = (
     "media are fetched from their addresses when the post goes out: what an address serves "
     "then may differ from what it shows now, so approve only media you uploaded or trust"
@@ -63,6 +65,20 @@ def _when(post: Outgoing) -> str:
     return said
 
 
+def _limit(length: int) -> int:
+    """The limit a tweet was held to: past 280 only on an account allowed long posts (the
+    call was refused otherwise before any preview)."""
+    return STANDARD if length <= STANDARD else LONG
+
+
+def _networks(platforms: tuple[str, ...]) -> str:
+    if not platforms:
+        return "the account's cross-post setting (X, and maybe others)"
+    if platforms == ("x",):
+        return "X only"
+    return _field(", ".join(NETWORK_NAMES.get(name, name) for name in platforms))
+
+
 def _field(value: object) -> str:
     """A value from a request or from OpenTweet, on one line with nothing hidden: only tweet
     text spans lines in a preview, each behind its "│"."""
@@ -85,7 +101,7 @@ def _tweet_lines(
         where = f"tweet {number} of {label}" if len(tweets) > 1 else label
         lines.append(
             f"  Tweet {number} of {len(tweets)} "
-            f"({parsed.weighted_length}/{V3.max_weighted_length}):"
+            f"({parsed.weighted_length}/{_limit(parsed.weighted_length)}):"
         )
         lines += [f"    │ {line}" for line in text.split("\n")]
         for url in tweet.media:
@@ -131,6 +147,16 @@ def _post(
         lines.append(f"  Moves {moved}")
         warnings.append(f"{label} moves {moved}")
     lines += _tweet_lines(post.tweets, parsed, shown, warnings, label)
+    if post.when is not None:
+        lines.append(f"  Networks: {_networks(post.platforms)}")
+        others = [name for name in post.platforms if name != "x"]
+        if others:
+            warnings.append(f"{label} also goes out on {_field(', '.join(others))}")
+        elif not post.platforms:
+            warnings.append(
+                f"{label} names no networks: OpenTweet sends it wherever the account "
+                "cross-posts, which may be more than X"
+            )
     if post.community_id:
         shared = ", also shared with followers" if post.share_with_followers else ""
         lines.append(f"  Posted to X community {_field(post.community_id)}{shared}")
@@ -160,6 +186,7 @@ def _post(
         "auto_retweet": post.auto_retweet,
         "auto_retweet_minutes": post.auto_retweet_minutes,
         "cooldown_days": post.cooldown_days,
+        "platforms": list(post.platforms) or None,
     }
     return lines, _compact(data)
 
@@ -227,7 +254,9 @@ def render(
         "removals": removals,
         "warnings": warnings,
         "tweets_per_day": publication.tweets_per_day(now),
-        "max_length": V3.max_weighted_length,
+        "max_length": _limit(
+            max((tweet["length"] for post in posts for tweet in post["tweets"]), default=0)
+        ),
         "ref": publication.digest[:12],
     }
     return Preview(publication.action, lines, data)

@@ -4,7 +4,7 @@ It is computed from the request and from the live state the call reads (a post's
 account, text, thread and media), never from what the agent says. Its digest is what an
 approval binds to, and the preview is rendered from it, so the person sees exactly what the
 digest covers: account, every tweet's exact text, media per tweet, community and sharing,
-auto-retweet, and when.
+auto-retweet, when, and the networks it goes to.
 """
 
 from __future__ import annotations
@@ -45,6 +45,8 @@ class Outgoing:
     auto_retweet: bool = False
     auto_retweet_minutes: int | None = None
     cooldown_days: int | None = None  # evergreen: the least number of days between repeats
+    # the networks it goes to; () when the request names none: the account's cross-post setting
+    platforms: tuple[str, ...] = ()
 
     @property
     def armed(self) -> bool:
@@ -180,4 +182,5 @@ def outgoing(
             offset if isinstance(offset, int) and post.get("auto_retweet_enabled") else None
         ),
         cooldown_days=cooldown_days,
+        platforms=_strings(post.get("platforms")),
     )

@@ -86,6 +86,14 @@ class Sandbox:
         "analysis_cooldown": 3600.0,  # seconds between two analyses
         "x_delete_fails": False,  # deleting a published post from X fails (x_delete_error)
         "scheduler_fails": False,  # the scheduler marks due posts "failed" instead of posting
+        # seconds from a publish request to the tweet being on X; 0: done before the answer
+        "publish_delay": 0.0,
+        # publishing to X fails after the post is saved: 502 (or, delayed, status "failed")
+        "publish_fails": False,
+        # creates answer only {id, status} per post, as the live API does
+        "lean_answers": False,
+        # search ignores min_likes/min_retweets, as the live API is said to (client-side filters)
+        "search_ignores_minimums": False,
     }
 
     def knob(self, name: str) -> Any:
@@ -130,7 +138,7 @@ class Sandbox:
     # --- users, limits ---------------------------------------------------------------------
 
     def user(self, key: str) -> User:
-        plan = rules.plan_for(key)
+        plan, traits = rules.key_traits(key)
         digest = key_hash(key)
         doc = self.store.user(digest)
         if doc is None:
@@ -141,6 +149,8 @@ class Sandbox:
                     "x_name": f"Sandbox {digest[:4]}" + (f" {n + 1}" if n else ""),
                     "is_primary": n == 0,
                     "nickname": None,
+                    "x_premium": "premium" in traits,
+                    "cross_post": list(rules.CROSS_POST) if "crosspost" in traits else [],
                 }
                 for n in range(plan.accounts)
             ]
@@ -221,8 +231,12 @@ class Sandbox:
             "media_urls": fields.get("media_urls") or [],
             "thread_media": fields.get("thread_media") or [],
             "x_account_id": account["id"],
+            "platforms": fields.get("platforms"),  # None: the account's cross-post setting
             "x_post_id": None,
             "url": None,
+            "posted": False,
+            "failed": False,
+            "results": [],
             "community_id": fields.get("community_id"),
             "share_with_followers": bool(fields.get("share_with_followers", False)),
             "auto_retweet_enabled": bool(fields.get("auto_retweet_enabled", False)),
@@ -288,28 +302,89 @@ class Sandbox:
                 "publishes clones",
                 "evergreen_source",
             )
-        if post.get("status") == "posted":
-            raise Rejected(409, "Post is already published", "already_posted")
+        if post.get("status") in ("posted", "publishing"):
+            said = "published" if post["status"] == "posted" else "being published"
+            raise Rejected(409, f"Post is already {said}", "already_posted")
         if post.get("status") != "scheduled":
             self._quota(user, post)
+        delay = float(self.knob("publish_delay"))
+        if delay > 0:  # accepted now, on X later: a read after the delay shows the outcome
+            due = self.now() + timedelta(seconds=delay)
+            post.update(status="publishing", publish_due=iso(due), updated_at=iso(self.now()))
+            return self.store.save_post(user.id, post)
+        if self.knob("publish_fails"):
+            self._mark_failed(user, post, self.now())
+            self.store.save_post(user.id, post)
+            raise Rejected(
+                502,
+                "The post was saved, but publishing it to X failed",
+                "publish_failed",
+                post=post,
+            )
         self._mark_posted(user, post)
         return self.store.save_post(user.id, post)
+
+    def settle(self, user: User, post: dict[str, Any]) -> dict[str, Any]:
+        """A post whose delayed publish is due, as it stands now: posted, or failed."""
+        due = post.get("publish_due")
+        if post.get("status") != "publishing" or not due or parse_iso(due) > self.now():
+            return post
+        post.pop("publish_due")
+        if self.knob("publish_fails"):
+            self._mark_failed(user, post, self.now())
+        else:
+            self._mark_posted(user, post)
+        return self.store.save_post(user.id, post)
+
+    def _mark_failed(self, user: User, post: dict[str, Any], at: datetime) -> None:
+        error = "X API error: the post could not be published (simulated)"
+        post.update(status="failed", failed=True, error=error, updated_at=iso(at))
+        post["results"] = [
+            {"platform": name, "status": "failed", "post_id": None, "url": None, "error": error}
+            for name in self._targets(user, post)
+        ]
+
+    def _targets(self, user: User, post: dict[str, Any]) -> list[str]:
+        """Where a post goes: the networks its requests named, else X plus whatever the
+        account cross-posts to."""
+        named = post.get("platforms")
+        if named:
+            return list(named)
+        return ["x", *(user.account(post.get("x_account_id")).get("cross_post") or [])]
 
     def _mark_posted(self, user: User, post: dict[str, Any], at: datetime | None = None) -> None:
         account = user.account(post.get("x_account_id"))
         x_post_id = str(1_800_000_000_000_000_000 + secrets.randbelow(10**17))
         now = iso(at or self.now())
         post.pop("error", None)  # a failed post published after all
+        handle = account["x_handle"].lstrip("@")
+        url = f"https://x.com/{handle}/status/{x_post_id}"
+        elsewhere = {
+            "bluesky": f"https://bsky.app/profile/{handle}.bsky.social/post/{x_post_id[-13:]}",
+            "linkedin": f"https://www.linkedin.com/feed/update/urn:li:share:{x_post_id[-19:]}",
+        }
+        targets = self._targets(user, post)
         post.update(
             status="posted",
-            x_post_id=x_post_id,
-            url=f"https://x.com/{account['x_handle'].lstrip('@')}/status/{x_post_id}",
+            posted=True,
+            failed=False,
+            x_post_id=x_post_id if "x" in targets else None,
+            url=url if "x" in targets else None,
             posted_date=now,
             updated_at=now,
+            results=[
+                {
+                    "platform": name,
+                    "status": "posted",
+                    "post_id": x_post_id,
+                    "url": url if name == "x" else elsewhere[name],
+                }
+                for name in targets
+            ],
         )
 
     def _check_editable(self, post: dict[str, Any]) -> None:
-        if post.get("status") == "posted":
+        if post.get("status") in ("posted", "publishing"):
             raise Rejected(409, "Published posts cannot be changed", "already_posted")
         if post.get("isEvergreen"):
             raise bad(
@@ -320,7 +395,7 @@ class Sandbox:
         post = self.store.post(user.id, rules.check_id(post_id))
         if post is None:
             raise Rejected(404, f"Post {post_id} not found", "not_found")
-        return post
+        return self.settle(user, post)
 
     # --- scheduler -------------------------------------------------------------------------
 
@@ -332,8 +407,7 @@ class Sandbox:
                 due = post.get("scheduled_date")
                 if post.get("status") == "scheduled" and due and parse_iso(due) <= now:
                     if self.knob("scheduler_fails"):
-                        post.update(status="failed", updated_at=iso(now))
-                        post["error"] = "X API error: the post could not be published (simulated)"
+                        self._mark_failed(user, post, now)
                         failed += 1
                     else:
                         self._mark_posted(user, post, now)
@@ -474,6 +548,7 @@ async def me(sb: Sandbox, user: User, request: Request) -> Any:
             "plan": user.plan.name,
             "status": status,
             "has_access": user.plan.has_access,
+            "is_trialing": user.plan.name == "trial",
         },
         "limits": {
             "can_post": user.plan.has_access and used < user.plan.daily_posts,
@@ -485,6 +560,12 @@ async def me(sb: Sandbox, user: User, request: Request) -> Any:
             "requests_per_minute": user.plan.per_minute,
         },
         "post_counts": counts,
+        "stats": {
+            "total_posts": len(posts),
+            "scheduled_posts": counts["scheduled"],
+            "posted_posts": counts["posted"],
+            "draft_posts": counts["draft"],
+        },
         "x_accounts": user.accounts,
     }
 
@@ -496,16 +577,23 @@ async def accounts(sb: Sandbox, user: User, request: Request) -> Any:
 # --- posts -----------------------------------------------------------------------------------
 
 
-def post_fields(raw: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """Validate one post's fields (the rules of the guide) and return them cleaned."""
-    fields: dict[str, Any] = {"text": rules.check_text(raw.get("text"))}
+def tweet_limit(account: dict[str, Any]) -> int:
+    return rules.MAX_LONG_TWEET if account.get("x_premium") else rules.MAX_TWEET
+
+
+def post_fields(raw: dict[str, Any], now: datetime, account: dict[str, Any]) -> dict[str, Any]:
+    """Validate one post's fields (the rules of the guide, the account's length limit and
+    networks) and return them cleaned."""
+    limit = tweet_limit(account)
+    fields: dict[str, Any] = {"text": rules.check_text(raw.get("text"), limit=limit)}
     tweets = raw.get("thread_tweets")
     if tweets is not None:
         if not isinstance(tweets, list):
             raise bad("thread_tweets must be a list of strings")
         fields["thread_tweets"] = [
-            rules.check_text(t, f"thread_tweets[{i}]") for i, t in enumerate(tweets)
+            rules.check_text(t, f"thread_tweets[{i}]", limit) for i, t in enumerate(tweets)
         ]
+    fields["platforms"] = rules.check_platforms(raw.get("platforms"), connected(account))
     if raw.get("is_thread") and not fields.get("thread_tweets"):
         raise bad("is_thread requires thread_tweets")
     fields["is_thread"] = bool(raw.get("is_thread") or fields.get("thread_tweets"))
@@ -532,6 +620,15 @@ def post_fields(raw: dict[str, Any], now: datetime) -> dict[str, Any]:
     return fields
 
 
+def connected(account: dict[str, Any]) -> list[str]:
+    return ["x", *(account.get("cross_post") or [])]
+
+
+def lean(posts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Posts as the live API's create answers name them: id and status only."""
+    return [{"id": post["id"], "status": post["status"]} for post in posts]
+
+
 async def create_posts(sb: Sandbox, user: User, request: Request) -> Any:
     body = await json_body(request)
     now = sb.now()
@@ -544,7 +641,12 @@ async def create_posts(sb: Sandbox, user: User, request: Request) -> Any:
             raise bad(f"posts must be a list of 1 to {rules.MAX_BULK} posts", "bulk_limit")
         if not all(isinstance(i, dict) for i in items):
             raise bad("each entry of posts must be an object")
-        checked = [post_fields(item, now) for item in items]
+        checked = [
+            post_fields(
+                item | {"platforms": item.get("platforms", body.get("platforms"))}, now, account
+            )
+            for item in items
+        ]
         wanted = sum(1 for f in checked if f.get("scheduled_date"))
         if wanted:
             sb.require_subscription(user, "schedule posts")
@@ -560,12 +662,13 @@ async def create_posts(sb: Sandbox, user: User, request: Request) -> Any:
                         raise
                     limited.append(post["id"])
             created.append(post)
-        answer: dict[str, Any] = {"success": True, "count": len(created), "posts": created}
+        shown = lean(created) if sb.knob("lean_answers") else created
+        answer: dict[str, Any] = {"success": True, "count": len(created), "posts": shown}
         if limited:
             answer["url_limited"] = limited
         return 201, answer
 
-    fields = post_fields(body, now)
+    fields = post_fields(body, now, account)
     publish_now = bool(body.get("publish_now"))
     if publish_now and fields.get("scheduled_date"):
         raise bad("publish_now cannot be combined with scheduled_date")
@@ -575,17 +678,22 @@ async def create_posts(sb: Sandbox, user: User, request: Request) -> Any:
     post = sb.new_post(user, fields, account)
     if fields.get("scheduled_date"):
         post = sb.schedule(user, post, fields["scheduled_date"])
+    if sb.knob("lean_answers"):
+        if publish_now:
+            post = sb.publish(user, post)
+        return 201, {"success": True, "posts": lean([post])}
     if publish_now:
         post = sb.publish(user, post)
-        return 201, {
-            "success": True,
-            "count": 1,
-            "posts": [post],
-            "status": post["status"],
-            "x_post_id": post["x_post_id"],
-            "url": post["url"],
-        }
+        return 201, {"success": True, "count": 1, "posts": [post], **published(post)}
     return 201, {"success": True, "count": 1, "posts": [post]}
+
+
+def published(post: dict[str, Any]) -> dict[str, Any]:
+    """The top-level fields of a publish answer; no url or x_post_id until the tweet exists."""
+    said = {"status": post["status"]}
+    if post["status"] == "posted":
+        said |= {"x_post_id": post["x_post_id"], "url": post["url"]}
+    return said
 
 
 async def list_posts(sb: Sandbox, user: User, request: Request) -> Any:
@@ -598,10 +706,11 @@ async def list_posts(sb: Sandbox, user: User, request: Request) -> Any:
         user.account(account)
     if status is None and not account:  # nothing to filter: page in SQLite
         items, total = sb.store.posts_page(user.id, limit, (page - 1) * limit)
+        items = [sb.settle(user, p) for p in items]
         return {"posts": items, "pagination": pagination_of(total, page, limit)}
     posts = [
         p
-        for p in sb.store.posts(user.id)
+        for p in (sb.settle(user, p) for p in sb.store.posts(user.id))
         if (not account or p["x_account_id"] == account)
         and (
             p.get("isEvergreen")
@@ -620,10 +729,15 @@ async def get_post(sb: Sandbox, user: User, request: Request) -> Any:
 async def update_post(sb: Sandbox, user: User, request: Request) -> Any:
     post = sb.get_post(user, request.path_params["id"])
     body = await json_body(request)
-    if post.get("status") == "posted":
+    if post.get("status") in ("posted", "publishing"):
         raise Rejected(409, "Published posts cannot be updated", "already_posted")
+    if body.get("x_account_id"):
+        post["x_account_id"] = user.account(body["x_account_id"])["id"]
+    account = user.account(post["x_account_id"])
     if "text" in body:
-        post["text"] = rules.check_text(body["text"])
+        post["text"] = rules.check_text(body["text"], limit=tweet_limit(account))
+    if "platforms" in body:
+        post["platforms"] = rules.check_platforms(body["platforms"], connected(account))
     if "media_urls" in body:
         post["media_urls"] = rules.check_media(body["media_urls"])
     if "auto_retweet_offset_minutes" in body:
@@ -640,7 +754,7 @@ async def update_post(sb: Sandbox, user: User, request: Request) -> Any:
             "thread_tweets": body.get("thread_tweets", post.get("thread_tweets")),
             "thread_media": body.get("thread_media", post.get("thread_media") or None),
         }
-        checked = post_fields(merged, sb.now())
+        checked = post_fields(merged, sb.now(), account)
         post.update(
             thread_tweets=checked.get("thread_tweets") or [],
             thread_media=checked.get("thread_media") or [],
@@ -649,8 +763,6 @@ async def update_post(sb: Sandbox, user: User, request: Request) -> Any:
     for name in ("community_id", "share_with_followers", "category"):
         if name in body:
             post[name] = body[name]
-    if body.get("x_account_id"):
-        post["x_account_id"] = user.account(body["x_account_id"])["id"]
     post["updated_at"] = iso(sb.now())
     if "scheduled_date" in body:
         if body["scheduled_date"] is None:
@@ -684,20 +796,26 @@ async def schedule_post(sb: Sandbox, user: User, request: Request) -> Any:
     user.account(body.get("x_account_id"))
     sb.require_subscription(user, "schedule posts")
     when = rules.parse_date(body["scheduled_date"], sb.now())
+    take_platforms(user, post, body)
     return {"success": True, "post": sb.schedule(user, post, when)}
+
+
+def take_platforms(user: User, post: dict[str, Any], body: dict[str, Any]) -> None:
+    """The networks a schedule or publish request names replace the post's own."""
+    named = rules.check_platforms(
+        body.get("platforms"), connected(user.account(post.get("x_account_id")))
+    )
+    if named is not None:
+        post["platforms"] = named
 
 
 async def publish_post(sb: Sandbox, user: User, request: Request) -> Any:
     post = sb.get_post(user, request.path_params["id"])
-    user.account((await json_body(request)).get("x_account_id"))
+    body = await json_body(request)
+    user.account(body.get("x_account_id"))
+    take_platforms(user, post, body)
     post = sb.publish(user, post)
-    return {
-        "success": True,
-        "status": post["status"],
-        "x_post_id": post["x_post_id"],
-        "url": post["url"],
-        "post": post,
-    }
+    return {"success": True, **published(post), "post": post}
 
 
 async def batch_schedule(sb: Sandbox, user: User, request: Request) -> Any:
@@ -721,6 +839,7 @@ async def batch_schedule(sb: Sandbox, user: User, request: Request) -> Any:
             for name in ("community_id", "share_with_followers"):
                 if body.get(name) is not None:
                     post[name] = body[name]
+            take_platforms(user, post, body)
             done.append(sb.schedule(user, post, when))
         except Rejected as exc:
             failed.append({"post_id": post_id, "error": exc.message, "code": exc.code})
@@ -874,8 +993,9 @@ async def add_evergreen(sb: Sandbox, user: User, request: Request) -> Any:
         post = sb.get_post(user, str(body["post_id"]))
         if post.get("isEvergreen"):
             raise Rejected(409, "Post is already in the evergreen pool", "already_evergreen")
+        take_platforms(user, post, body)
     else:
-        fields = post_fields(body, sb.now())
+        fields = post_fields(body, sb.now(), account)
         fields.pop("scheduled_date", None)
         post = sb.new_post(user, fields, account)
     if post.get("status") != "posted":  # a template never publishes itself; a tweet on X stays
@@ -956,6 +1076,8 @@ async def search(sb: Sandbox, user: User, request: Request) -> Any:
         min_retweets = int(params.get("min_retweets", "0"))
     except ValueError:
         raise bad("max_results, min_likes and min_retweets must be whole numbers") from None
+    if sb.knob("search_ignores_minimums"):
+        min_likes = min_retweets = 0
     if not 10 <= max_results <= 100:
         raise bad("max_results must be 10–100")
     sort_order = params.get("sort_order", "relevancy")

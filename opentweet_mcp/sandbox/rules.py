@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from opentweet_mcp.text.weighted import parse_tweet
+from opentweet_mcp.text.weighted import V3, parse_tweet
 
 
 @dataclass(frozen=True)
@@ -33,24 +33,39 @@ PLANS: dict[str, Plan] = {
     "agency": Plan("agency", True, 10, 600, 20000, 1000, 100, 999, 10, 500, 500, True),
     "none": Plan("none", False, 1, 60, 1000, 0, 0, 0, 0, 0, 0, False),
 }
-PREFIXES = {
-    "trial_": "trial",
-    "pro_": "pro",
-    "advanced_": "advanced",
-    "agency_": "agency",
-    "nosub_": "none",
+PLAN_WORDS = {
+    "trial": "trial",
+    "pro": "pro",
+    "advanced": "advanced",
+    "agency": "agency",
+    "nosub": "none",
 }
+# What the key's prefix may also say about its X accounts (docs/sandbox.md):
+# `premium_` — X Premium: tweets up to 25,000 weighted characters;
+# `crosspost_` — cross-posting to Bluesky and LinkedIn is on for requests that name no platforms.
+TRAITS = ("premium", "crosspost")
+CROSS_POST = ["bluesky", "linkedin"]
 
 
-def plan_for(key: str) -> Plan:
-    for prefix, name in PREFIXES.items():
-        if key.startswith(prefix):
-            return PLANS[name]
-    return PLANS["pro"]
+def key_traits(key: str) -> tuple[Plan, frozenset[str]]:
+    """The plan and traits the key's leading words name, in any order (`advanced_premium_…`);
+    the plan is Pro when no word names one. The words end at the first that is neither."""
+    plan = "pro"
+    traits: set[str] = set()
+    for word in key.split("_")[:-1]:
+        if word in PLAN_WORDS:
+            plan = PLAN_WORDS[word]
+        elif word in TRAITS:
+            traits.add(word)
+        else:
+            break
+    return PLANS[plan], frozenset(traits)
 
 
 MAX_BULK = 50
 MAX_TWEET = 280
+MAX_LONG_TWEET = 25_000  # an account with X Premium
+PLATFORMS = ("x", "bluesky", "linkedin")
 MAX_IMAGES = 4
 IMAGE_LIMIT = 5 * 1024 * 1024
 VIDEO_LIMIT = 20 * 1024 * 1024
@@ -75,18 +90,34 @@ def bad(message: str, code: str = "invalid_request") -> Rejected:
     return Rejected(400, message, code)
 
 
-def check_text(text: object, what: str = "text") -> str:
+def check_text(text: object, what: str = "text", limit: int = MAX_TWEET) -> str:
     if not isinstance(text, str) or not text.strip():
         raise bad(f"{what} is required and must be a non-empty string")
-    parsed = parse_tweet(text)
-    if parsed.weighted_length > MAX_TWEET:
+    parsed = parse_tweet(text, V3._replace(max_weighted_length=limit))
+    if parsed.weighted_length > limit:
         raise bad(
-            f"{what} is {parsed.weighted_length} characters (weighted); the maximum is {MAX_TWEET}",
+            f"{what} is {parsed.weighted_length} characters (weighted); the maximum is {limit}",
             "text_too_long",
         )
     if not parsed.valid:
         raise bad(f"{what} contains invalid characters", "invalid_characters")
     return text
+
+
+def check_platforms(value: object, connected: list[str]) -> list[str] | None:
+    """The networks a request names (None: it names none, so the account's setting applies)."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise bad('platforms must be a non-empty list such as ["x"]', "invalid_platforms")
+    for name in value:
+        if name not in PLATFORMS:
+            raise bad(
+                f"unknown platform {name!r}; known: {', '.join(PLATFORMS)}", "invalid_platforms"
+            )
+        if name not in connected:
+            raise bad(f"{name} is not connected to this account", "platform_not_connected")
+    return list(dict.fromkeys(value))
 
 
 def check_media(urls: object, what: str = "media_urls") -> list[str]:

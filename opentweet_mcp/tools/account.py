@@ -5,6 +5,7 @@ from typing import Any
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 
+from opentweet_mcp.long_posts import reports_long_posts
 from opentweet_mcp.results import success
 from opentweet_mcp.services import services
 from opentweet_mcp.tools.spec import ToolSpec, declare
@@ -14,21 +15,42 @@ TOOLS: list[ToolSpec] = []
 
 def _account_line(account: dict[str, Any]) -> str:
     primary = " (primary)" if account.get("is_primary") else ""
-    return f"{account.get('x_handle', '?')}{primary} id {account.get('id', '?')}"
+    long = " — long posts (X Premium)" if reports_long_posts(account) else ""
+    cross = account.get("cross_post")
+    also = (
+        f" — cross-posts to {', '.join(map(str, cross))}"
+        if isinstance(cross, list) and cross
+        else ""
+    )
+    return f"{account.get('x_handle', '?')}{primary} id {account.get('id', '?')}{long}{also}"
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 @declare(TOOLS, "Get account", read_only=True)
 async def get_account(ctx: Context) -> CallToolResult:
     """Check the connection first: plan, today's limits, connected X accounts."""
-    data = await services(ctx).caller(ctx).client.me()
-    sub = data.get("subscription") or {}
-    limits = data.get("limits") or {}
+    caller = services(ctx).caller(ctx)
+    data = await caller.client.me()
+    caller.facts.learn(data)
+    sub = _object(data.get("subscription"))
+    limits = _object(data.get("limits"))
+    trial = " (trial)" if sub.get("is_trialing") is True else ""
     lines = [
-        f"Authenticated: {data.get('authenticated')}. Plan {sub.get('plan', '?')}, "
+        f"Authenticated: {data.get('authenticated')}. Plan {sub.get('plan', '?')}{trial}, "
         f"status {sub.get('status', '?')}, has_access {sub.get('has_access')}.",
         f"Posts today: {limits.get('posts_today', '?')} of {limits.get('daily_limit', '?')}, "
         f"remaining {limits.get('remaining_posts_today', '?')}, can_post {limits.get('can_post')}.",
     ]
+    stats = _object(data.get("stats"))
+    if stats:
+        lines.append(
+            f"Posts: {stats.get('total_posts', '?')} in all — {stats.get('scheduled_posts', '?')} "
+            f"scheduled, {stats.get('posted_posts', '?')} posted, "
+            f"{stats.get('draft_posts', '?')} drafts."
+        )
     accounts = data.get("x_accounts") or data.get("accounts") or []
     if accounts:
         lines.append("X accounts: " + "; ".join(_account_line(a) for a in accounts))
@@ -38,7 +60,9 @@ async def get_account(ctx: Context) -> CallToolResult:
 @declare(TOOLS, "List X accounts", read_only=True)
 async def list_accounts(ctx: Context) -> CallToolResult:
     """Connected X accounts and their ids (for x_account_id)."""
-    data = await services(ctx).caller(ctx).client.accounts()
+    caller = services(ctx).caller(ctx)
+    data = await caller.client.accounts()
+    caller.facts.learn(data)
     accounts = data.get("accounts") or []
     summary = f"{len(accounts)} X account(s): " + "; ".join(_account_line(a) for a in accounts)
     return success(summary, data)

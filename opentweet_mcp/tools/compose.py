@@ -2,10 +2,13 @@
 
 from typing import Annotated, Any
 
+from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from opentweet_mcp.long_posts import LONG, SET_ON, UNKNOWN, TweetLimit
 from opentweet_mcp.results import Out, success
+from opentweet_mcp.services import NoApiKey, services
 from opentweet_mcp.text.split import split_thread as split_text
 from opentweet_mcp.text.weighted import V3, TextConfig, parse_tweet
 from opentweet_mcp.tools.spec import ToolSpec, declare
@@ -13,7 +16,8 @@ from opentweet_mcp.validate import InvalidArguments, check_media_urls
 
 TOOLS: list[ToolSpec] = []
 
-MaxLength = Annotated[int, Field(ge=10, le=25000, description="280, or 25000 for Premium")]
+# Default: the account's own limit (280, or 25,000 with long posts), said in the result.
+MaxLength = Annotated[int, Field(ge=10, le=LONG)]
 
 
 class CheckOut(Out):
@@ -57,6 +61,17 @@ def _report(index: int, text: str, config: TextConfig) -> tuple[dict[str, Any], 
     return report, problems
 
 
+def _limit(ctx: Context, max_length: int | None) -> TweetLimit:
+    """The limit to count against: the one asked for, else the account's as far as it is
+    known without a request (the setting, or what OpenTweet last said about the account)."""
+    if max_length is not None:
+        return TweetLimit(max_length, "max_length given")
+    try:
+        return services(ctx).caller(ctx).known_tweet_limit(None)
+    except NoApiKey:  # an HTTP request without a key: only the setting is known
+        return SET_ON if services(ctx).settings.long_posts else UNKNOWN
+
+
 def _media_problems(label: str, urls: list[str]) -> list[str]:
     try:
         check_media_urls(urls)
@@ -67,15 +82,17 @@ def _media_problems(label: str, urls: list[str]) -> list[str]:
 
 @declare(TOOLS, "Check post", read_only=True, open_world=False)
 async def check_post(
+    ctx: Context,
     text: str,
     thread_tweets: list[str] | None = None,
     media_urls: list[str] | None = None,
     thread_media: list[list[str]] | None = None,
-    max_length: MaxLength = V3.max_weighted_length,
+    max_length: MaxLength | None = None,
 ) -> Annotated[CallToolResult, CheckOut]:
     """Check tweets before creating them: weighted length as X counts it, characters left,
     media rules, every problem. No network."""
-    config = V3._replace(max_weighted_length=max_length)
+    limit = _limit(ctx, max_length)
+    config = V3._replace(max_weighted_length=limit.chars)
     tweets = [text, *(thread_tweets or [])]
     reports: list[dict[str, Any]] = []
     problems: list[str] = []
@@ -92,35 +109,45 @@ async def check_post(
             )
         for index, urls in enumerate(thread_media, start=2):
             problems += _media_problems(f"tweet {index} media", urls)
-    lines = [
-        f"Tweet {i + 1}: {r['weighted_length']}/{max_length} ({r['remaining']} left)"
+    lines = [f"Limit per tweet: {limit}"]
+    lines += [
+        f"Tweet {i + 1}: {r['weighted_length']}/{limit.chars} ({r['remaining']} left)"
         + (f", URLs counted as 23: {', '.join(r['urls'])}" if r["urls"] else "")
         for i, r in enumerate(reports)
     ]
     lines.append("OK: ready to post." if not problems else "Problems: " + "; ".join(problems))
-    data = {"ok": not problems, "tweets": reports, "problems": problems}
+    data = {
+        "ok": not problems,
+        "tweets": reports,
+        "problems": problems,
+        "limit": limit.chars,
+        "limit_reason": limit.why,
+    }
     return success("\n".join(lines), data)
 
 
 @declare(TOOLS, "Split into thread", read_only=True, open_world=False)
 async def split_thread(
+    ctx: Context,
     text: Annotated[str, Field(min_length=1, max_length=100_000)],
     numbering: Annotated[bool, Field(description='Append " i/n" to each part')] = False,
-    max_length: MaxLength = V3.max_weighted_length,
+    max_length: MaxLength | None = None,
 ) -> Annotated[CallToolResult, SplitOut]:
     """Split long text into thread tweets that each fit: at blank lines, then sentences, then
     words. No network."""
-    config = V3._replace(max_weighted_length=max_length)
+    limit = _limit(ctx, max_length)
+    config = V3._replace(max_weighted_length=limit.chars)
     try:
-        parts = split_text(text, numbering=numbering, max_length=max_length, config=config)
+        parts = split_text(text, numbering=numbering, max_length=limit.chars, config=config)
     except ValueError as exc:
         raise InvalidArguments(str(exc)) from None
     lengths = [parse_tweet(part, config).weighted_length for part in parts]
-    lines = [f"{len(parts)} part(s):"]
+    lines = [f"{len(parts)} part(s), each within {limit}:"]
     lines += [
         f"{i}. ({n}) {part}" for i, (part, n) in enumerate(zip(parts, lengths, strict=True), 1)
     ]
     lines.append(
         "Create it with create_post: text = part 1, thread_tweets = the rest, is_thread = true."
     )
-    return success("\n".join(lines), {"parts": parts, "lengths": lengths})
+    data = {"parts": parts, "lengths": lengths, "limit": limit.chars, "limit_reason": limit.why}
+    return success("\n".join(lines), data)

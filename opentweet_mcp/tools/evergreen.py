@@ -28,6 +28,7 @@ from opentweet_mcp.validate import (
     TweetText,
     check_thread,
     drop_none,
+    platforms_field,
 )
 
 TOOLS: list[ToolSpec] = []
@@ -163,7 +164,7 @@ async def add_to_evergreen(
             "cooldown_days": cooldown_days,
             "x_account_id": account,
         }
-    )
+    ) | platforms_field(None)
     request = ops.add_evergreen_post(body)
 
     async def read() -> Publication:
@@ -174,7 +175,11 @@ async def add_to_evergreen(
         if is_evergreen(post):
             raise StateRefused(f"post {post_id} is already in the evergreen queue")
         item = outgoing(
-            post, EVERGREEN, post_id=post_id, was=armed_at(post), cooldown_days=cooldown_days
+            post | platforms_field(None),
+            EVERGREEN,
+            post_id=post_id,
+            was=armed_at(post),
+            cooldown_days=cooldown_days,
         )
         return Publication(f"add post {post_id} to the evergreen queue", (item,))
 
@@ -184,7 +189,10 @@ async def add_to_evergreen(
         return success(f"Added to the evergreen pool: {_pool_line(post)}", data)
 
     posts = (post_id,) if post_id is not None else ()
-    return Plan("add_to_evergreen", caller, perform, read, posts=posts, named_account=account)
+    texts = (text, *(thread_tweets or ())) if text is not None else ()
+    return Plan(
+        "add_to_evergreen", caller, perform, read, posts=posts, named_account=account, texts=texts
+    )
 
 
 @declare(TOOLS, "Get evergreen post", read_only=True)

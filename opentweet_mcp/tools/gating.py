@@ -5,7 +5,8 @@ that returns a `Plan`. This module builds what the SDK registers from it — the
 parameters plus `confirmation_token` and `approval_id` (gated tools) and `idempotency_key`,
 and resolvers that the SDK runs before the body, each once per call:
 
-- `call`: the plan with every argument it binds (the planner runs here, once);
+- `call`: the plan with every argument it binds (the planner runs here, once, and the
+  tweets it sends are held to the account's length limit);
 - `shown`: in elicitation mode, what would go out, read now and put to the person;
 - `approval`: the person's answer (`Elicit`, delivered in either protocol era).
 
@@ -27,7 +28,13 @@ from opentweet_mcp.guard.plan import Call
 from opentweet_mcp.results import GatedOut, tool_errors
 from opentweet_mcp.services import services
 from opentweet_mcp.tools.spec import ToolFn, ToolSpec
-from opentweet_mcp.validate import ApprovalId, ConfirmationToken, IdempotencyKey
+from opentweet_mcp.validate import (
+    ApprovalId,
+    ConfirmationToken,
+    IdempotencyKey,
+    check_lengths,
+    over_standard,
+)
 
 TOKEN = "confirmation_token"
 APPROVAL_ID = "approval_id"
@@ -71,6 +78,8 @@ def registered(spec: ToolSpec) -> ToolFn:
         plan = await planner(
             **{context: ctx}, **{k: v for k, v in given.items() if k != IDEMPOTENCY_KEY}
         )
+        if over_standard(plan.texts):  # only then is the account's own limit worth a read
+            check_lengths(plan.texts, await plan.caller.tweet_limit(plan.named_account))
         return Call(plan, given, token=token, idempotency_key=key, approval_id=approval_id)
 
     call_fn = tool_errors(_signed(call, f"{spec.name}.call", [*own, *added], Call))

@@ -13,8 +13,8 @@ from mcp.types import CallToolResult
 from pydantic import BaseModel, ConfigDict, Field
 
 from opentweet_mcp.api import operations as ops
-from opentweet_mcp.api.errors import OpenTweetError, OutcomeUnknown
-from opentweet_mcp.api.shapes import created_posts, is_evergreen, publish_fields, unwrap_post
+from opentweet_mcp.api.errors import OutcomeUnknown
+from opentweet_mcp.api.shapes import created_posts, is_evergreen, unwrap_post
 from opentweet_mcp.caller import Caller
 from opentweet_mcp.guard.plan import Plan
 from opentweet_mcp.guard.publication import (
@@ -28,6 +28,7 @@ from opentweet_mcp.guard.publication import (
 )
 from opentweet_mcp.results import describe_post, success
 from opentweet_mcp.services import services
+from opentweet_mcp.tools.publishing import after_lost_answer, published, read_post
 from opentweet_mcp.tools.spec import ToolSpec, declare
 from opentweet_mcp.validate import (
     MAX_BULK,
@@ -38,6 +39,7 @@ from opentweet_mcp.validate import (
     Limit,
     MediaUrls,
     Page,
+    Platforms,
     PostId,
     RetweetOffset,
     StateRefused,
@@ -45,6 +47,7 @@ from opentweet_mcp.validate import (
     check_no_duplicates,
     check_thread,
     drop_none,
+    platforms_field,
 )
 
 TOOLS: list[ToolSpec] = []
@@ -95,21 +98,15 @@ def _scheduled_or_unverified(post: dict[str, Any], verb: str) -> str:
     )
 
 
-def _published_or_unverified(data: Any) -> str:
-    status, x_post_id, url = publish_fields(data)
-    if status == "posted" and url:
-        return f"Published to X: status posted, x_post_id {x_post_id}, url {url}"
-    return (
-        f"UNVERIFIED — the response does not show status 'posted' with a url "
-        f"(status {status!r}, url {url!r}). Check with get_post before telling the user."
-    )
+async def _as_stored(caller: Caller, post: dict[str, Any], account: str | None) -> dict[str, Any]:
+    """The post as OpenTweet holds it, when an answer is too lean to show it (the live API
+    may answer a create with only `{id, status}`)."""
+    if post.get("id") and post.get("status") == "scheduled" and not post.get("scheduled_date"):
+        return await read_post(caller, str(post["id"]), account)
+    return post
 
 
 # --- reading what a call would change ------------------------------------------------------
-
-
-async def read_post(caller: Caller, post_id: str, account: str | None) -> dict[str, Any]:
-    return unwrap_post(await caller.client.get_post(post_id, x_account_id=account))
 
 
 async def read_posts(
@@ -179,6 +176,7 @@ async def create_post(
     share_with_followers: bool | None = None,
     auto_retweet_enabled: bool | None = None,
     auto_retweet_offset_minutes: RetweetOffset | None = None,
+    platforms: Platforms | None = None,
     x_account_id: AccountId | None = None,
 ) -> Plan:
     """Create a draft; with scheduled_date or publish_now it schedules or publishes, after
@@ -199,7 +197,7 @@ async def create_post(
     )
     caller = services(ctx).caller(ctx)
     account = caller.account(x_account_id)
-    body = new.body() | drop_none({"x_account_id": account})
+    body = new.body() | platforms_field(platforms) | drop_none({"x_account_id": account})
     if publish_now:
         body["publish_now"] = True
     request = ops.create_post(body)
@@ -214,31 +212,35 @@ async def create_post(
         return Publication(action, (outgoing(body, when),))
 
     async def perform() -> CallToolResult:
-        data = await caller.client.send(request)
+        try:
+            data = await caller.client.send(request)
+        except OutcomeUnknown as lost:
+            if not publish_now:
+                raise
+            return await after_lost_answer(ctx, caller, None, account, lost)
         if publish_now:
-            return success(_published_or_unverified(data), data)
-        posts = created_posts(data)
-        post = posts[0] if posts else {}
-        summary = (
-            _scheduled_or_unverified(post, "Scheduled")
-            if scheduled_date
-            else f"Saved as draft: {describe_post(post)}"
-        )
-        return success(summary, data)
+            return await published(ctx, caller, account, data)
+        post = created_posts(data)[0]
+        if scheduled_date:
+            post = await _as_stored(caller, post, account)
+            return success(_scheduled_or_unverified(post, "Scheduled"), data)
+        return success(f"Saved as draft: {describe_post(post)}", data)
 
-    return Plan("create_post", caller, perform, read, named_account=account)
+    texts = (text, *(thread_tweets or ()))
+    return Plan("create_post", caller, perform, read, named_account=account, texts=texts)
 
 
 @declare(TOOLS, "Bulk create posts", destructive=True, gated=True, idempotency_key=True)
 async def bulk_create_posts(
     ctx: Context,
     posts: Annotated[list[NewPost], Field(min_length=1, max_length=MAX_BULK)],
+    platforms: Platforms | None = None,
     x_account_id: AccountId | None = None,
 ) -> Plan:
     """Create 1–50 drafts or scheduled posts in one request, after one approval. Never
     publishes."""
     check_no_duplicates([p.text for p in posts])
-    bodies = [p.body() for p in posts]
+    bodies = [p.body() | platforms_field(platforms) for p in posts]
     caller = services(ctx).caller(ctx)
     account = caller.account(x_account_id)
     request = ops.create_post({"posts": bodies} | drop_none({"x_account_id": account}))
@@ -267,7 +269,8 @@ async def bulk_create_posts(
             )
         return success("\n".join(lines), data)
 
-    return Plan("bulk_create_posts", caller, perform, read, named_account=account)
+    texts = tuple(text for p in posts for text in (p.text, *(p.thread_tweets or ())))
+    return Plan("bulk_create_posts", caller, perform, read, named_account=account, texts=texts)
 
 
 # --- read ------------------------------------------------------------------------------------
@@ -319,10 +322,11 @@ async def update_post(
     unschedule: Annotated[bool, Field(description="Back to draft")] = False,
     auto_retweet_enabled: bool | None = None,
     auto_retweet_offset_minutes: RetweetOffset | None = None,
+    platforms: Platforms | None = None,
     x_account_id: AccountId | None = None,
 ) -> Plan:
-    """Change an unpublished post; only the fields given change. Needs approval if the post
-    is scheduled, evergreen, or gets a date."""
+    """Change an unpublished post (only the fields given). Needs approval if it is
+    scheduled, evergreen, or gets a date."""
     if unschedule and scheduled_date:
         raise InvalidArguments("unschedule cannot be combined with scheduled_date")
     caller = services(ctx).caller(ctx)
@@ -338,9 +342,9 @@ async def update_post(
     )
     if unschedule:
         changes["scheduled_date"] = None
-    if not changes:
+    if not changes and not platforms:
         raise InvalidArguments("nothing to change: give at least one field to update")
-    body = changes | drop_none({"x_account_id": account})
+    body = changes | platforms_field(platforms) | drop_none({"x_account_id": account})
     request = ops.update_post(id, body)
 
     async def read() -> Publication | None:
@@ -371,10 +375,14 @@ async def update_post(
         data = await caller.client.send(request)
         post = unwrap_post(data)
         if scheduled_date:
+            post = await _as_stored(caller, post, account)
             return success(_scheduled_or_unverified(post, "Updated and scheduled"), data)
         return success(f"Updated: {describe_post(post)}", data)
 
-    return Plan("update_post", caller, perform, read, posts=(id,), named_account=account)
+    texts = (text,) if text is not None else ()
+    return Plan(
+        "update_post", caller, perform, read, posts=(id,), named_account=account, texts=texts
+    )
 
 
 @declare(TOOLS, "Schedule post", destructive=True, idempotent=True, gated=True)
@@ -382,25 +390,28 @@ async def schedule_post(
     ctx: Context,
     id: PostId,
     scheduled_date: FutureDate,
+    platforms: Platforms | None = None,
     x_account_id: AccountId | None = None,
 ) -> Plan:
     """Schedule an existing draft for a future date, after approval."""
     caller = services(ctx).caller(ctx)
     account = caller.account(x_account_id)
+    sent = platforms_field(platforms)
     request = ops.schedule_post(
-        id, drop_none({"scheduled_date": scheduled_date, "x_account_id": account})
+        id, {"scheduled_date": scheduled_date} | sent | drop_none({"x_account_id": account})
     )
 
     async def read() -> Publication:
         post = await read_post(caller, id, account)
         refuse_published(post, id, "it can't be scheduled again")
         _refuse_evergreen(post, id, "it can't be scheduled")
-        item = outgoing(post, scheduled_date, post_id=id, was=armed_at(post))
+        item = outgoing(post | sent, scheduled_date, post_id=id, was=armed_at(post))
         return Publication(f"schedule post {id}", (item,))
 
     async def perform() -> CallToolResult:
         data = await caller.client.send(request)
-        return success(_scheduled_or_unverified(unwrap_post(data), "Scheduled"), data)
+        post = await _as_stored(caller, unwrap_post(data), account)
+        return success(_scheduled_or_unverified(post, "Scheduled"), data)
 
     return Plan("schedule_post", caller, perform, read, posts=(id,), named_account=account)
 
@@ -410,12 +421,14 @@ async def publish_post(
     ctx: Context,
     id: PostId,
     override_schedule: Annotated[bool, Field(description="Publish a scheduled post now")] = False,
+    platforms: Platforms | None = None,
     x_account_id: AccountId | None = None,
 ) -> Plan:
     """Publish an existing post to X now, after approval. Irreversible."""
     caller = services(ctx).caller(ctx)
     account = caller.account(x_account_id)
-    request = ops.publish_post(id, drop_none({"x_account_id": account}) or None)
+    sent = platforms_field(platforms)
+    request = ops.publish_post(id, sent | drop_none({"x_account_id": account}))
 
     async def read() -> Publication:
         post = await read_post(caller, id, account)
@@ -427,47 +440,17 @@ async def publish_post(
                 f"post {id} is scheduled for {post['scheduled_date']}; it will be published "
                 "then. Pass override_schedule=true only if the user asked to publish it now"
             )
-        item = outgoing(post, NOW, post_id=id, was=armed_at(post))
+        item = outgoing(post | sent, NOW, post_id=id, was=armed_at(post))
         return Publication(f"publish post {id} on X now", (item,))
 
     async def perform() -> CallToolResult:
         try:
             data = await caller.client.send(request)
         except OutcomeUnknown as lost:
-            return await _reread_after_ambiguous_publish(caller, id, account, lost)
-        return success(_published_or_unverified(data), data)
+            return await after_lost_answer(ctx, caller, id, account, lost)
+        return await published(ctx, caller, account, data, post_id=id)
 
     return Plan("publish_post", caller, perform, read, posts=(id,), named_account=account)
-
-
-async def _reread_after_ambiguous_publish(
-    caller: Caller, post_id: str, account: str | None, lost: OutcomeUnknown
-) -> CallToolResult:
-    """The publish request may or may not have happened: report what OpenTweet now shows.
-
-    Whatever goes wrong from here leaves the outcome unknown: a failed re-read is never
-    taken for proof that nothing was published."""
-    failure = f"HTTP {lost.status}, {lost.reason}" if lost.status is not None else lost.reason
-    try:
-        post = await read_post(caller, post_id, account)
-    except OpenTweetError as reread:
-        raise OutcomeUnknown(
-            method=lost.method,
-            path=lost.path,
-            reason=f"{failure}; re-reading the post failed too: {reread.message}",
-        ) from reread
-    if post.get("status") == "posted" and post.get("url"):
-        return success(
-            "The publish response was lost, but re-reading the post shows it was published: "
-            f"{describe_post(post)}",
-            {"post": post, "status": "posted", "url": post["url"]},
-        )
-    raise OpenTweetError(
-        f"Outcome unknown: the publish request failed without a clear answer ({failure}), and "
-        f"re-reading shows post {post_id} with status {post.get('status')!r}",
-        hint="Do not retry blindly: check get_post again in a minute, then ask the user "
-        "before publishing again.",
-    )
 
 
 @declare(TOOLS, "Batch schedule posts", destructive=True, gated=True, idempotency_key=True)
@@ -476,6 +459,7 @@ async def batch_schedule_posts(
     schedules: Annotated[list[Schedule], Field(min_length=1, max_length=MAX_BULK)],
     community_id: CommunityId | None = None,
     share_with_followers: bool | None = None,
+    platforms: Platforms | None = None,
     x_account_id: AccountId | None = None,
 ) -> Plan:
     """Schedule 1–50 existing posts at their dates in one request, after one approval."""
@@ -483,7 +467,9 @@ async def batch_schedule_posts(
     check_no_duplicates(ids, what="schedules")
     caller = services(ctx).caller(ctx)
     account = caller.account(x_account_id)
-    shared = drop_none({"community_id": community_id, "share_with_followers": share_with_followers})
+    shared = drop_none(
+        {"community_id": community_id, "share_with_followers": share_with_followers}
+    ) | platforms_field(platforms)
     body = {"schedules": [s.model_dump() for s in schedules]} | shared
     request = ops.batch_schedule(body | drop_none({"x_account_id": account}))
 

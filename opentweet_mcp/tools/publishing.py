@@ -1,0 +1,163 @@
+"""What a publish did, told truthfully (SPEC §7).
+
+OpenTweet may publish asynchronously: a 2xx can arrive before the tweet exists on X. So an
+answer without a url is followed by a few re-reads of the post (seconds in all, reported as
+progress) before anything is said; a post that turns `failed` is a failure; one still under
+way is reported as unverified, never as published. A 502 from a publish means OpenTweet saved
+the post but did not publish it: it is re-read and reported as it stands, never retried.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import anyio
+from mcp.server.mcpserver import Context
+from mcp.types import CallToolResult
+
+from opentweet_mcp.api.errors import OpenTweetError, OutcomeUnknown
+from opentweet_mcp.api.shapes import PublishState, publish_state, unwrap_post
+from opentweet_mcp.caller import Caller
+from opentweet_mcp.results import describe_post, success
+
+# Seconds between re-reads of a post whose publish is under way: about 6 s in all.
+REREAD_DELAYS = (0.5, 0.5, 1.0, 1.0, 1.5, 1.5)
+SAVED_NOT_PUBLISHED = 502
+
+
+async def read_post(caller: Caller, post_id: str, account: str | None) -> dict[str, Any]:
+    return unwrap_post(await caller.client.get_post(post_id, x_account_id=account))
+
+
+async def settle(
+    ctx: Context, caller: Caller, account: str | None, state: PublishState
+) -> tuple[PublishState, dict[str, Any] | None, str | None]:
+    """Re-read the post while its publish is under way: the last state, the post as last read
+    (None if never re-read), and why re-reading stopped early (a failed read), if it did."""
+    post: dict[str, Any] | None = None
+    total = len(REREAD_DELAYS)
+    for step, delay in enumerate(REREAD_DELAYS):
+        if not state.pending or state.post_id is None:
+            break
+        await ctx.report_progress(
+            step, total, f"post {state.post_id} is {state.status or 'being published'}; waiting"
+        )
+        await anyio.sleep(delay)
+        try:
+            post = await read_post(caller, state.post_id, account)
+        except OpenTweetError as exc:
+            return state, post, exc.message
+        state = publish_state(post)
+    return state, post, None
+
+
+def networks_line(state: PublishState) -> str:
+    said = state.networks()
+    return f"\nBy network: {said}" if said else ""
+
+
+def told(state: PublishState, data: Any, *, note: str = "") -> CallToolResult:
+    """The result for a publish whose state is settled as far as it will be."""
+    if state.posted:
+        return success(
+            f"Published to X: status posted, x_post_id {state.x_post_id}, url {state.url}"
+            + networks_line(state),
+            data,
+        )
+    if state.failed:
+        result = success(
+            f"NOT PUBLISHED — OpenTweet reports post {state.post_id} failed"
+            + (f": {state.error}" if state.error else "")
+            + networks_line(state)
+            + "\nNothing is on X from this attempt. Tell the user; publishing it again needs "
+            "their approval again.",
+            data,
+        )
+        return result.model_copy(update={"is_error": True})
+    return success(
+        f"UNVERIFIED — OpenTweet accepted the publish, but after re-reading for a few "
+        f"seconds post {state.post_id} shows status {state.status!r} and no url yet"
+        + networks_line(state)
+        + ". It may still go out: check with get_post in a minute before telling the user, "
+        "and do not publish it again." + note,
+        data,
+    )
+
+
+async def published(
+    ctx: Context, caller: Caller, account: str | None, data: Any, post_id: str | None = None
+) -> CallToolResult:
+    """The result of a publish that answered: settled by re-reading when still under way."""
+    state = publish_state(data)
+    if state.post_id is None and post_id is not None:
+        state = dataclasses.replace(state, post_id=post_id)
+    state, post, stopped = await settle(ctx, caller, account, state)
+    note = f" (Re-reading stopped: {stopped}.)" if stopped else ""
+    return told(state, data if post is None else {"post": post, "answer": data}, note=note)
+
+
+async def after_lost_answer(
+    ctx: Context, caller: Caller, post_id: str | None, account: str | None, lost: OutcomeUnknown
+) -> CallToolResult:
+    """A publish whose answer was lost or was a 5xx: what OpenTweet now shows for the post.
+
+    A 502 means "saved, not published": one re-read tells how the post stands. Anything else
+    leaves the outcome open: a post the re-read shows under way is followed a few seconds
+    more. A failed re-read is never taken for proof that nothing was published."""
+    saved = lost.status == SAVED_NOT_PUBLISHED
+    failure = f"HTTP {lost.status}, {lost.reason}" if lost.status is not None else lost.reason
+    if post_id is None:  # a create with publish_now: the 502 body may name the saved post
+        try:
+            post_id = unwrap_post(lost.body)["id"] if saved else None
+        except OpenTweetError:
+            post_id = None
+    if post_id is None:
+        if saved:
+            raise OpenTweetError(
+                "NOT PUBLISHED — OpenTweet answered HTTP 502: it saved the post but did not "
+                f"publish it{_said(lost)}",
+                hint="Nothing went out. Find the saved post with list_posts (newest first) and "
+                "publish it with publish_post once the user approves again; do not create it "
+                "again.",
+            )
+        raise lost
+    try:
+        post = await read_post(caller, post_id, account)
+    except OpenTweetError as reread:
+        raise OutcomeUnknown(
+            method=lost.method,
+            path=lost.path,
+            reason=f"{failure}; re-reading the post failed too: {reread.message}",
+        ) from reread
+    state = publish_state(post)
+    if not saved and state.status != "draft":  # a draft: the publish never began
+        state, later, _ = await settle(ctx, caller, account, state)
+        post = later or post
+    if state.posted:
+        lead = (
+            "OpenTweet answered HTTP 502, yet re-reading the post shows it was published: "
+            if saved
+            else "The publish response was lost, but re-reading the post shows it was published: "
+        )
+        return success(
+            lead + describe_post(post) + networks_line(state),
+            {"post": post, "status": "posted", "url": state.url},
+        )
+    if saved:
+        raise OpenTweetError(
+            f"NOT PUBLISHED — OpenTweet answered HTTP 502: post {post_id} is saved with status "
+            f"{post.get('status')!r} but was not published{_said(lost)}",
+            hint="Nothing went out. Do not retry on your own: tell the user, and publish it "
+            "with publish_post only after they approve again.",
+        )
+    raise OpenTweetError(
+        f"Outcome unknown: the publish request failed without a clear answer ({failure}), and "
+        f"re-reading shows post {post_id} with status {post.get('status')!r}",
+        hint="Do not retry blindly: check get_post again in a minute, then ask the user "
+        "before publishing again.",
+    )
+
+
+def _said(lost: OutcomeUnknown) -> str:
+    return f" (it said: {lost.upstream_message})" if lost.upstream_message else ""
