@@ -10,9 +10,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx2
 import pytest
 
+from opentweet_mcp.sandbox import rules
 from opentweet_mcp.sandbox.runner import DEMO_KEY, SandboxServer, banner
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 32
@@ -1104,3 +1106,98 @@ async def test_scheduler_can_fail_posts(http: httpx2.AsyncClient, sandbox: Any) 
     assert (await http.get("/api/v1/me", headers=auth())).json()["post_counts"]["failed"] == 1
     retried = (await http.post(f"/api/v1/posts/{post_id}/publish", headers=auth())).json()
     assert retried["status"] == "posted" and "error" not in retried["post"]
+
+
+# --- the live API's ways (docs/sandbox.md, "observed clients") ---------------------------------
+
+
+def test_key_words_pick_the_plan_and_traits_in_any_order() -> None:
+    assert rules.key_traits("advanced_premium_abc") == (rules.PLANS["advanced"], {"premium"})
+    assert rules.key_traits("crosspost_trial_abc") == (rules.PLANS["trial"], {"crosspost"})
+    assert rules.key_traits("premium") == (rules.PLANS["pro"], set())  # the key's own word
+    assert rules.key_traits("team_premium_abc") == (rules.PLANS["pro"], set())  # words end
+
+
+async def test_me_carries_trial_flag_and_post_stats(http: httpx2.AsyncClient) -> None:
+    await draft(http, key="trial_me")
+    me = (await http.get("/api/v1/me", headers=auth("trial_me"))).json()
+    assert me["subscription"]["is_trialing"] is True
+    assert me["stats"] == {
+        "total_posts": 1,
+        "scheduled_posts": 0,
+        "posted_posts": 0,
+        "draft_posts": 1,
+    }
+    pro = (await http.get("/api/v1/me", headers=auth())).json()
+    assert pro["subscription"]["is_trialing"] is False
+
+
+async def test_a_delayed_publish_answers_before_the_tweet_exists(
+    http: httpx2.AsyncClient, sandbox: Any
+) -> None:
+    sandbox.config(publish_delay=0.3)
+    post_id = await draft(http)
+    answer = (await http.post(f"/api/v1/posts/{post_id}/publish", headers=auth())).json()
+    assert answer["status"] == "publishing" and "url" not in answer
+    assert answer["post"]["posted"] is False and answer["post"]["results"] == []
+    again = await http.post(f"/api/v1/posts/{post_id}/publish", headers=auth())
+    assert again.status_code == 409  # never twice, even while under way
+    await anyio.sleep(0.35)
+    post = (await http.get(f"/api/v1/posts/{post_id}", headers=auth())).json()["post"]
+    assert post["status"] == "posted" and post["posted"] is True and post["url"]
+    assert post["results"] == [
+        {"platform": "x", "status": "posted", "post_id": post["x_post_id"], "url": post["url"]}
+    ]
+
+
+async def test_a_failed_publish_is_saved_and_answered_with_502(
+    http: httpx2.AsyncClient, sandbox: Any
+) -> None:
+    sandbox.config(publish_fails=True)
+    post_id = await draft(http)
+    answer = await http.post(f"/api/v1/posts/{post_id}/publish", headers=auth())
+    assert answer.status_code == 502 and answer.json()["code"] == "publish_failed"
+    assert answer.json()["post"]["id"] == post_id
+    post = (await http.get(f"/api/v1/posts/{post_id}", headers=auth())).json()["post"]
+    assert post["status"] == "failed" and post["failed"] is True and not post["url"]
+
+
+async def test_cross_posting_follows_the_account_unless_a_request_names_networks(
+    http: httpx2.AsyncClient,
+) -> None:
+    key = "crosspost_sandbox"
+    (account,) = await accounts_of(http, key)
+    assert account["cross_post"] == ["bluesky", "linkedin"]
+    unnamed = (
+        await http.post("/api/v1/posts", json={"text": "a", "publish_now": True}, headers=auth(key))
+    ).json()["posts"][0]
+    assert [r["platform"] for r in unnamed["results"]] == ["x", "bluesky", "linkedin"]
+    named = (
+        await http.post(
+            "/api/v1/posts",
+            json={"text": "b", "publish_now": True, "platforms": ["x"]},
+            headers=auth(key),
+        )
+    ).json()["posts"][0]
+    assert [r["platform"] for r in named["results"]] == ["x"]
+    refused = await http.post(
+        "/api/v1/posts", json={"text": "c", "platforms": ["bluesky"]}, headers=auth()
+    )
+    assert refused.status_code == 400 and refused.json()["code"] == "platform_not_connected"
+
+
+async def test_premium_accounts_take_long_posts(http: httpx2.AsyncClient) -> None:
+    long_text = "word " * 200
+    assert (
+        await http.post("/api/v1/posts", json={"text": long_text}, headers=auth())
+    ).status_code == 400
+    premium = await http.post("/api/v1/posts", json={"text": long_text}, headers=auth("premium_s"))
+    assert premium.status_code == 201
+    (account,) = await accounts_of(http, "premium_s")
+    assert account["x_premium"] is True
+
+
+async def test_lean_answers_name_only_id_and_status(http: httpx2.AsyncClient, sandbox: Any) -> None:
+    sandbox.config(lean_answers=True)
+    made = (await http.post("/api/v1/posts", json={"text": "lean"}, headers=auth())).json()
+    assert made == {"success": True, "posts": [{"id": made["posts"][0]["id"], "status": "draft"}]}

@@ -32,6 +32,24 @@ async def test_search_is_fenced_and_shows_usage(sandbox: Any, mode: str) -> None
         assert all(t["text"][:30] in body for t in found["data"])
 
 
+async def test_search_minimums_hold_when_the_api_ignores_them(sandbox: Any) -> None:
+    """The live API may leave min_likes/min_retweets to its clients: they are applied here."""
+    sandbox.config(search_ignores_minimums=True)
+    async with session(sandbox.base_url) as client:
+        everything = data(await client.call_tool("search_inspiration", {"q": "agents"}))["data"]
+        result = await client.call_tool(
+            "search_inspiration", {"q": "agents", "min_likes": 1800, "min_retweets": 300}
+        )
+    found = data(result)["data"]
+    kept = [t for t in everything if t["like_count"] >= 1800 and t["retweet_count"] >= 300]
+    assert found == kept and 0 < len(kept) < len(everything)
+    dropped = len(everything) - len(kept)
+    assert data(result)["dropped_below_minimums"] == dropped
+    assert f"{len(kept)} tweet(s) for 'agents'" in text(result)
+    assert f"{dropped} more were below min_likes/min_retweets and are left out" in text(result)
+    assert "min_likes=1800" in sandbox.requests()[1]["query"]  # still sent upstream
+
+
 async def test_search_filters_are_sent(sandbox: Any) -> None:
     async with session(sandbox.base_url) as client:
         await client.call_tool(

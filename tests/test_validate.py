@@ -63,7 +63,7 @@ def test_tweet_length() -> None:
         check_tweet("   ")
     standard = TweetLimit(280, "the standard X limit")
     check_lengths(["a" * 280, "b" * 280], standard)
-    with pytest.raises(InvalidArguments, match="tweet 2 is 281 weighted .* limit is 280 .the"):
+    with pytest.raises(InvalidArguments, match=r"tweet 2 is 281 weighted .* limit is 280 \(the"):
         check_lengths(["a" * 280, "b" * 281], standard)
     assert over_standard(["a", "🙂" * 141]) and not over_standard(["a" * 280])
 
