@@ -312,9 +312,15 @@ def _call(settings: Settings, tool: str, raw_arguments: str) -> int:
     if settings.sandbox:
         settings, sandbox = _start_sandbox(settings)
 
+    async def show(progress: float, total: float | None, message: str | None) -> None:
+        from opentweet_mcp.text.visible import visible
+
+        of = f"/{total:g}" if total else ""
+        print(f"… {progress:g}{of} {visible(message or '', newlines=False)}", file=sys.stderr)
+
     async def calling() -> Any:
         async with Client(build_server(settings), mode="legacy") as client:
-            return await client.call_tool(tool, arguments)
+            return await client.call_tool(tool, arguments, progress_callback=show)
 
     try:
         result = anyio.run(calling)

@@ -40,8 +40,8 @@ class TweetLimit:
 SET_ON = TweetLimit(LONG, "long posts on: OPENTWEET_LONG_POSTS / --long-posts")
 UNKNOWN = TweetLimit(
     STANDARD,
-    "the standard X limit; an account with X Premium may post up to 25,000: OpenTweet reports "
-    "it in list_accounts, or set OPENTWEET_LONG_POSTS",
+    "the standard X limit; whether this account has long posts (X Premium, up to 25,000) is "
+    "not known yet: list_accounts tells, or set OPENTWEET_LONG_POSTS",
 )
 
 

@@ -185,3 +185,17 @@ def test_nothing_in_the_output_can_drive_the_terminal(call: Caller) -> None:
     assert "⟨U+001B⟩]0;pwned" in proc.stdout  # shown, not obeyed
     structured = json.loads("{" + proc.stdout.partition("\n{")[2])
     assert structured["posts"][0]["text"] == hostile  # the JSON still says exactly what it is
+
+
+def test_call_shows_progress_while_a_publish_is_under_way(call: Caller, sandbox: Any) -> None:
+    sandbox.config(publish_delay=0.8)
+    env = {**call.env, "OPENTWEET_API_KEY": "pro_cli_progress"}
+    base = ["--base-url", sandbox.base_url]
+    arguments = {"text": "Published while you wait", "publish_now": True}
+    preview = json.loads(
+        "{" + run_call(env, "create_post", json.dumps(arguments), *base).stdout.partition("\n{")[2]
+    )
+    confirmed = {**arguments, "confirmation_token": preview["confirmation_token"]}
+    proc = run_call(env, "create_post", json.dumps(confirmed), *base)
+    assert proc.returncode == 0 and proc.stdout.startswith("Published to X"), proc.stdout
+    assert "… 0/6 post " in proc.stderr and "is publishing; waiting" in proc.stderr
