@@ -672,7 +672,7 @@ def _per_call_lines(p: dict[str, Any]) -> list[str]:
 def _tools_lines(t: dict[str, Any]) -> list[str]:
     return [
         f"tools/list: {t['full']['tools']} tools, {t['full']['bytes']} bytes, "
-        f"{t['full']['tokens']} tokens ({t['method']}; target <= 4,000; app-only "
+        f"{t['full']['tokens']} tokens ({t['method']}; target <= 4,500 (issue 17); app-only "
         f"{', '.join(t['app-only'])} not counted)",
         "  per toolset: "
         + ", ".join(f"{k} {v['tokens']} ({v['tools']})" for k, v in t["per toolset"].items()),

@@ -998,6 +998,9 @@ def test_publish_state_reads_every_known_shape() -> None:
     assert failed.failed and not failed.pending
     x_failed = publish_state({"post": {"id": POST_ID, "results": [results[1] | {"platform": "x"}]}})
     assert x_failed.failed and x_failed.error == "token expired"
+    # a post marked failed because another network failed is still on X
+    mixed = {"id": POST_ID, "status": "failed", "failed": True, "results": results}
+    assert publish_state(mixed).posted and not publish_state(mixed).failed
     with pytest.raises(BadResponse):
         publish_state(["posted"])
 

@@ -170,16 +170,11 @@ def publish_state(data: Any, *, request: ApiRequest | None = None) -> PublishSta
     results = _deliveries(holders)
     on_x = next((item for item in results if item.platform.lower() in X_NAMES), None)
     status = _text_field(holders, "status")
-    failed = (
-        status == "failed"
-        or any(holder.get("failed") is True for holder in holders)
-        or (on_x is not None and on_x.status == "failed")
-    )
-    done = (
-        status == "posted"
-        or any(holder.get("posted") is True for holder in holders)
-        or (on_x is not None and on_x.status == "posted")
-    )
+    if on_x is not None:  # X's own result decides, whatever the other networks did
+        failed, done = on_x.status == "failed", on_x.status == "posted"
+    else:
+        failed = status == "failed" or any(h.get("failed") is True for h in holders)
+        done = status == "posted" or any(h.get("posted") is True for h in holders)
     url = _text_field(holders, "url") or (on_x.url if on_x else None)
     return PublishState(
         post_id=_text_field(holders[1:] or holders, "id"),
