@@ -55,7 +55,8 @@ ENVIRONMENT = """environment:
   OPENTWEET_MCP_SECRET           signs confirmation tokens (share it between replicas)
   OPENTWEET_MCP_MEDIA_DIRS       --media-dir (":"-separated)
   OPENTWEET_TIMEOUT              --timeout
-  OPENTWEET_MCP_AUTH_TOKEN       bearer token for HTTP (required off loopback)
+  OPENTWEET_MCP_AUTH_TOKEN       bearer token for HTTP (required off loopback; 32+ characters)
+  OPENTWEET_MCP_WORKERS          --workers
   OPENTWEET_MCP_REDIS_URL        shared state for several replicas
   OPENTWEET_MCP_STATELESS, _ALLOWED_HOSTS, _ALLOWED_ORIGINS, _LOG_LEVEL
 """
@@ -89,6 +90,7 @@ def _server_flags(parser: argparse.ArgumentParser) -> None:
     add("--host", help="bind address for sse/http (default 127.0.0.1)")
     add("--port", type=int, help="port for sse/http (default 8000)")
     add("--stateless", action="store_true", default=None, help="stateless streamable HTTP")
+    add("--workers", type=int, help="processes serving --transport http --stateless (default 1)")
     add("--allowed-host", action="append", dest="allowed_hosts", help="extra Host to accept")
     add("--allowed-origin", action="append", dest="allowed_origins", help="Origin to accept")
     add("--log-level", choices=("debug", "info", "warning", "error"), help="stderr log level")
@@ -119,6 +121,7 @@ def _flags(args: argparse.Namespace) -> FlagValues:
         host=args.host,
         port=args.port,
         stateless=args.stateless,
+        workers=args.workers,
         allowed_hosts=args.allowed_hosts,
         allowed_origins=args.allowed_origins,
         sandbox=args.sandbox is not None,
@@ -210,13 +213,12 @@ def _serve(settings: Settings) -> int:
     if settings.sandbox:
         settings, sandbox = _start_sandbox(settings)
     try:
-        server = build_server(settings)
         if settings.transport == "stdio":
-            server.run("stdio")
+            build_server(settings).run("stdio")
         else:
             from opentweet_mcp.hosting import serve_http
 
-            serve_http(server, settings)
+            serve_http(settings)
     finally:
         if sandbox is not None:
             sandbox.stop()

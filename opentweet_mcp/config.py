@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ Transport = Literal["stdio", "sse", "http"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 DEFAULT_BASE_URL = "https://opentweet.io"
+MIN_AUTH_TOKEN = 32  # characters of OPENTWEET_MCP_AUTH_TOKEN
 
 
 class ConfigError(ValueError):
@@ -151,6 +153,7 @@ class Settings:
     # set by `call` (one process per call): nonces, idempotency and budgets in a file
     ledger_path: Path | None = None
     stateless: bool = False
+    workers: int = 1  # processes serving streamable HTTP (uvicorn's workers)
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
     sandbox: bool = False
@@ -200,6 +203,7 @@ class FlagValues:
     host: str | None = None
     port: int | None = None
     stateless: bool | None = None
+    workers: int | None = None
     allowed_hosts: list[str] | None = None
     allowed_origins: list[str] | None = None
     sandbox: bool = False
@@ -292,10 +296,28 @@ def load_settings(flags: FlagValues, env: Mapping[str, str] | None = None) -> Se
             f"refusing to bind {host} without OPENTWEET_MCP_AUTH_TOKEN: "
             "a non-loopback bind needs a bearer token"
         )
+    if transport != "stdio" and auth_token and len(auth_token) < MIN_AUTH_TOKEN:
+        raise ConfigError(
+            f"OPENTWEET_MCP_AUTH_TOKEN is {len(auth_token)} characters; a bearer token must have "
+            f'at least {MIN_AUTH_TOKEN} (make one: python -c "import secrets; '
+            'print(secrets.token_urlsafe(32))")'
+        )
 
     stateless = bool(flags.stateless)
     if not stateless and env.get("OPENTWEET_MCP_STATELESS"):
         stateless = parse_bool("OPENTWEET_MCP_STATELESS", env["OPENTWEET_MCP_STATELESS"])
+    workers_raw = _pick(flags.workers, env, "OPENTWEET_MCP_WORKERS") or "1"
+    try:
+        workers = int(workers_raw)
+    except ValueError:
+        raise ConfigError(f"workers must be a whole number, got {workers_raw!r}") from None
+    if not 1 <= workers <= 64:
+        raise ConfigError("workers must be between 1 and 64")
+    if workers > 1 and (transport != "http" or not stateless):
+        raise ConfigError(
+            "--workers needs --transport http --stateless: a session lives in one process, so "
+            "a stateful deployment of several processes needs sticky sessions (see README)"
+        )
     allowed_hosts = tuple(flags.allowed_hosts or parse_csv(env.get("OPENTWEET_MCP_ALLOWED_HOSTS")))
     allowed_origins = tuple(
         flags.allowed_origins or parse_csv(env.get("OPENTWEET_MCP_ALLOWED_ORIGINS"))
@@ -309,6 +331,8 @@ def load_settings(flags: FlagValues, env: Mapping[str, str] | None = None) -> Se
         )
 
     secret_raw = env.get("OPENTWEET_MCP_SECRET") or None
+    if secret_raw is None and workers > 1:  # the workers must agree on tokens and sealed state
+        secret_raw = secrets.token_urlsafe(32)
     x_account_id = _pick(flags.x_account_id, env, "OPENTWEET_X_ACCOUNT_ID")
     base_url = _pick(flags.base_url, env, "OPENTWEET_BASE_URL") or DEFAULT_BASE_URL  # see Settings
 
@@ -336,6 +360,7 @@ def load_settings(flags: FlagValues, env: Mapping[str, str] | None = None) -> Se
         auth_token=auth_token,
         redis_url=env.get("OPENTWEET_MCP_REDIS_URL") or None,
         stateless=stateless,
+        workers=workers,
         allowed_hosts=allowed_hosts,
         allowed_origins=allowed_origins,
         sandbox=flags.sandbox,

@@ -1,21 +1,34 @@
 """Resources a client can attach as context: the account, the upcoming queue, the evergreen
-pool. Static resources get no request context, so they act with the configured key."""
+pool. Each is read for the user of the request that reads it (SPEC §10): the SDK gives static
+resources no context, so the server hands it over in `READING` (see `OpenTweetServer`)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
 from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ResourceError
 
+from opentweet_mcp.api.client import OpenTweetClient
+from opentweet_mcp.api.errors import OpenTweetError
 from opentweet_mcp.services import Services
+
+READING: ContextVar[Context[Any, Any] | None] = ContextVar("reading", default=None)
 
 
 def register_resources(server: MCPServer, state: dict[str, Services]) -> None:
     """Add the resources; `state["services"]` is filled by the lifespan before any read."""
 
-    def caller() -> Any:
-        return state["services"].caller(None).client
+    async def read(fetch: Callable[[OpenTweetClient], Awaitable[Any]]) -> str:
+        try:
+            client = state["services"].caller(READING.get()).client
+            return json.dumps(await fetch(client))
+        except OpenTweetError as exc:  # the reason, not the SDK's "Error reading resource"
+            raise ResourceError(str(exc)) from exc
 
     @server.resource(
         "opentweet://account",
@@ -24,7 +37,7 @@ def register_resources(server: MCPServer, state: dict[str, Services]) -> None:
         mime_type="application/json",
     )
     async def account() -> str:
-        return json.dumps(await caller().me())
+        return await read(lambda client: client.me())
 
     @server.resource(
         "opentweet://posts/scheduled",
@@ -33,7 +46,7 @@ def register_resources(server: MCPServer, state: dict[str, Services]) -> None:
         mime_type="application/json",
     )
     async def scheduled_posts() -> str:
-        return json.dumps(await caller().list_posts(status="scheduled", limit=100))
+        return await read(lambda client: client.list_posts(status="scheduled", limit=100))
 
     @server.resource(
         "opentweet://evergreen",
@@ -42,4 +55,4 @@ def register_resources(server: MCPServer, state: dict[str, Services]) -> None:
         mime_type="application/json",
     )
     async def evergreen() -> str:
-        return json.dumps(await caller().get_evergreen_settings())
+        return await read(lambda client: client.get_evergreen_settings())

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.json_schema import SkipJsonSchema
 
 from opentweet_mcp.api.errors import OpenTweetError
+from opentweet_mcp.api.shapes import deliveries
 from opentweet_mcp.guard.approvals import ApprovalRefused
 from opentweet_mcp.guard.ledger import DailyLimitReached, IdempotencyConflict, PostBusy
 from opentweet_mcp.guard.tokens import ConfirmationRefused
@@ -61,14 +62,9 @@ def describe_post(post: Mapping[str, Any]) -> str:
         parts.append(f"scheduled for {post['scheduled_date']}")
     if post.get("url"):
         parts.append(f"url {post['url']}")
-    results = post.get("results")
-    if isinstance(results, list) and results:
-        said = [
-            f"{item.get('platform', '?')} {item.get('status', '?')}"
-            for item in results
-            if isinstance(item, Mapping)
-        ]
-        parts.append(f"networks: {', '.join(said)}")
+    delivered = deliveries([post])
+    if delivered:
+        parts.append("networks: " + ", ".join(f"{d.platform} {d.status or '?'}" for d in delivered))
     text = str(post.get("text") or "")
     if text:
         parts.append(f'"{preview_text(text)}"')

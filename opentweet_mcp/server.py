@@ -4,8 +4,9 @@ client and guard, and the transports.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,7 +14,8 @@ from urllib.parse import urlsplit
 from mcp.server import MCPServer, ServerRequestContext
 from mcp.server.apps import client_supports_apps
 from mcp.server.extension import Extension
-from mcp.server.mcpserver import Context
+from mcp.server.lowlevel.helper_types import ReadResourceContents
+from mcp.server.mcpserver import Context, RequestStateSecurity
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, InputRequiredResult, ListToolsResult, PaginatedRequestParams
 
@@ -23,14 +25,14 @@ from opentweet_mcp.guard.confirm import Guard
 from opentweet_mcp.guard.ledger import Ledger, MemoryLedger
 from opentweet_mcp.guard.tokens import ConfirmationTokens
 from opentweet_mcp.prompts import register_prompts
-from opentweet_mcp.resources import register_resources
+from opentweet_mcp.resources import READING, register_resources
 from opentweet_mcp.results import tool_errors
 from opentweet_mcp.schemas import compact
 from opentweet_mcp.services import Services
 from opentweet_mcp.tools import TOOLSETS
 from opentweet_mcp.tools.gating import registered
 from opentweet_mcp.tools.spec import ToolSpec
-from opentweet_mcp.validate import UPLOAD_ORIGIN, lone_surrogate_at
+from opentweet_mcp.validate import UPLOAD_ORIGIN, argument_problem
 
 SERVER_NAME = "opentweet"
 
@@ -61,10 +63,11 @@ it says otherwise."""
 
 
 class OpenTweetServer(MCPServer):
-    """MCPServer that turns away arguments no request could carry before anything reads them
-    (validation, confirmation resolvers, previews): text with lone surrogates; that tells
-    validation which host serves uploaded media; and that serves stdio without a thread hop
-    per message."""
+    """MCPServer that turns away, before anything reads them (validation, confirmation
+    resolvers, previews), arguments no request could carry or that would hold up other users
+    (`argument_problem`); that tells validation which host serves uploaded media; that reads
+    resources for the request's own user; and that serves stdio without a thread hop per
+    message."""
 
     def __init__(self, *args: Any, upload_origin: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -78,17 +81,26 @@ class OpenTweetServer(MCPServer):
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
-        where = lone_surrogate_at(arguments)
-        if where is not None:
+        problem = argument_problem(arguments)
+        if problem is not None:
             raise ToolError(
-                f"Error executing tool {name}: invalid arguments, nothing was sent: {where} "
-                "holds a lone surrogate (\\ud800–\\udfff), which is not valid Unicode text"
+                f"Error executing tool {name}: invalid arguments, nothing was sent: {problem}"
             )
         reset = UPLOAD_ORIGIN.set(self._upload_origin)
         try:
             return await super().call_tool(name, arguments, context)
         finally:
             UPLOAD_ORIGIN.reset(reset)
+
+    async def read_resource(
+        self, uri: Any, context: Context[Any, Any] | None = None
+    ) -> Iterable[ReadResourceContents] | InputRequiredResult:
+        """Resources are read for the request's own user: its context is handed to them."""
+        reset = READING.set(context)
+        try:
+            return await super().read_resource(uri, context)
+        finally:
+            READING.reset(reset)
 
     async def _handle_list_tools(
         self, ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
@@ -164,6 +176,7 @@ def build_server(settings: Settings) -> OpenTweetServer:
         log_level=settings.log_level,
         upload_origin=urlsplit(settings.base_url)._replace(path="").geturl(),
         extensions=[_card()] if card else [],
+        request_state_security=_sealing(settings.secret),
     )
     for spec in tools:
         server.add_tool(
@@ -177,6 +190,17 @@ def build_server(settings: Settings) -> OpenTweetServer:
     register_resources(server, server.state)
     register_prompts(server)
     return server
+
+
+def _sealing(secret: bytes | None) -> RequestStateSecurity | None:
+    """The key that seals the SDK's request state (2026-era elicitation round trips), derived
+    from OPENTWEET_MCP_SECRET so that every replica opens what another sealed. Without a secret
+    the SDK's own per-process key is right: only this process will see the retry."""
+    if secret is None:
+        return None
+    return RequestStateSecurity(
+        keys=[hashlib.sha256(b"opentweet-mcp/request-state\0" + secret).digest()]
+    )
 
 
 def _card() -> Extension:

@@ -167,9 +167,10 @@ def platforms_field(chosen: Sequence[str] | None) -> dict[str, list[str]]:
 
 
 def check_platforms(value: list[Platform]) -> list[Platform]:
-    """At least one network, each once, in the order given."""
-    if not value:
-        raise ValueError('platforms names at least one network, e.g. ["x"]')
+    """X and any other networks, each once, in the order given: this server posts to X, so a
+    publish that leaves X out is not one it makes."""
+    if "x" not in value:
+        raise ValueError('platforms must include "x", e.g. ["x"] or ["x", "bluesky"]')
     return list(dict.fromkeys(value))
 
 
@@ -265,28 +266,57 @@ def check_no_duplicates(texts: Sequence[str], what: str = "posts") -> None:
         seen[key] = index
 
 
-def lone_surrogate_at(value: Any, where: str = "arguments") -> str | None:
-    """Where in a JSON value a string holds a lone surrogate (JSON's "\\ud800" escapes decode to
-    one), or None. Such text cannot be encoded as UTF-8, so no request could carry it."""
-    if isinstance(value, str):
-        if value.isascii():
+MAX_ITEMS = 100  # the longest list any tool takes is 50 posts; a thread is 25 tweets
+MAX_STRING = 100_000  # characters in one string (a 25,000-character tweet, links included)
+MAX_TEXT = 400_000  # characters in all the strings of one call (50 threads of 25 full tweets)
+UNBOUNDED = frozenset({"data_base64"})  # a file, bounded by its own size check
+
+
+def argument_problem(arguments: Any) -> str | None:
+    """What no call may carry, found in one cheap pass before validation: a list longer than
+    MAX_ITEMS (refused before its items are read), a string longer than MAX_STRING, more than
+    MAX_TEXT characters in all, or a lone surrogate (JSON's "\\ud800" escapes decode to one;
+    such text cannot be encoded as UTF-8, so no request could carry it). None: nothing."""
+    budget = [MAX_TEXT]
+
+    def walk(value: Any, where: str) -> str | None:
+        if isinstance(value, str):
+            if len(value) > MAX_STRING:
+                return (
+                    f"{where} is {len(value):,} characters; one value holds {MAX_STRING:,} at most"
+                )
+            budget[0] -= len(value)
+            if budget[0] < 0:
+                return (
+                    f"the arguments hold more than {MAX_TEXT:,} characters of text; split the "
+                    "work into several calls"
+                )
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    return (
+                        f"{where} holds a lone surrogate (\\ud800–\\udfff), which is not valid "
+                        "Unicode text"
+                    )
             return None
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return where
+        if isinstance(value, dict):
+            for key, item in value.items():
+                problem = walk(key, where) or (
+                    None if key in UNBOUNDED else walk(item, f"{where}.{key}")
+                )
+                if problem:
+                    return problem
+        elif isinstance(value, list):
+            if len(value) > MAX_ITEMS:
+                return f"{where} has {len(value):,} items; no argument takes more than {MAX_ITEMS}"
+            for index, item in enumerate(value):
+                problem = walk(item, f"{where}[{index}]")
+                if problem:
+                    return problem
         return None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found = lone_surrogate_at(key, where) or lone_surrogate_at(item, f"{where}.{key}")
-            if found:
-                return found
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            found = lone_surrogate_at(item, f"{where}[{index}]")
-            if found:
-                return found
-    return None
+
+    return walk(arguments, "arguments")
 
 
 def drop_none(values: dict[str, Any]) -> dict[str, Any]:

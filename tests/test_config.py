@@ -67,9 +67,32 @@ def test_missing_key_is_an_error_unless_sandbox() -> None:
     assert load_settings(FlagValues(sandbox=True), {}).sandbox
 
 
+STRONG = "s" * 32
+
+
 def test_non_loopback_bind_with_token_is_allowed() -> None:
-    s = settings({"OPENTWEET_MCP_AUTH_TOKEN": "t"}, transport="http", host="0.0.0.0")
+    s = settings({"OPENTWEET_MCP_AUTH_TOKEN": STRONG}, transport="http", host="0.0.0.0")
     assert s.host == "0.0.0.0"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "127.0.0.1"])
+def test_a_weak_bearer_token_is_refused_at_start(host: str) -> None:
+    with pytest.raises(ConfigError, match="is 31 characters; a bearer token must have at least 32"):
+        settings({"OPENTWEET_MCP_AUTH_TOKEN": "s" * 31}, transport="http", host=host)
+    # stdio serves no HTTP: the token is unused there
+    assert settings({"OPENTWEET_MCP_AUTH_TOKEN": "t"})
+
+
+def test_workers_need_stateless_http_and_share_one_secret() -> None:
+    many = settings(transport="http", stateless=True, workers=2)
+    assert many.workers == 2 and many.secret  # type: ignore[attr-defined]
+    assert settings({"OPENTWEET_MCP_WORKERS": "3"}, transport="http", stateless=True).workers == 3  # type: ignore[attr-defined]
+    for flags in ({"transport": "http"}, {"transport": "sse", "stateless": True}, {}):
+        with pytest.raises(ConfigError, match="--workers needs --transport http --stateless"):
+            settings(workers=2, **flags)
+    for bad in (0, 65):
+        with pytest.raises(ConfigError, match="between 1 and 64"):
+            settings(transport="http", stateless=True, workers=bad)
 
 
 def test_media_dirs_from_env(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from tests.harness import data, text
 
-AUTH = "hosting-test-token"
+AUTH = "hosting-test-token-0123456789abcdef"  # 32+ characters, as a bind needs
 
 
 def free_port() -> int:

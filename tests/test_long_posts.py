@@ -126,3 +126,27 @@ def test_the_setting_reads_like_every_boolean() -> None:
     assert on.long_posts
     assert load_settings(FlagValues(long_posts=True), {"OPENTWEET_API_KEY": "k"}).long_posts
     assert not load_settings(FlagValues(), {"OPENTWEET_API_KEY": "k"}).long_posts
+
+
+async def test_what_goes_out_is_held_to_its_own_accounts_limit(sandbox: Any) -> None:
+    """A long text already stored (put there elsewhere) is refused at the preview of any call
+    that would send it out as an account without long posts — whatever the call names."""
+    async with session(sandbox.base_url) as client:
+        post_id = data(await client.call_tool("create_post", {"text": "short for now"}))["posts"][
+            0
+        ]["id"]
+        state = sandbox.state
+        user = state.user("pro_test_key_0001")
+        post = state.get_post(user, post_id)
+        post["text"] = LONG_TEXT  # as if written in OpenTweet's own editor
+        state.store.save_post(user.id, post)
+        for tool, arguments in (
+            ("publish_post", {"id": post_id}),
+            ("schedule_post", {"id": post_id, "scheduled_date": future()}),
+            ("add_to_evergreen", {"post_id": post_id}),
+        ):
+            result = await client.call_tool(tool, arguments)
+            said = text(result)
+            assert result.is_error and "tweet 1 is 998 weighted characters" in said, (tool, said)
+            assert "the limit is 280 (OpenTweet reports no long posts" in said
+    assert writes_of(sandbox) == [r for r in writes_of(sandbox) if r["path"] == "/api/v1/posts"]

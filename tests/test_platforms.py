@@ -81,7 +81,7 @@ async def test_a_network_the_account_lacks_is_refused_upstream(sandbox: Any) -> 
         result = await confirmed(
             client,
             "create_post",
-            {"text": "elsewhere", "scheduled_date": future(), "platforms": ["bluesky"]},
+            {"text": "elsewhere", "scheduled_date": future(), "platforms": ["x", "bluesky"]},
         )
     assert (
         result.is_error
@@ -92,7 +92,7 @@ async def test_a_network_the_account_lacks_is_refused_upstream(sandbox: Any) -> 
 
 async def test_platforms_are_checked_before_any_request(sandbox: Any) -> None:
     async with session(sandbox.base_url) as client:
-        for bad in ([], ["mastodon"], "x"):
+        for bad in ([], ["mastodon"], "x", ["bluesky"], ["bluesky", "linkedin"]):
             result = await client.call_tool(
                 "publish_post", {"id": "507f1f77bcf86cd799439011", "platforms": bad}
             )

@@ -85,17 +85,53 @@ async def test_502_means_saved_not_published(sandbox: Any) -> None:
         post_id = await draft(client, "Saved only")
         result = await confirmed(client, "publish_post", {"id": post_id})
         said = text(result)
-        assert result.is_error and "NOT PUBLISHED — OpenTweet answered HTTP 502" in said, said
-        assert f"post {post_id} is saved with status 'failed'" in said
+        assert result.is_error and "NOT PUBLISHED — the publish request ended with HTTP 502" in said
+        assert f"post {post_id} is saved with status 'failed': it was not published" in said
         assert "Do not retry on your own" in said and "Published" not in said
         # a retry with the same token is the first result again, not a second publish
         assert len(publishes(sandbox)) == 1
         created = await confirmed(client, "create_post", {"text": "Saved too", "publish_now": True})
         said = text(created)
-        assert created.is_error and "NOT PUBLISHED — OpenTweet answered HTTP 502" in said, said
-        assert "was not published" in said  # the 502 named the saved post; it was re-read
+        assert (
+            created.is_error and "NOT PUBLISHED — the publish request ended with HTTP 502" in said
+        )
+        assert "it was not published" in said  # the 502 named the saved post; it was re-read
     assert len(publishes(sandbox)) == 1
     assert len([r for r in sandbox.requests() if r["method"] == "POST"]) == 3  # a draft, 2 tries
+
+
+async def test_a_502_while_the_post_goes_out_is_followed_not_called_a_failure(
+    sandbox: Any,
+) -> None:
+    """A gateway may answer 502 while OpenTweet publishes: "not published" is said only when
+    the post shows it."""
+    sandbox.config(publish_delay=0.8)
+    async with session(sandbox.base_url) as client:
+        post_id = await draft(client, "Through a flaky gateway")
+        sandbox.fault(path=f"/api/v1/posts/{post_id}/publish", action="status_after", status=502)
+        result = await confirmed(client, "publish_post", {"id": post_id})
+        said = text(result)
+        assert not result.is_error, said
+        assert said.startswith("OpenTweet answered HTTP 502, yet re-reading the post shows it")
+        assert "status posted" in said and "By network: x: posted" in said
+    assert [r["processed"] for r in publishes(sandbox)] == [True]
+
+
+async def test_a_post_being_published_is_never_published_again(sandbox: Any) -> None:
+    sandbox.config(publish_delay=30)
+    async with session(sandbox.base_url) as client:
+        post_id = await draft(client, "On its way")
+        assert text(await confirmed(client, "publish_post", {"id": post_id})).startswith(
+            "UNVERIFIED"
+        )
+        again = await client.call_tool("publish_post", {"id": post_id})
+        said = text(again)
+        assert again.is_error and "has status 'publishing': a publish is under way" in said
+        moved = await client.call_tool(
+            "schedule_post", {"id": post_id, "scheduled_date": future(30)}
+        )
+        assert moved.is_error and "a publish is under way" in text(moved)
+    assert len(publishes(sandbox)) == 1
 
 
 async def test_a_lean_create_answer_is_checked_by_reading_the_post(sandbox: Any) -> None:

@@ -113,8 +113,28 @@ def _quiet_transport_logs() -> None:
             named.setLevel(logging.WARNING)
 
 
+def shared_http(
+    base_url: str = DEFAULT_BASE_URL,
+    *,
+    timeout: float = 30.0,
+    transport: httpx2.AsyncBaseTransport | None = None,
+) -> httpx2.AsyncClient:
+    """The connection pool every key's client may share: the key travels per request, so one
+    pool serves any number of users (a pool per key costs nearly a megabyte)."""
+    _quiet_transport_logs()
+    return httpx2.AsyncClient(
+        base_url=base_url.rstrip("/"),
+        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        timeout=httpx2.Timeout(timeout),
+        transport=transport,
+        follow_redirects=False,
+    )
+
+
 class OpenTweetClient:
-    """Async client for the OpenTweet REST API; share one per API key, close it at shutdown."""
+    """Async client for the OpenTweet REST API for one API key. It opens its own connection
+    pool on first use (close it with `aclose`), or uses a shared one (`http`), which its
+    owner closes."""
 
     def __init__(
         self,
@@ -126,6 +146,7 @@ class OpenTweetClient:
         transport: httpx2.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
         limiter: RateLimiter | None = None,
+        http: httpx2.AsyncClient | None = None,
     ) -> None:
         if not api_key or not api_key.strip():
             raise ValueError("an OpenTweet API key is required")
@@ -137,7 +158,9 @@ class OpenTweetClient:
         self.retry = retry or RetryPolicy()
         self.limiter: RateLimiter = limiter or TokenBucket(rate_per_minute)
         self._transport = transport
-        self._http: httpx2.AsyncClient | None = None
+        self._shared = http is not None
+        self._http: httpx2.AsyncClient | None = http
+        self._auth = {"Authorization": f"Bearer {api_key}"}
         _live_clients.add(self)
 
     def __repr__(self) -> str:
@@ -154,23 +177,13 @@ class OpenTweetClient:
         # Built on first use: creating it loads the TLS trust store (tens of ms), which has
         # no place on the start-up path of a stdio server.
         if self._http is None:
-            _quiet_transport_logs()
-            self._http = httpx2.AsyncClient(
-                base_url=self.base_url,
-                headers={
-                    "Authorization": f"Bearer {self._api_key}",
-                    "User-Agent": USER_AGENT,
-                    "Accept": "application/json",
-                },
-                timeout=httpx2.Timeout(self.timeout),
-                transport=self._transport,
-                follow_redirects=False,
-            )
+            self._http = shared_http(self.base_url, timeout=self.timeout, transport=self._transport)
         return self._http
 
     async def aclose(self) -> None:
-        """Close the connection pool; a later call opens a new one."""
-        if self._http is not None:
+        """Close its own connection pool (a later call opens a new one); a shared one is
+        left to its owner."""
+        if self._http is not None and not self._shared:
             http, self._http = self._http, None
             await http.aclose()
 
@@ -203,7 +216,9 @@ class OpenTweetClient:
             await self.limiter.acquire()
             started = time.perf_counter()
             try:
-                response = await http.request(request.method, request.path, **_http_args(request))
+                response = await http.request(
+                    request.method, request.path, headers=self._auth, **_http_args(request)
+                )
             except httpx2.TransportError as exc:
                 failure = classify(exc)
                 self._log(request, failure.value, started, attempt)

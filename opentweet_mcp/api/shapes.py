@@ -141,7 +141,8 @@ class PublishState:
         return "; ".join(said)
 
 
-def _deliveries(holders: list[Mapping[str, Any]]) -> tuple[Delivery, ...]:
+def deliveries(holders: list[Mapping[str, Any]]) -> tuple[Delivery, ...]:
+    """Each network's outcome from the first of `holders` that has `results[]`."""
     for holder in holders:
         items = holder.get("results")
         if isinstance(items, list):
@@ -167,11 +168,13 @@ def publish_state(data: Any, *, request: ApiRequest | None = None) -> PublishSta
     inner = _first_post(data)
     if inner is not None:
         holders.append(inner)
-    results = _deliveries(holders)
+    results = deliveries(holders)
     on_x = next((item for item in results if item.platform.lower() in X_NAMES), None)
     status = _text_field(holders, "status")
     if on_x is not None:  # X's own result decides, whatever the other networks did
         failed, done = on_x.status == "failed", on_x.status == "posted"
+    elif results:  # results for other networks only: nothing says X has it
+        failed = done = False
     else:
         failed = status == "failed" or any(h.get("failed") is True for h in holders)
         done = status == "posted" or any(h.get("posted") is True for h in holders)

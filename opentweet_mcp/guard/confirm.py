@@ -60,7 +60,7 @@ from opentweet_mcp.guard.preview import Handles, Preview, render
 from opentweet_mcp.guard.publication import Publication
 from opentweet_mcp.guard.tokens import ConfirmationRefused, ConfirmationTokens, VerifiedToken
 from opentweet_mcp.guard.ways import Way, choose
-from opentweet_mcp.validate import InvalidArguments, StateRefused
+from opentweet_mcp.validate import InvalidArguments, StateRefused, check_lengths, over_standard
 
 log = logging.getLogger("opentweet_mcp.guard")
 
@@ -121,7 +121,7 @@ class Guard:
             return None
         if await self._kept(call):
             return None
-        publication = await plan.read()
+        publication = await self.publication(plan)
         if publication is None or await self.elicited.peek(_answer_id(call, publication)):
             return None  # nothing goes out, or this very approval was carried out already
         await self.budget.check(plan.caller.key_digest, publication.tweets_per_day(_now()))
@@ -171,7 +171,7 @@ class Guard:
                     replay.result, "this confirmation token was already carried out"
                 )
         async with self.locks.holding(plan.caller.key_digest, plan.posts):
-            publication = await plan.read() if plan.read is not None else None
+            publication = await self.publication(plan)
             if publication is None:
                 return await self._once(call, {})
             if way == "refuse":
@@ -310,7 +310,7 @@ class Guard:
         if decision.verdict == "declined":
             return answers.declined(plan.tool, decision.channel)
         async with self.locks.holding(plan.caller.key_digest, plan.posts):
-            publication = await plan.read() if plan.read is not None else None
+            publication = await self.publication(plan)
             if publication is None or publication.digest != approval.publication_digest:
                 await self.approvals.changed(approval.id)  # for the person's page to say
                 return answers.changed(plan.tool)
@@ -400,6 +400,21 @@ class Guard:
                 key_digest, plan.tool, key, fingerprint, answers.dump(result)
             )
         return result
+
+    # --- what goes out ---------------------------------------------------------------------
+
+    @staticmethod
+    async def publication(plan: Plan) -> Publication | None:
+        """What the call would make go out, read now, with every tweet held to the limit of
+        the account it goes out as (its own, which may not be the one the call named)."""
+        if plan.read is None:
+            return None
+        publication = await plan.read()
+        for post in publication.posts if publication is not None else ():
+            texts = [tweet.text for tweet in post.tweets]
+            if post.armed and over_standard(texts):
+                check_lengths(texts, await plan.caller.tweet_limit(post.account))
+        return publication
 
     # --- the preview -----------------------------------------------------------------------
 

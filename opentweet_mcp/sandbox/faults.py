@@ -29,6 +29,7 @@ from opentweet_mcp.sandbox.store import Store
 
 ACTIONS = (
     "status",
+    "status_after",
     "delay",
     "reset_before",
     "reset_after",
@@ -253,6 +254,9 @@ class FaultsAndLog:
         if fault.action == "reset_after":
             self.store.update_request(seq, status="reset")
             await _drop(send, partial=True)
+            return
+        if fault.action == "status_after":  # processed, then a gateway's error in its place
+            await self._answer_without_processing(fault, seq, "", send)
             return
         self.store.update_request(seq, status=200)
         await _respond(send, 200, BODIES[fault.action], {"content-type": "application/json"})

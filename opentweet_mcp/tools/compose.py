@@ -8,10 +8,11 @@ from pydantic import Field
 
 from opentweet_mcp.long_posts import LONG, SET_ON, UNKNOWN, TweetLimit
 from opentweet_mcp.results import Out, success
-from opentweet_mcp.services import NoApiKey, services
+from opentweet_mcp.services import services
 from opentweet_mcp.text.split import split_thread as split_text
 from opentweet_mcp.text.weighted import V3, TextConfig, parse_tweet
 from opentweet_mcp.tools.spec import ToolSpec, declare
+from opentweet_mcp.users import ForeignApiKey, NoApiKey
 from opentweet_mcp.validate import InvalidArguments, check_media_urls
 
 TOOLS: list[ToolSpec] = []
@@ -67,8 +68,9 @@ def _limit(ctx: Context, max_length: int | None) -> TweetLimit:
     if max_length is not None:
         return TweetLimit(max_length, "max_length given")
     try:
-        return services(ctx).caller(ctx).known_tweet_limit(None)
-    except NoApiKey:  # an HTTP request without a key: only the setting is known
+        caller = services(ctx).caller(ctx)
+        return caller.known_tweet_limit(caller.account(None))
+    except (NoApiKey, ForeignApiKey):  # no key to look up: only the setting is known
         return SET_ON if services(ctx).settings.long_posts else UNKNOWN
 
 

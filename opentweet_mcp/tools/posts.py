@@ -145,9 +145,16 @@ async def read_posts(
 
 
 def refuse_published(post: dict[str, Any], post_id: str, what: str) -> None:
-    """A post already on X is never armed or changed again."""
-    if post.get("status") == "posted":
+    """A post on X, or on its way there (a publish under way: `publishing` or the like), is
+    never armed or changed again."""
+    status = post.get("status")
+    if status == "posted":
         raise StateRefused(f"post {post_id} is already published ({post.get('url')}); {what}")
+    if status not in (None, "draft", "scheduled", "failed"):
+        raise StateRefused(
+            f"post {post_id} has status {status!r}: a publish is under way; {what}. Check it "
+            "with get_post in a minute"
+        )
 
 
 def _refuse_evergreen(post: dict[str, Any], post_id: str, what: str) -> None:
@@ -379,7 +386,9 @@ async def update_post(
             return success(_scheduled_or_unverified(post, "Updated and scheduled"), data)
         return success(f"Updated: {describe_post(post)}", data)
 
-    texts = (text,) if text is not None else ()
+    # held here to the named account's limit; without one, the post's own account is known
+    # only once read: the gate holds an armed post to it, and OpenTweet judges a draft
+    texts = (text,) if text is not None and x_account_id else ()
     return Plan(
         "update_post", caller, perform, read, posts=(id,), named_account=account, texts=texts
     )

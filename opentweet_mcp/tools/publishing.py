@@ -24,6 +24,7 @@ from opentweet_mcp.results import describe_post, success
 # Seconds between re-reads of a post whose publish is under way: about 6 s in all.
 REREAD_DELAYS = (0.5, 0.5, 1.0, 1.0, 1.5, 1.5)
 SAVED_NOT_PUBLISHED = 502
+NEVER_BEGAN = ("draft", "failed")  # statuses that show a publish is not under way
 
 
 async def read_post(caller: Caller, post_id: str, account: str | None) -> dict[str, Any]:
@@ -49,6 +50,8 @@ async def settle(
         except OpenTweetError as exc:
             return state, post, exc.message
         state = publish_state(post)
+    if post is not None:
+        await ctx.report_progress(total, total, f"post {state.post_id} is {state.status}")
     return state, post, None
 
 
@@ -75,6 +78,13 @@ def told(state: PublishState, data: Any, *, note: str = "") -> CallToolResult:
             data,
         )
         return result.model_copy(update={"is_error": True})
+    if state.post_id is None:
+        return success(
+            "UNVERIFIED — OpenTweet accepted the publish but its answer shows no url and names "
+            f"no post (status {state.status!r}). Find the post with list_posts before telling "
+            "the user, and do not publish it again." + note,
+            data,
+        )
     return success(
         f"UNVERIFIED — OpenTweet accepted the publish, but after re-reading for a few "
         f"seconds post {state.post_id} shows status {state.status!r} and no url yet"
@@ -102,9 +112,10 @@ async def after_lost_answer(
 ) -> CallToolResult:
     """A publish whose answer was lost or was a 5xx: what OpenTweet now shows for the post.
 
-    A 502 means "saved, not published": one re-read tells how the post stands. Anything else
-    leaves the outcome open: a post the re-read shows under way is followed a few seconds
-    more. A failed re-read is never taken for proof that nothing was published."""
+    The post is re-read, and followed a few seconds more while it shows a publish under way
+    (a 502 may come from a gateway while OpenTweet publishes). "Not published" is said only
+    when the post shows it (draft or failed: OpenTweet's 502 "saved, not published"); a post
+    still under way, or a failed re-read, leaves the outcome unknown."""
     saved = lost.status == SAVED_NOT_PUBLISHED
     failure = f"HTTP {lost.status}, {lost.reason}" if lost.status is not None else lost.reason
     if post_id is None:  # a create with publish_now: the 502 body may name the saved post
@@ -115,11 +126,11 @@ async def after_lost_answer(
     if post_id is None:
         if saved:
             raise OpenTweetError(
-                "NOT PUBLISHED — OpenTweet answered HTTP 502: it saved the post but did not "
-                f"publish it{_said(lost)}",
-                hint="Nothing went out. Find the saved post with list_posts (newest first) and "
-                "publish it with publish_post once the user approves again; do not create it "
-                "again.",
+                'OpenTweet answered HTTP 502, which it uses for "saved, not published", but '
+                f"named no post to check{_said(lost)}",
+                hint="Find the post with list_posts (newest first) and see its status before "
+                "anything else; do not create it again, and publish it with publish_post only "
+                "once the user approves again.",
             )
         raise lost
     try:
@@ -131,7 +142,7 @@ async def after_lost_answer(
             reason=f"{failure}; re-reading the post failed too: {reread.message}",
         ) from reread
     state = publish_state(post)
-    if not saved and state.status != "draft":  # a draft: the publish never began
+    if state.status not in NEVER_BEGAN:
         state, later, _ = await settle(ctx, caller, account, state)
         post = later or post
     if state.posted:
@@ -144,10 +155,11 @@ async def after_lost_answer(
             lead + describe_post(post) + networks_line(state),
             {"post": post, "status": "posted", "url": state.url},
         )
-    if saved:
+    if state.failed or (saved and state.status in NEVER_BEGAN):
         raise OpenTweetError(
-            f"NOT PUBLISHED — OpenTweet answered HTTP 502: post {post_id} is saved with status "
-            f"{post.get('status')!r} but was not published{_said(lost)}",
+            f"NOT PUBLISHED — the publish request ended with {failure}{_said(lost)}, and post "
+            f"{post_id} is saved with status {post.get('status')!r}: it was not published"
+            + networks_line(state),
             hint="Nothing went out. Do not retry on your own: tell the user, and publish it "
             "with publish_post only after they approve again.",
         )
