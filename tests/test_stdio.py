@@ -31,6 +31,12 @@ async def echo(text: str) -> str:
 
 
 @server.tool()
+async def echo_file(data_base64: str) -> str:
+    \"\"\"Return the file: a file's base64 is the one argument with no length bound.\"\"\"
+    return data_base64
+
+
+@server.tool()
 async def stray() -> str:
     \"\"\"Write to stdout three ways, as a careless library or child process would.\"\"\"
     print("stray print", flush=True)
@@ -115,7 +121,7 @@ async def test_pipes_are_served_on_the_event_loop(script: Path) -> None:
     assert (await answer(proc))["result"]["content"][0]["text"] == "done"
 
     big = "é" * (3 * 1024 * 1024)  # 6 MiB of UTF-8 in one line each way
-    await send(proc, call(3, "echo", {"text": big}), call(4, "echo", {"text": "small"}))
+    await send(proc, call(3, "echo_file", {"data_base64": big}), call(4, "echo", {"text": "small"}))
     answers = {a["id"]: a for a in [await answer(proc), await answer(proc)]}
     assert answers[3]["result"]["content"][0]["text"] == big
     assert answers[4]["result"]["content"][0]["text"] == "small"
