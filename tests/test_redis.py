@@ -4,6 +4,7 @@ honour one confirmation token exactly once between them."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import shutil
 import socket
@@ -12,6 +13,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 import httpx2
@@ -19,6 +21,7 @@ import pexpect
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.types import ElicitResult
 
 from tests.harness import data, text
 from tests.test_hosting import AUTH, free_port, running_server
@@ -201,3 +204,62 @@ async def test_replicas_share_pending_approvals(sandbox: Any, redis_url: str) ->
         r for r in sandbox.requests() if r["method"] == "POST" and r["path"] == "/api/v1/posts"
     ]
     assert len(posted) == 1
+
+
+class Alternating(httpx2.AsyncBaseTransport):
+    """Sends each request to the next replica in turn, as a load balancer without sticky
+    sessions may: a 2026-era retry then lands on another replica than the first request."""
+
+    def __init__(self, ports: list[int]) -> None:
+        self.inner = httpx2.AsyncHTTPTransport()
+        self.ports = itertools.cycle(ports)
+        self.sent: list[int] = []
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        port = next(self.ports)
+        self.sent.append(port)
+        request.url = request.url.copy_with(port=port)
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def elicited_publish(one: str, two: str) -> tuple[Any, list[int]]:
+    """A 2026-era client publishing with a person's form answer, its requests alternating
+    between the two replicas; the result and the ports each request went to."""
+    ports = [int(urlsplit(url).port or 0) for url in (one, two)]
+    transport = Alternating(ports)
+    headers = {"Authorization": f"Bearer {AUTH}", "X-OpenTweet-Key": "pro_elicited_user"}
+
+    async def accept(ctx: Any, params: Any) -> ElicitResult:
+        return ElicitResult(action="accept", content={"approve": True})
+
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=30, transport=transport) as http,
+        Client(
+            streamable_http_client(f"{one}/mcp", http_client=http), elicitation_callback=accept
+        ) as client,
+    ):
+        draft = data(await client.call_tool("create_post", {"text": "Asked on one, done on two"}))
+        result = await client.call_tool("publish_post", {"id": draft["posts"][0]["id"]})
+    return result, transport.sent
+
+
+async def test_an_elicitation_answer_may_land_on_another_replica(
+    sandbox: Any, redis_url: str
+) -> None:
+    """The SDK seals a 2026-era round trip's state; sealed with a key derived from
+    OPENTWEET_MCP_SECRET, any replica opens it. (With the SDK's per-process key the retry
+    fails on the other replica: that is what a replica without the shared secret shows.)"""
+    env = {"OPENTWEET_MCP_REDIS_URL": redis_url}
+    flags = ("--transport", "http", "--stateless")
+    with (
+        running_server(sandbox.base_url, *flags, env=env) as one,
+        running_server(sandbox.base_url, *flags, env=env) as two,
+    ):
+        result, sent = await elicited_publish(one, two)
+        assert data(result)["status"] == "posted", text(result)
+    assert len(set(sent)) == 2
+    publishes = [r for r in sandbox.requests() if r["path"].endswith("/publish")]
+    assert len(publishes) == 1
