@@ -23,17 +23,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx2
 from mcp import Client, ClientSession, StdioServerParameters, stdio_client
 
-import opentweet_mcp.services
 from opentweet_mcp.config import Settings
 from opentweet_mcp.server import build_server
 from opentweet_mcp.tools import TOOLSETS
@@ -50,10 +50,7 @@ INITIALIZE = {
 INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
 BLOCK = 25  # per-call measurements come in blocks of this many calls of one kind
 # The real command line with the client-side rate limiter lifted (calls only, not start-up).
-LIFTED = (
-    "import opentweet_mcp.services as s; s.RATE_PER_MINUTE = 10**9; "
-    "from opentweet_mcp.cli import main; raise SystemExit(main())"
-)
+OURS = [PY, "-m", "opentweet_mcp"]  # with OPENTWEET_RATE_PER_MINUTE lifted (server_env)
 BASELINE = """\
 from mcp.server import MCPServer
 
@@ -174,6 +171,7 @@ def server_env(sandbox: Sandbox) -> dict[str, str]:
         "OPENTWEET_BASE_URL": sandbox.url,
         "OPENTWEET_MCP_CONFIRM": "token",
         "OPENTWEET_MCP_SECRET": "bench-secret",
+        "OPENTWEET_RATE_PER_MINUTE": str(UNLIMITED),  # the bench measures us, not the limiter
         "XDG_STATE_HOME": str(sandbox.state),
     }
 
@@ -269,7 +267,7 @@ async def memory_after_calls(
 ) -> None:
     env = server_env(sandbox)
     cases = {
-        "opentweet-mcp": ([PY, "-c", LIFTED], "get_post", {"id": post_id}),
+        "opentweet-mcp": (OURS, "get_post", {"id": post_id}),
         "one-tool baseline": ([PY, str(baseline)], "echo", {"text": "x" * 200}),
     }
     for name, (argv, tool, arguments) in cases.items():
@@ -306,7 +304,7 @@ async def stdio_session(
     sandbox: Sandbox, extensions: dict[str, Any] | None = None, **env: str
 ) -> AsyncIterator[ClientSession]:
     environment = server_env(sandbox) | env
-    params = StdioServerParameters(command=PY, args=["-c", LIFTED], env=environment)
+    params = StdioServerParameters(command=PY, args=OURS[1:], env=environment)
     async with (
         stdio_client(params) as (read, write),
         ClientSession(read, write, extensions=extensions) as session,
@@ -317,7 +315,12 @@ async def stdio_session(
 
 def in_process_settings(sandbox: Sandbox, **overrides: Any) -> Settings:
     base = Settings(
-        api_key=KEY, base_url=sandbox.url, confirm="token", secret=b"bench-secret", timeout=30
+        api_key=KEY,
+        base_url=sandbox.url,
+        confirm="token",
+        secret=b"bench-secret",
+        timeout=30,
+        rate_per_minute=UNLIMITED,
     )
     return replace(base, **overrides)
 
@@ -493,44 +496,116 @@ async def load(
         latencies.append(time.perf_counter() - started)
 
 
-async def http_throughput(sandbox: Sandbox, seconds: float) -> dict[str, Any]:
+@contextmanager
+def http_server(sandbox: Sandbox, *flags: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Our server over streamable HTTP on a free port, its base URL; `flags` as on the
+    command line (e.g. --stateless --workers 2)."""
     port = free_port()
     server = subprocess.Popen(
-        [PY, "-c", LIFTED, "--transport", "http", "--host", "127.0.0.1", "--port", str(port)],
-        env=server_env(sandbox),
+        [*OURS, "--transport", "http", "--host", "127.0.0.1", "--port", str(port), *flags],
+        env=server_env(sandbox) | (env or {}),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    figures: dict[str, Any] = {}
-    call = {"name": "list_posts", "arguments": {"limit": 20}}
     try:
         wait_for_port(port)
-        for clients in (1, 8, 32):
-            limits = httpx2.Limits(max_connections=clients)
-            base = f"http://127.0.0.1:{port}"
-            async with httpx2.AsyncClient(base_url=base, limits=limits, timeout=60) as http:
-                sessions = [RawHttpSession(http) for _ in range(clients)]
-                for session in sessions:
-                    await session.open()
-                    await session.request("tools/call", call)  # warm
-                latencies: list[float] = []
-                deadline = time.perf_counter() + seconds
-                cpu_before = cpu_seconds(server.pid)
-                began = time.perf_counter()
-                await asyncio.gather(*(load(s, call, deadline, latencies) for s in sessions))
-                elapsed = time.perf_counter() - began
-                cpu = cpu_seconds(server.pid) - cpu_before
-            figures[f"{clients} clients"] = {
-                "calls/s": len(latencies) / elapsed,
-                **ms(latencies),
-                "server CPU ms/call": cpu / len(latencies) * 1000,
-            }
-        single = figures["1 clients"]["median"]
-        figures["p99 at 32 / median at 1"] = figures["32 clients"]["p99"] / single
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.terminate()
         server.wait(10)
+
+
+def tree_cpu_seconds(url: str) -> float:
+    """CPU time of the server listening at `url` and its workers."""
+    port = urlsplit(url).port
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if f"--port\0{port}\0".encode() in stat.read_bytes():
+                total += cpu_seconds(int(stat.parent.name))
+                total += sum(
+                    cpu_seconds(int(child.parent.name))
+                    for child in Path("/proc").glob("[0-9]*/stat")
+                    if child.read_text().rsplit(")", 1)[1].split()[1] == stat.parent.name
+                )
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+async def http_load(url: str, clients: int, seconds: float) -> dict[str, Any]:
+    call = {"name": "list_posts", "arguments": {"limit": 20}}
+    limits = httpx2.Limits(max_connections=clients)
+    async with httpx2.AsyncClient(base_url=url, limits=limits, timeout=60) as http:
+        sessions = [RawHttpSession(http) for _ in range(clients)]
+        for session in sessions:
+            await session.open()
+            await session.request("tools/call", call)  # warm
+        latencies: list[float] = []
+        deadline = time.perf_counter() + seconds
+        cpu_before = tree_cpu_seconds(url)
+        began = time.perf_counter()
+        await asyncio.gather(*(load(s, call, deadline, latencies) for s in sessions))
+        elapsed = time.perf_counter() - began
+        cpu = tree_cpu_seconds(url) - cpu_before
+    return {
+        "calls/s": len(latencies) / elapsed,
+        **ms(latencies),
+        "server CPU ms/call": cpu / len(latencies) * 1000,
+    }
+
+
+async def http_throughput(sandbox: Sandbox, seconds: float) -> dict[str, Any]:
+    """One stateful process at 1, 8 and 32 clients; then stateless with 1 and 2 workers."""
+    figures: dict[str, Any] = {}
+    with http_server(sandbox) as url:
+        for clients in (1, 8, 32):
+            figures[f"{clients} clients"] = await http_load(url, clients, seconds)
+    figures["p99 at 32 / median at 1"] = (
+        figures["32 clients"]["p99"] / figures["1 clients"]["median"]
+    )
+    for workers in (1, 2):
+        with http_server(sandbox, "--stateless", "--workers", str(workers)) as url:
+            await asyncio.sleep(1.0 if workers > 1 else 0)  # the workers start after the bind
+            for clients in (1, 32):
+                name = f"stateless, {workers} worker{'s' if workers > 1 else ''}, {clients} clients"
+                figures[name] = await http_load(url, clients, seconds)
+    one, two = "stateless, 1 worker, 32 clients", "stateless, 2 workers, 32 clients"
+    figures["2 workers / 1 worker calls/s"] = figures[two]["calls/s"] / figures[one]["calls/s"]
+    figures["p99 at 32 / median at 1, 2 workers"] = (
+        figures[two]["p99"] / figures["stateless, 2 workers, 1 clients"]["median"]
+    )
     return figures
+
+
+async def many_keys(sandbox: Sandbox, keys: int) -> dict[str, Any]:
+    """Peak RSS of a multi-user server before and after `keys` users, each a distinct
+    X-OpenTweet-Key calling get_account once (a real upstream call for each)."""
+    env = {"OPENTWEET_API_KEY": ""}  # multi-user: every request brings its key
+    with http_server(sandbox, "--stateless", env=env) as url:
+        pid = next(
+            int(p.parent.name)
+            for p in Path("/proc").glob("[0-9]*/cmdline")
+            if f"--port\0{urlsplit(url).port}\0".encode() in p.read_bytes()
+        )
+        call = {"name": "get_account", "arguments": {}}
+        limits = httpx2.Limits(max_connections=16)
+        async with httpx2.AsyncClient(base_url=url, limits=limits, timeout=60) as http:
+
+            async def as_user(n: int) -> None:
+                session = RawHttpSession(http)
+                session.headers["X-OpenTweet-Key"] = f"pro_bench_user_{n:05d}"
+                result = await session.request("tools/call", call)
+                assert not result.get("isError"), result
+
+            await as_user(0)
+            before = peak_rss_mib(pid)
+            began = time.perf_counter()
+            for start in range(1, keys, 16):
+                await asyncio.gather(*(as_user(n) for n in range(start, min(start + 16, keys))))
+            elapsed = time.perf_counter() - began
+            after = peak_rss_mib(pid)
+    return {"keys": keys, "before": before, "after": after, "seconds": elapsed}
 
 
 # --- 6. bulk workflow -------------------------------------------------------------------------
@@ -689,14 +764,25 @@ def _results_lines(r: dict[str, Any]) -> list[str]:
 
 def _http_lines(h: dict[str, Any]) -> list[str]:
     return [
-        "streamable HTTP, list_posts        calls/s   median ms     p99 ms   server CPU ms/call",
+        "streamable HTTP, list_posts                 calls/s   median ms     p99 ms   CPU ms/call",
         *(
-            f"  {name:<32} {row['calls/s']:>8.0f} {row['median']:>11.1f} {row['p99']:>10.1f}"
+            f"  {name:<41} {row['calls/s']:>8.0f} {row['median']:>11.1f} {row['p99']:>10.1f}"
             f" {row['server CPU ms/call']:>12.2f}"
             for name, row in h.items()
             if isinstance(row, dict)
         ),
-        f"  p99 at 32 clients / median at 1: {h['p99 at 32 / median at 1']:.1f} (target < 10)",
+        f"  p99 at 32 clients / median at 1: {h['p99 at 32 / median at 1']:.1f} one process, "
+        f"{h['p99 at 32 / median at 1, 2 workers']:.1f} with 2 workers (target < 10)",
+        f"  2 workers / 1 worker at 32 clients: {h['2 workers / 1 worker calls/s']:.2f}x "
+        "calls/s (goal >= 1.6 on 2 cores; the load generator and the sandbox share them)",
+    ]
+
+
+def _keys_lines(k: dict[str, Any]) -> list[str]:
+    return [
+        f"{k['keys']:,} users, each its own X-OpenTweet-Key (peak RSS, MiB)",
+        f"  before {k['before']:.1f}, after {k['after']:.1f}: growth {k['after'] - k['before']:.1f}"
+        f" (target < 20) in {k['seconds']:.1f} s",
     ]
 
 
@@ -735,6 +821,7 @@ SECTIONS = {
     "bulk": _bulk_lines,
     "approval": _approval_lines,
     "memory": _memory_lines,
+    "keys": _keys_lines,
 }
 
 
@@ -752,6 +839,7 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0, help="per HTTP concurrency level")
     parser.add_argument("--bulk-runs", type=int, default=5, help="bulk workflows timed")
     parser.add_argument("--approvals", type=int, default=20, help="person approvals timed")
+    parser.add_argument("--keys", type=int, default=5000, help="distinct users for keys")
     parser.add_argument(
         "--only",
         help=f"comma list of sections to measure (default all): {', '.join(SECTIONS)}; "
@@ -762,7 +850,6 @@ async def main() -> None:
     unknown = wanted - set(SECTIONS)
     if unknown:
         parser.error(f"unknown sections {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
-    opentweet_mcp.services.RATE_PER_MINUTE = UNLIMITED  # the in-process servers (see above)
     tokens = Tokens()
     began = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -791,6 +878,8 @@ async def main() -> None:
                 figures["approval"] = await approval_round_trip(sandbox, args.approvals)
             if "memory" in figures:
                 await memory_after_calls(sandbox, baseline, post_id, figures["memory"], 1000)
+            if "keys" in wanted:
+                figures["keys"] = await many_keys(sandbox, args.keys)
         finally:
             sandbox.close()
     figures["machine"] = {

@@ -55,6 +55,7 @@ ENVIRONMENT = """environment:
   OPENTWEET_MCP_SECRET           signs confirmation tokens (share it between replicas)
   OPENTWEET_MCP_MEDIA_DIRS       --media-dir (":"-separated)
   OPENTWEET_TIMEOUT              --timeout
+  OPENTWEET_RATE_PER_MINUTE      --rate-per-minute (your plan's rate: Pro 60, Advanced 300)
   OPENTWEET_MCP_AUTH_TOKEN       bearer token for HTTP (required off loopback; 32+ characters)
   OPENTWEET_MCP_WORKERS          --workers
   OPENTWEET_MCP_REDIS_URL        shared state for several replicas
@@ -86,6 +87,7 @@ def _server_flags(parser: argparse.ArgumentParser) -> None:
     )
     add("--media-dir", action="append", dest="media_dirs", help="folder upload_media may read")
     add("--timeout", type=float, help="seconds per upstream request (default 30)")
+    add("--rate-per-minute", type=int, help="upstream requests a minute per key (default 60)")
     add("--transport", choices=("stdio", "sse", "http"), help="MCP transport (default stdio)")
     add("--host", help="bind address for sse/http (default 127.0.0.1)")
     add("--port", type=int, help="port for sse/http (default 8000)")
@@ -117,6 +119,7 @@ def _flags(args: argparse.Namespace) -> FlagValues:
         confirm=args.confirm,
         media_dirs=args.media_dirs,
         timeout=args.timeout,
+        rate_per_minute=args.rate_per_minute,
         transport=args.transport,
         host=args.host,
         port=args.port,

@@ -145,6 +145,8 @@ class Settings:
     secret: bytes | None = field(default=None, repr=False)
     media_dirs: tuple[Path, ...] = ()
     timeout: float = 30.0
+    # upstream requests per minute per key (a client-side limit; Pro allows 60)
+    rate_per_minute: int = 60
     transport: Transport = "stdio"
     host: str = "127.0.0.1"
     port: int = 8000
@@ -199,6 +201,7 @@ class FlagValues:
     confirm: str | None = None
     media_dirs: list[str] | None = None
     timeout: float | None = None
+    rate_per_minute: int | None = None
     transport: str | None = None
     host: str | None = None
     port: int | None = None
@@ -273,6 +276,14 @@ def load_settings(flags: FlagValues, env: Mapping[str, str] | None = None) -> Se
         raise ConfigError(f"timeout must be a number of seconds, got {timeout_raw!r}") from None
     if not 0 < timeout <= 600:
         raise ConfigError("timeout must be between 0 and 600 seconds")
+
+    rate_raw = _pick(flags.rate_per_minute, env, "OPENTWEET_RATE_PER_MINUTE") or "60"
+    try:
+        rate_per_minute = int(rate_raw)
+    except ValueError:
+        raise ConfigError(f"rate per minute must be a whole number, got {rate_raw!r}") from None
+    if rate_per_minute < 1:
+        raise ConfigError("rate per minute must be 1 or more")
 
     if flags.media_dirs:
         media_raw: list[str] = list(flags.media_dirs)
@@ -354,6 +365,7 @@ def load_settings(flags: FlagValues, env: Mapping[str, str] | None = None) -> Se
         secret=secret_raw.encode() if secret_raw else None,
         media_dirs=tuple(media_dirs),
         timeout=timeout,
+        rate_per_minute=rate_per_minute,
         transport=transport,  # type: ignore[arg-type]
         host=host,
         port=port,

@@ -17,16 +17,18 @@ import dataclasses
 import hmac
 import json
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.supervisors import Multiprocess
 
 from opentweet_mcp.api.errors import OpenTweetError
 from opentweet_mcp.approvals.page import page_app
-from opentweet_mcp.config import Settings, is_loopback, is_wildcard
+from opentweet_mcp.config import ConfigError, Settings, is_loopback, is_wildcard
 from opentweet_mcp.guard.approvals import PAGE_PATH
 from opentweet_mcp.server import OpenTweetServer, build_server
 from opentweet_mcp.users import api_key_for
@@ -149,9 +151,28 @@ def serve_http(settings: Settings) -> None:
     }
     if settings.workers > 1:
         os.environ[WORKER_SETTINGS] = _encode(settings)
-        uvicorn.run(f"{__name__}:worker_app", factory=True, workers=settings.workers, **options)
+        config = uvicorn.Config(
+            f"{__name__}:worker_app", factory=True, workers=settings.workers, **options
+        )
+        Multiprocess(config, sockets=[_listening(settings)]).run()
         return
     uvicorn.Server(uvicorn.Config(asgi_app(build_server(settings), settings), **options)).run()
+
+
+def _listening(settings: Settings) -> socket.socket:
+    """The socket the workers share, made as uvicorn makes it but with its protocol named:
+    accepted connections get TCP_NODELAY only from a socket that says it is TCP (asyncio
+    checks), and without it every answer waits ~40 ms for the client's delayed ACK."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: {exc}") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def worker_app() -> ASGIApp:

@@ -21,8 +21,6 @@ from opentweet_mcp.users import PerKey, api_key_for
 if TYPE_CHECKING:
     from opentweet_mcp.approvals.page import PageListener
 
-RATE_PER_MINUTE = 60  # SPEC §7 default: the Pro plan's rate, within every plan's limit
-
 
 @dataclass
 class Services:
@@ -69,11 +67,11 @@ class Services:
             api_key,
             base_url=settings.base_url,
             timeout=settings.timeout,
-            rate_per_minute=RATE_PER_MINUTE,
+            rate_per_minute=settings.rate_per_minute,
             # processes serving one key share its rate through the ledger (Redis, or the file
             # the workers share); one process keeps its own bucket
             limiter=(
-                SharedRateLimiter(self.guard.ledger, digest, RATE_PER_MINUTE)
+                SharedRateLimiter(self.guard.ledger, digest, settings.rate_per_minute)
                 if settings.redis_url or settings.workers > 1
                 else None
             ),
