@@ -552,6 +552,7 @@ async def http_load(url: str, clients: int, seconds: float) -> dict[str, Any]:
         "calls/s": len(latencies) / elapsed,
         **ms(latencies),
         "server CPU ms/call": cpu / len(latencies) * 1000,
+        "server cores": cpu / elapsed,
     }
 
 
@@ -764,10 +765,10 @@ def _results_lines(r: dict[str, Any]) -> list[str]:
 
 def _http_lines(h: dict[str, Any]) -> list[str]:
     return [
-        "streamable HTTP, list_posts                 calls/s   median ms     p99 ms   CPU ms/call",
+        "streamable HTTP, list_posts              calls/s  median ms   p99 ms  CPU ms/call  cores",
         *(
-            f"  {name:<41} {row['calls/s']:>8.0f} {row['median']:>11.1f} {row['p99']:>10.1f}"
-            f" {row['server CPU ms/call']:>12.2f}"
+            f"  {name:<38} {row['calls/s']:>8.0f} {row['median']:>10.1f} {row['p99']:>8.1f}"
+            f" {row['server CPU ms/call']:>12.2f} {row['server cores']:>6.2f}"
             for name, row in h.items()
             if isinstance(row, dict)
         ),
