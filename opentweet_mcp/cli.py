@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from opentweet_mcp import __version__
 from opentweet_mcp.config import (
     CONFIRM_MODES,
-    TOOLSETS,
+    TOOLSET_NAMES,
     ConfigError,
     FlagValues,
     Settings,
@@ -69,7 +69,9 @@ def _server_flags(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--base-url", help="OpenTweet API root (env OPENTWEET_BASE_URL; default opentweet.io)")
     add("--x-account-id", help="default X account for calls that name none")
-    add("--toolsets", help=f"comma list of toolsets: {','.join(TOOLSETS)} or all (default all)")
+    add(
+        "--toolsets", help=f"comma list of toolsets: {','.join(TOOLSET_NAMES)} or all (default all)"
+    )
     add("--tools", help="comma list of extra tool names to expose")
     add("--exclude-tools", help="comma list of tool names to hide")
     add("--read-only", action="store_true", default=None, help="expose only read-only tools")

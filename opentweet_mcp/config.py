@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from opentweet_mcp.addresses import canonical_host
 
-TOOLSETS: tuple[str, ...] = (
+TOOLSET_NAMES: tuple[str, ...] = (
     "account",
     "posts",
     "media",
@@ -134,7 +134,7 @@ class Settings:
     api_key: str | None = None
     base_url: str = DEFAULT_BASE_URL
     x_account_id: str | None = None
-    toolsets: tuple[str, ...] = TOOLSETS
+    toolsets: tuple[str, ...] = TOOLSET_NAMES
     tools: tuple[str, ...] = ()
     exclude_tools: tuple[str, ...] = ()
     read_only: bool = False
@@ -227,11 +227,11 @@ def load_settings(flags: FlagValues, env: Mapping[str, str] | None = None) -> Se
 
     toolsets = parse_csv(_pick(flags.toolsets, env, "OPENTWEET_MCP_TOOLSETS")) or ("all",)
     if "all" in toolsets:
-        toolsets = TOOLSETS
-    unknown = [name for name in toolsets if name not in TOOLSETS]
+        toolsets = TOOLSET_NAMES
+    unknown = [name for name in toolsets if name not in TOOLSET_NAMES]
     if unknown:
         raise ConfigError(
-            f"unknown toolset {unknown[0]!r}; choose from {', '.join(TOOLSETS)} or 'all'"
+            f"unknown toolset {unknown[0]!r}; choose from {', '.join(TOOLSET_NAMES)} or 'all'"
         )
 
     read_only = bool(flags.read_only)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from opentweet_mcp.config import TOOLSETS, ConfigError, FlagValues, api_root, load_settings
+from opentweet_mcp.config import TOOLSET_NAMES, ConfigError, FlagValues, api_root, load_settings
 
 
 def settings(env: dict[str, str] | None = None, **flags: object) -> object:
@@ -17,7 +17,7 @@ def settings(env: dict[str, str] | None = None, **flags: object) -> object:
 
 def test_defaults() -> None:
     s = load_settings(FlagValues(), {"OPENTWEET_API_KEY": "pro_k"})
-    assert s.toolsets == TOOLSETS
+    assert s.toolsets == TOOLSET_NAMES
     assert s.base_url == "https://opentweet.io"
     assert s.confirm == "auto" and s.timeout == 30 and not s.read_only
     assert "pro_k" not in repr(s)

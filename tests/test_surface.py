@@ -142,8 +142,9 @@ def test_snapshot_matches() -> None:
         listing() + listing(app_only=True), indent=2, ensure_ascii=False, sort_keys=True
     )
     current += "\n"
-    if os.environ.get("UPDATE_SNAPSHOTS") or not SNAPSHOT.exists():
+    if os.environ.get("UPDATE_SNAPSHOTS"):
         SNAPSHOT.write_text(current, encoding="utf-8")
+    assert SNAPSHOT.exists(), f"{SNAPSHOT} is missing: make it with UPDATE_SNAPSHOTS=1"
     assert SNAPSHOT.read_text(encoding="utf-8") == current, (
         "tools/list changed: review the diff and rerun with UPDATE_SNAPSHOTS=1"
     )
