@@ -1,4 +1,4 @@
-"""The command line: `serve` (the default), `sandbox`, `tools` and `call` (SPEC §9).
+"""The command line: `serve` (the default), `sandbox`, `tools` and `call` (README, "Commands").
 
 Heavy modules (the MCP server, the sandbox) are imported inside the command that needs them,
 so `--help` and configuration errors answer at once.

@@ -1,7 +1,8 @@
 """Settings: environment variables and command-line flags merged into one frozen object.
 
 Everything that can be wrong with the configuration is found here, at start, so the server
-either starts with a coherent configuration or exits 2 with one clear line (SPEC §3).
+either starts with a coherent configuration or exits 2 with one clear line (README,
+"Configuration").
 """
 
 from __future__ import annotations

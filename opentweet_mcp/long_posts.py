@@ -1,6 +1,6 @@
-"""Which length limit a tweet has (SPEC §7): 280 weighted characters, or 25,000 on an account
-known to allow long posts (X Premium) — by the setting (`OPENTWEET_LONG_POSTS`), or because
-OpenTweet reports it for the account in `/accounts` or `/me`.
+"""Which length limit a tweet has: 280 weighted characters, or 25,000 on an account known to
+allow long posts (X Premium) — by the setting (`OPENTWEET_LONG_POSTS`), or because OpenTweet
+reports it for the account in `/accounts` or `/me` (docs/architecture.md).
 
 Every place that judges a length asks here, so validation, `check_post`, `split_thread` and
 the preview agree, and each says which limit it applied and why.

@@ -1,6 +1,7 @@
 """Resources a client can attach as context: the account, the upcoming queue, the evergreen
-pool. Each is read for the user of the request that reads it (SPEC §10): the SDK gives static
-resources no context, so the server hands it over in `READING` (see `OpenTweetServer`)."""
+pool. Each is read for the user of the request that reads it (README, "Hosting over HTTP"): the
+SDK gives static resources no context, so the server hands it over in `READING` (see
+`OpenTweetServer`)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Building tool results: a short summary from the real response beside the structured data,
-and the one place where errors become the text a model reads (SPEC §4).
+and the one place where errors become the text a model reads (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ class Out(BaseModel):
     """An output schema: the fields a result is known to carry; upstream JSON passes through.
 
     Declared only where the shape is ours to know (gated results, upload, compose): the guide
-    leaves the other response shapes open (SPEC §4), and a guessed schema would make clients
-    reject a valid answer while costing tokens on every turn."""
+    leaves the other response shapes open (docs/architecture.md), and a guessed schema would make
+    clients reject a valid answer while costing tokens on every turn."""
 
     model_config = ConfigDict(extra="allow")
 

@@ -1,4 +1,4 @@
-"""Who a request acts for, and what is kept per user (SPEC §10).
+"""Who a request acts for, and what is kept per user (README, "Hosting over HTTP").
 
 A server is single-user or multi-user, never both. With `OPENTWEET_API_KEY` set (and always on
 stdio) every request acts with that key, and a request that brings another key in

@@ -162,7 +162,7 @@ PLATFORMS: tuple[str, ...] = get_args(Platform)
 
 def platforms_field(chosen: Sequence[str] | None) -> dict[str, list[str]]:
     """The `platforms` every publishing request carries: the caller's choice, else X alone
-    (a request naming none would follow the account's cross-post setting, SPEC §7)."""
+    (a request naming none would follow the account's cross-post setting, docs/architecture.md)."""
     return {"platforms": list(chosen or ("x",))}
 
 
@@ -224,8 +224,8 @@ CooldownDays = Annotated[int, Field(ge=1, le=90)]
 IdempotencyKey = Annotated[str, AfterValidator(check_idempotency_key)]
 ApprovalId = Annotated[str, AfterValidator(check_approval_id)]
 ConfirmationToken = Annotated[str, AfterValidator(check_token_length)]
-# The networks a publish goes to (SPEC §7): sent as ["x"] when not given, since a request that
-# names none follows the account's cross-post setting and may reach other networks too.
+# The networks a publish goes to: sent as ["x"] when not given, since a request that names none
+# follows the account's cross-post setting and may reach other networks too.
 Platforms = Annotated[list[Platform], AfterValidator(check_platforms)]
 
 

@@ -1,4 +1,4 @@
-"""When to try a request again, how long to wait, and how fast to send (SPEC §7).
+"""When to try a request again, how long to wait, and how fast to send (docs/architecture.md).
 
 The rule that matters: a request that is safe to repeat (GET/PUT/DELETE) is retried after any
 transient failure; a POST that creates or publishes is retried only when it provably never left

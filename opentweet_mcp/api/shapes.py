@@ -1,4 +1,5 @@
-"""Tolerant reading of upstream responses whose exact shape the guide leaves open (SPEC §4).
+"""Tolerant reading of upstream responses whose exact shape the guide leaves open
+(docs/architecture.md).
 
 A post may come bare, wrapped in `post` or in `data`; creates answer `posts: [...]` or a single
 post; publish fields sit at the top level or inside the post. Anything else is a BadResponse,

@@ -1,4 +1,4 @@
-"""The MCP Apps approval card (SPEC §11.1; the SDK's `mcp.server.apps`).
+"""The MCP Apps approval card (docs/approvals.md; the SDK's `mcp.server.apps`).
 
 Gated tools name one `ui://opentweet/approval` resource: a host that speaks MCP Apps draws it
 beside the tool's result, which holds the preview (structured content) and, in the result's

@@ -1,4 +1,4 @@
-"""`opentweet-mcp approvals`: a person answers pending approvals in a terminal (SPEC §11.4).
+"""`opentweet-mcp approvals`: a person answers pending approvals in a terminal (docs/approvals.md).
 
 It opens the ledger the server keeps its state in (the state folder's file for this API root,
 or Redis), lists what waits for an answer with the full preview, and records an approval or a

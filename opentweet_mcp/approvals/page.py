@@ -1,5 +1,5 @@
 """The approvals page: a person approves or declines a pending approval in a browser
-(SPEC §11).
+(docs/approvals.md).
 
 The stdio server serves it on loopback from a small listener started on first need; an HTTP
 deployment serves the same routes in its own app. A link is `<base>/approvals/<id>#<secret>`:

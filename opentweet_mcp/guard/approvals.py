@@ -1,4 +1,4 @@
-"""Pending approvals: gated calls waiting for a person's answer (SPEC §11).
+"""Pending approvals: gated calls waiting for a person's answer (docs/approvals.md).
 
 When a person approves through a channel the agent cannot answer for it — an MCP Apps card,
 a page the host opens (URL elicitation), the approvals page or `opentweet-mcp approvals` — the

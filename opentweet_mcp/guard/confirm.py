@@ -1,4 +1,4 @@
-"""The gate every write goes through (SPEC §6, §11): what goes out is what was approved.
+"""The gate every write goes through (docs/approvals.md): what goes out is what was approved.
 
 A tool describes its call as a `Plan`: how to read what the call would make go out (the
 `Publication`, from the request and live state) and how to perform it. The gate reads it,

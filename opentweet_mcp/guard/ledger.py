@@ -1,5 +1,5 @@
 """State that must outlive one tool call: single-use nonces, idempotency results, the daily
-publish budget, and locks on the posts a call is changing (SPEC §6, §7).
+publish budget, and locks on the posts a call is changing (docs/approvals.md, docs/architecture.md).
 
 Everything sits behind `Ledger`, a handful of atomic operations chosen to map one-to-one onto
 Redis (SET NX PX, SET PX, GET, DEL and two short Lua scripts), so replicas can share one

@@ -1,4 +1,4 @@
-"""The preview a person reads before approving: the publication, readable (SPEC §6).
+"""The preview a person reads before approving: the publication, readable (docs/approvals.md).
 
 Everything the digest covers is shown: every post, every tweet's full text (never cut),
 its media, the real @handle it goes out as, community, auto-retweet, the time in UTC. Hidden

@@ -1,4 +1,4 @@
-"""What a gated call makes go out on X (SPEC §6): the publication a person approves.
+"""What a gated call makes go out on X (docs/approvals.md): the publication a person approves.
 
 It is computed from the request and from the live state the call reads (a post's own
 account, text, thread and media), never from what the agent says. Its digest is what an

@@ -1,4 +1,4 @@
-"""Confirmation tokens: proof that a gated call is the one that was previewed (SPEC §6).
+"""Confirmation tokens: proof that a gated call is the one that was previewed (docs/approvals.md).
 
 A token is `ct2.<expiry>.<nonce>.<content>.<call>`: the expiry in whole Unix seconds, a random
 128-bit nonce and two HMAC-SHA256 tags (128 bits each) under the server secret, every part

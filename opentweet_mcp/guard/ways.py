@@ -1,5 +1,5 @@
 """How a gated call is approved, from the configured policy and what the client declared
-(SPEC §6, §11).
+(docs/approvals.md).
 
 A person's channel is preferred whenever the client offers one, in this order: an MCP Apps
 card (`card`), a form the client shows (`form`), a page the client opens (`url`). Without one,

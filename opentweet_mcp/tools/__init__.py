@@ -1,4 +1,4 @@
-"""The tools, grouped into the toolsets of SPEC §5: name → declarations."""
+"""The tools, grouped into toolsets (README, "Tools"): name → declarations."""
 
 from __future__ import annotations
 

@@ -89,7 +89,7 @@ class Schedule(BaseModel):
 
 
 def _scheduled_or_unverified(post: dict[str, Any], verb: str) -> str:
-    """SPEC §4: report a schedule as done only when the response shows it."""
+    """Report a schedule as done only when the response shows it (docs/architecture.md)."""
     if post.get("status") == "scheduled" and post.get("scheduled_date"):
         return f"{verb}: {describe_post(post)}"
     return (

@@ -1,4 +1,4 @@
-"""What a publish did, told truthfully (SPEC §7).
+"""What a publish did, told truthfully (docs/architecture.md).
 
 OpenTweet may publish asynchronously: a 2xx can arrive before the tweet exists on X. So an
 answer without a url is followed by a few re-reads of the post (seconds in all, reported as

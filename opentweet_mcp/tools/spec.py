@@ -1,4 +1,4 @@
-"""The declaration every tool makes: its function, title, behaviour hints (SPEC §5 flags), and
+"""The declaration every tool makes: its function, title, behaviour hints (README, "Tools"), and
 whether it is planned: a write whose function returns a `Plan` for the gate to carry out,
 with an approval (`gated`) and/or an `idempotency_key`."""
 
