@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from opentweet_mcp.api import operations as ops
 from opentweet_mcp.api.client import OpenTweetClient
 from opentweet_mcp.long_posts import AccountFacts, TweetLimit
 
@@ -33,13 +34,16 @@ class Caller:
     def account(self, x_account_id: str | None) -> str | None:
         return x_account_id or self.default_account
 
+    async def _list_accounts(self) -> dict[str, Any]:
+        return await self.client.send(ops.list_accounts())
+
     async def accounts(self) -> list[Mapping[str, Any]]:
         """The key's X accounts as OpenTweet last listed them (read again every few minutes)."""
-        return await self.facts.accounts(self.client.accounts)
+        return await self.facts.accounts(self._list_accounts)
 
     async def tweet_limit(self, account: str | None) -> TweetLimit:
         """The length limit of `account`'s tweets, asking OpenTweet when nothing is known."""
-        return await self.facts.limit(account, self.long_posts, self.client.accounts)
+        return await self.facts.limit(account, self.long_posts, self._list_accounts)
 
     def known_tweet_limit(self, account: str | None) -> TweetLimit:
         """The same without a request: from the setting and what is already known."""

@@ -6,7 +6,6 @@ SDK gives static resources no context, so the server hands it over in `READING` 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any
 
@@ -14,8 +13,9 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError
 
-from opentweet_mcp.api.client import OpenTweetClient
+from opentweet_mcp.api import operations as ops
 from opentweet_mcp.api.errors import OpenTweetError
+from opentweet_mcp.api.operations import ApiRequest
 from opentweet_mcp.services import Services
 
 READING: ContextVar[Context[Any, Any] | None] = ContextVar("reading", default=None)
@@ -24,10 +24,10 @@ READING: ContextVar[Context[Any, Any] | None] = ContextVar("reading", default=No
 def register_resources(server: MCPServer, state: dict[str, Services]) -> None:
     """Add the resources; `state["services"]` is filled by the lifespan before any read."""
 
-    async def read(fetch: Callable[[OpenTweetClient], Awaitable[Any]]) -> str:
+    async def read(request: ApiRequest) -> str:
         try:
             client = state["services"].caller(READING.get()).client
-            return json.dumps(await fetch(client))
+            return json.dumps(await client.send(request))
         except OpenTweetError as exc:  # the reason, not the SDK's "Error reading resource"
             raise ResourceError(str(exc)) from exc
 
@@ -38,7 +38,7 @@ def register_resources(server: MCPServer, state: dict[str, Services]) -> None:
         mime_type="application/json",
     )
     async def account() -> str:
-        return await read(lambda client: client.me())
+        return await read(ops.get_account())
 
     @server.resource(
         "opentweet://posts/scheduled",
@@ -47,7 +47,7 @@ def register_resources(server: MCPServer, state: dict[str, Services]) -> None:
         mime_type="application/json",
     )
     async def scheduled_posts() -> str:
-        return await read(lambda client: client.list_posts(status="scheduled", limit=100))
+        return await read(ops.list_posts(status="scheduled", limit=100))
 
     @server.resource(
         "opentweet://evergreen",
@@ -56,4 +56,4 @@ def register_resources(server: MCPServer, state: dict[str, Services]) -> None:
         mime_type="application/json",
     )
     async def evergreen() -> str:
-        return await read(lambda client: client.get_evergreen_settings())
+        return await read(ops.get_evergreen_settings())

@@ -290,10 +290,10 @@ def test_digest_is_canonical() -> None:
 
 
 def test_digest_covers_upload_content() -> None:
-    one = ops.upload("a.png", b"\x89PNG one", "image/png")
-    two = ops.upload("a.png", b"\x89PNG two", "image/png")
+    one = ops.upload_media("a.png", b"\x89PNG one", "image/png")
+    two = ops.upload_media("a.png", b"\x89PNG two", "image/png")
     assert one.digest() != two.digest()
-    assert one.digest() == ops.upload("a.png", b"\x89PNG one", "image/png").digest()
+    assert one.digest() == ops.upload_media("a.png", b"\x89PNG one", "image/png").digest()
     assert "PNG" not in repr(one)  # content stays out of reprs and logs
 
 
@@ -303,7 +303,7 @@ def test_idempotency_by_method() -> None:
     assert ops.delete_post(POST_ID).is_idempotent
     assert not ops.publish_post(POST_ID).is_idempotent
     assert not ops.schedule_post(POST_ID, {}).is_idempotent
-    assert not ops.upload("a.png", b"x", "image/png").is_idempotent
+    assert not ops.upload_media("a.png", b"x", "image/png").is_idempotent
 
 
 # --- every operation reaches its endpoint --------------------------------------------------
@@ -312,8 +312,8 @@ BODY = {"text": "hello", "x_account_id": "acc1"}
 
 OPERATIONS: list[tuple[str, tuple[Any, ...], dict[str, Any], str, str, str, Any]] = [
     # name, args, kwargs, method, path, query, json body
-    ("me", (), {}, "GET", "/api/v1/me", "", None),
-    ("accounts", (), {}, "GET", "/api/v1/accounts", "", None),
+    ("get_account", (), {}, "GET", "/api/v1/me", "", None),
+    ("list_accounts", (), {}, "GET", "/api/v1/accounts", "", None),
     ("create_post", (BODY,), {}, "POST", "/api/v1/posts", "", BODY),
     (
         "list_posts",
@@ -354,7 +354,7 @@ OPERATIONS: list[tuple[str, tuple[Any, ...], dict[str, Any], str, str, str, Any]
     ),
     ("publish_post", (POST_ID,), {}, "POST", f"/api/v1/posts/{POST_ID}/publish", "", None),
     (
-        "batch_schedule",
+        "batch_schedule_posts",
         ({"schedules": []},),
         {},
         "POST",
@@ -382,7 +382,7 @@ OPERATIONS: list[tuple[str, tuple[Any, ...], dict[str, Any], str, str, str, Any]
         None,
     ),
     (
-        "add_evergreen_post",
+        "add_to_evergreen",
         ({"post_id": POST_ID},),
         {},
         "POST",
@@ -401,7 +401,7 @@ OPERATIONS: list[tuple[str, tuple[Any, ...], dict[str, Any], str, str, str, Any]
         {"paused": True},
     ),
     (
-        "remove_evergreen_post",
+        "remove_from_evergreen",
         (POST_ID, "acc1"),
         {},
         "DELETE",
@@ -410,7 +410,7 @@ OPERATIONS: list[tuple[str, tuple[Any, ...], dict[str, Any], str, str, str, Any]
         None,
     ),
     (
-        "evergreen_history",
+        "get_evergreen_history",
         (None, None, POST_ID),
         {},
         "GET",
@@ -428,7 +428,7 @@ OPERATIONS: list[tuple[str, tuple[Any, ...], dict[str, Any], str, str, str, Any]
         None,
     ),
     (
-        "repurpose",
+        "repurpose_tweet",
         ({"tweet_text": "t"},),
         {},
         "POST",
@@ -436,9 +436,17 @@ OPERATIONS: list[tuple[str, tuple[Any, ...], dict[str, Any], str, str, str, Any]
         "",
         {"tweet_text": "t"},
     ),
-    ("analytics_overview", (), {}, "GET", "/api/v1/analytics/overview", "", None),
-    ("tweet_analytics", ("all",), {}, "GET", "/api/v1/analytics/tweets", "period=all", None),
-    ("best_times", ("acc1",), {}, "GET", "/api/v1/analytics/best-times", "x_account_id=acc1", None),
+    ("get_analytics_overview", (), {}, "GET", "/api/v1/analytics/overview", "", None),
+    ("get_tweet_analytics", ("all",), {}, "GET", "/api/v1/analytics/tweets", "period=all", None),
+    (
+        "get_best_times",
+        ("acc1",),
+        {},
+        "GET",
+        "/api/v1/analytics/best-times",
+        "x_account_id=acc1",
+        None,
+    ),
     ("analyze_best_times", (), {}, "POST", "/api/v1/analytics/best-times/analyze", "", {}),
 ]
 
@@ -448,7 +456,7 @@ OPERATIONS: list[tuple[str, tuple[Any, ...], dict[str, Any], str, str, str, Any]
     OPERATIONS,
     ids=[op[0] for op in OPERATIONS],
 )
-async def test_operation_reaches_its_endpoint(
+async def test_each_operation_reaches_its_endpoint(
     upstream: ScriptedServer,
     client: OpenTweetClient,
     name: str,
@@ -460,7 +468,7 @@ async def test_operation_reaches_its_endpoint(
     body: Any,
 ) -> None:
     upstream.script(reply(200, {"answer": name}))
-    result = await getattr(client, name)(*args, **kwargs)
+    result = await client.send(getattr(ops, name)(*args, **kwargs))
     assert result == {"answer": name}
     [seen] = upstream.requests
     assert (seen.method, seen.path, seen.query) == (method, path, query)
@@ -474,7 +482,7 @@ async def test_operation_reaches_its_endpoint(
 async def test_upload_is_multipart(upstream: ScriptedServer, client: OpenTweetClient) -> None:
     png = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
     upstream.script(reply(200, {"url": "https://cdn.example/x.png"}))
-    result = await client.upload("cat.png", png, "image/png", x_account_id="acc1")
+    result = await client.send(ops.upload_media("cat.png", png, "image/png", x_account_id="acc1"))
     assert result == {"url": "https://cdn.example/x.png"}
     [seen] = upstream.requests
     assert (seen.method, seen.path) == ("POST", "/api/v1/upload")
@@ -485,7 +493,10 @@ async def test_upload_is_multipart(upstream: ScriptedServer, client: OpenTweetCl
     assert b'name="x_account_id"' in seen.body
 
 
-def test_every_builder_has_a_client_method() -> None:
+def test_one_builder_per_tool_named_after_it() -> None:
+    """`api/operations.py` is the one catalog: grepping a tool's name finds its request."""
+    from opentweet_mcp.tools import TOOLSETS
+
     builders = {
         name
         for name, value in vars(ops).items()
@@ -494,9 +505,10 @@ def test_every_builder_has_a_client_method() -> None:
         and not name.startswith("_")
         and name not in {"query", "ApiRequest", "UploadFile"}
     }
-    assert builders == {op[0] for op in OPERATIONS} | {"upload"}
-    for name in builders:
-        assert callable(getattr(OpenTweetClient, name))
+    assert builders == {op[0] for op in OPERATIONS} | {"upload_media"}
+    upstream = {s.name for specs in TOOLSETS.values() for s in specs if s.open_world}
+    assert builders == upstream - {"bulk_create_posts"}  # a bulk create is create_post's body
+    assert not [name for name in vars(OpenTweetClient) if name in builders]  # no mirrors
 
 
 # --- the request path ----------------------------------------------------------------------
@@ -505,9 +517,9 @@ def test_every_builder_has_a_client_method() -> None:
 async def test_headers_and_connection_reuse(
     upstream: ScriptedServer, client: OpenTweetClient
 ) -> None:
-    await client.me()
-    await client.accounts()
-    await client.create_post({"text": "hi"})
+    await client.send(ops.get_account())
+    await client.send(ops.list_accounts())
+    await client.send(ops.create_post({"text": "hi"}))
     assert upstream.connections == 1  # one pooled connection for all calls
     for seen in upstream.requests:
         assert seen.headers["authorization"] == f"Bearer {KEY}"
@@ -518,17 +530,17 @@ async def test_http_client_is_lazy_and_closed(upstream: ScriptedServer) -> None:
     client = OpenTweetClient(KEY, upstream.url)
     assert client._http is None  # nothing built at construction: no TLS store on start-up
     async with client:
-        await client.me()
+        await client.send(ops.get_account())
         http = client._http
         assert http is not None
-        await client.me()
+        await client.send(ops.get_account())
         assert client._http is http
     assert client._http is None
     assert http.is_closed
 
 
 async def test_quiets_httpx2_info_logs(upstream: ScriptedServer, client: OpenTweetClient) -> None:
-    await client.me()
+    await client.send(ops.get_account())
     assert logging.getLogger("httpx2").getEffectiveLevel() >= logging.WARNING
 
 
@@ -547,7 +559,7 @@ async def test_one_debug_line_per_attempt(
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="opentweet_mcp.api")
     upstream.script(reply(503), reply(200, {"ok": True}))
-    await client.get_post(POST_ID)
+    await client.send(ops.get_post(POST_ID))
     lines = [r.getMessage() for r in caplog.records if r.name == "opentweet_mcp.api"]
     assert len(lines) == 2
     assert lines[0].startswith(f"GET /api/v1/posts/{POST_ID} -> 503 in ")
@@ -558,7 +570,7 @@ async def test_one_debug_line_per_attempt(
 
 async def test_204_is_an_empty_object(upstream: ScriptedServer, client: OpenTweetClient) -> None:
     upstream.script(reply(204, raw=b""))
-    assert await client.delete_post(POST_ID) == {}
+    assert await client.send(ops.delete_post(POST_ID)) == {}
 
 
 # --- error mapping -------------------------------------------------------------------------
@@ -591,7 +603,7 @@ async def test_error_status_mapping(
     raw = body.encode() if isinstance(body, str) else None
     upstream.script(reply(status, body, raw=raw))
     with pytest.raises(cls) as caught:
-        await client.create_post({"text": "x"})
+        await client.send(ops.create_post({"text": "x"}))
     err = caught.value
     assert type(err) is cls
     assert err.status == status
@@ -609,7 +621,7 @@ async def test_error_code_and_nested_message(
 ) -> None:
     upstream.script(reply(400, {"error": {"message": "date in the past", "code": "PAST_DATE"}}))
     with pytest.raises(BadRequest) as caught:
-        await client.schedule_post(POST_ID, {"scheduled_date": "2000-01-01T00:00:00Z"})
+        await client.send(ops.schedule_post(POST_ID, {"scheduled_date": "2000-01-01T00:00:00Z"}))
     assert caught.value.upstream_message == "date in the past"
     assert caught.value.code == "PAST_DATE"
     assert caught.value.body == {"error": {"message": "date in the past", "code": "PAST_DATE"}}
@@ -619,7 +631,7 @@ async def test_url_limit_429_says_draft(upstream: ScriptedServer, client: OpenTw
     body = {"error": "URL post limit reached", "urlLimit": {"used": 5, "limit": 5}}
     upstream.script(reply(429, body))
     with pytest.raises(RateLimited) as caught:
-        await client.create_post({"text": "see https://x.test", "publish_now": True})
+        await client.send(ops.create_post({"text": "see https://x.test", "publish_now": True}))
     assert caught.value.url_limit == {"used": 5, "limit": 5}
     assert "saved as a draft" in str(caught.value)
     assert len(upstream.requests) == 1
@@ -629,7 +641,7 @@ async def test_cooldown_429_says_when(upstream: ScriptedServer, client: OpenTwee
     body = {"error": "Analysis cooldown", "next_available_at": "2030-01-01T12:00:00Z"}
     upstream.script(reply(429, body))
     with pytest.raises(RateLimited) as caught:
-        await client.analyze_best_times()
+        await client.send(ops.analyze_best_times())
     assert caught.value.next_available_at == "2030-01-01T12:00:00Z"
     assert "2030-01-01T12:00:00Z" in str(caught.value)
 
@@ -639,7 +651,7 @@ async def test_429_on_get_is_retried_after_retry_after(
 ) -> None:
     upstream.script(reply(429, {"error": "slow down"}, headers={"Retry-After": "7"}))
     upstream.script(reply(200, {"posts": []}))
-    assert await client.list_posts() == {"posts": []}
+    assert await client.send(ops.list_posts()) == {"posts": []}
     assert sleeps.delays == [7.0]
     assert len(upstream.requests) == 2
 
@@ -649,7 +661,7 @@ async def test_429_on_publish_is_not_retried(
 ) -> None:
     upstream.script(reply(429, {"error": "Rate limit exceeded"}, headers={"Retry-After": "2"}))
     with pytest.raises(RateLimited) as caught:
-        await client.publish_post(POST_ID)
+        await client.send(ops.publish_post(POST_ID))
     assert caught.value.retry_after == 2.0
     assert "retry in 2 s" in str(caught.value)
     assert sleeps.delays == []
@@ -661,7 +673,7 @@ async def test_429_with_long_retry_after_is_given_back(
 ) -> None:
     upstream.script(reply(429, {"error": "daily limit"}, headers={"Retry-After": "3600"}))
     with pytest.raises(RateLimited):
-        await client.me()
+        await client.send(ops.get_account())
     assert sleeps.delays == []
     assert len(upstream.requests) == 1
 
@@ -671,7 +683,7 @@ async def test_503_on_get_retries_until_exhausted(
 ) -> None:
     upstream.script(*(reply(503, {"error": "maintenance"}) for _ in range(3)))
     with pytest.raises(ServerError) as caught:
-        await client.me()
+        await client.send(ops.get_account())
     assert caught.value.status == 503
     assert len(upstream.requests) == 3
     assert len(sleeps.delays) == 2
@@ -681,7 +693,7 @@ async def test_503_on_get_retries_until_exhausted(
 async def test_500_on_get_is_not_retried(upstream: ScriptedServer, client: OpenTweetClient) -> None:
     upstream.script(reply(500, {"error": "boom"}))
     with pytest.raises(ServerError):
-        await client.me()
+        await client.send(ops.get_account())
     assert len(upstream.requests) == 1
 
 
@@ -691,7 +703,7 @@ async def test_5xx_on_publish_is_outcome_unknown(
 ) -> None:
     upstream.script(reply(status, {"error": "upstream hiccup"}))
     with pytest.raises(OutcomeUnknown) as caught:
-        await client.publish_post(POST_ID)
+        await client.send(ops.publish_post(POST_ID))
     err = caught.value
     assert err.status == status
     assert "list_posts" in str(err) and str(status) in str(err) and "upstream hiccup" in str(err)
@@ -701,7 +713,7 @@ async def test_5xx_on_publish_is_outcome_unknown(
 
 async def test_put_retries_502(upstream: ScriptedServer, client: OpenTweetClient) -> None:
     upstream.script(reply(502), reply(200, {"id": POST_ID}))
-    assert await client.update_post(POST_ID, {"text": "new"}) == {"id": POST_ID}
+    assert await client.send(ops.update_post(POST_ID, {"text": "new"})) == {"id": POST_ID}
     assert [s.json() for s in upstream.requests] == [{"text": "new"}] * 2
 
 
@@ -713,7 +725,7 @@ async def test_reset_after_send_on_publish_is_outcome_unknown(
 ) -> None:
     upstream.script(reset)
     with pytest.raises(OutcomeUnknown) as caught:
-        await client.publish_post(POST_ID)
+        await client.send(ops.publish_post(POST_ID))
     assert caught.value.status is None
     assert len(upstream.requests) == 1  # it arrived; nothing was sent twice
 
@@ -722,7 +734,7 @@ async def test_reset_after_send_on_get_is_retried(
     upstream: ScriptedServer, client: OpenTweetClient
 ) -> None:
     upstream.script(reset, reply(200, {"id": POST_ID}))
-    assert await client.get_post(POST_ID) == {"id": POST_ID}
+    assert await client.send(ops.get_post(POST_ID)) == {"id": POST_ID}
     assert len(upstream.requests) == 2
 
 
@@ -732,7 +744,7 @@ async def test_reset_before_read_on_post_is_still_ambiguous(
     # The client cannot tell "dropped before reading" from "dropped after acting".
     upstream.reset_before = 1
     with pytest.raises(OutcomeUnknown):
-        await client.create_post({"text": "x"})
+        await client.send(ops.create_post({"text": "x"}))
     assert upstream.requests == []
     assert upstream.connections == 1
 
@@ -742,7 +754,7 @@ async def test_delete_404_after_lost_attempt_explains(
 ) -> None:
     upstream.script(reset, reply(404, {"error": "Post not found"}))
     with pytest.raises(NotFound) as caught:
-        await client.delete_post(POST_ID)
+        await client.send(ops.delete_post(POST_ID))
     assert "probably succeeded" in str(caught.value)
 
 
@@ -751,7 +763,7 @@ async def test_slow_get_times_out_and_is_retried(
 ) -> None:
     client = make_client(upstream.url, timeout=0.2)
     upstream.script(reply(200, {"late": True}, delay=1.0), reply(200, {"id": POST_ID}))
-    assert await client.get_post(POST_ID) == {"id": POST_ID}
+    assert await client.send(ops.get_post(POST_ID)) == {"id": POST_ID}
     assert len(upstream.requests) == 2
 
 
@@ -761,7 +773,7 @@ async def test_slow_get_gives_up_after_attempts(
     client = make_client(upstream.url, timeout=0.2)
     upstream.script(*(reply(200, {}, delay=1.0) for _ in range(3)))
     with pytest.raises(UpstreamUnavailable) as caught:
-        await client.me()
+        await client.send(ops.get_account())
     assert caught.value.attempts == 3
     assert "timed out" in str(caught.value)
 
@@ -772,7 +784,7 @@ async def test_slow_publish_is_outcome_unknown(
     client = make_client(upstream.url, timeout=0.2)
     upstream.script(reply(200, {"status": "posted"}, delay=1.0))
     with pytest.raises(OutcomeUnknown) as caught:
-        await client.publish_post(POST_ID)
+        await client.send(ops.publish_post(POST_ID))
     assert "timed out" in str(caught.value)
     assert len(upstream.requests) == 1
 
@@ -783,7 +795,7 @@ async def test_connection_refused_post_is_retried_then_unavailable(
     caplog.set_level(logging.DEBUG, logger="opentweet_mcp.api")
     client = make_client(f"http://127.0.0.1:{closed_port()}")
     with pytest.raises(UpstreamUnavailable) as caught:
-        await client.publish_post(POST_ID)
+        await client.send(ops.publish_post(POST_ID))
     assert caught.value.attempts == 3
     assert len(sleeps.delays) == 2
     attempts = [r for r in caplog.records if "could not connect" in r.getMessage()]
@@ -805,7 +817,7 @@ async def test_connection_refused_then_up(
 
     client.retry = RetryPolicy(attempts=3, sleep=start_server)
     try:
-        assert await client.create_post({"text": "x"}) == {"ok": True}
+        assert await client.send(ops.create_post({"text": "x"})) == {"ok": True}
         assert len(server.requests) == 1
     finally:
         if server._server is not None:
@@ -831,13 +843,13 @@ async def test_bad_success_body(
 ) -> None:
     upstream.script(reply(200, raw=raw), reply(200, raw=raw))
     with pytest.raises(BadResponse) as caught:
-        await client.publish_post(POST_ID)
+        await client.send(ops.publish_post(POST_ID))
     assert detail in str(caught.value)
     assert caught.value.write is True
     assert caught.value.status == 200
     assert "probably applied" in str(caught.value)
     with pytest.raises(BadResponse) as caught_read:
-        await client.me()
+        await client.send(ops.get_account())
     assert caught_read.value.write is False
     assert len(upstream.requests) == 2  # a bad body is not retried
 
@@ -845,7 +857,7 @@ async def test_bad_success_body(
 async def test_error_with_html_body(upstream: ScriptedServer, client: OpenTweetClient) -> None:
     upstream.script(reply(404, raw=b"<html>Not Found</html>"))
     with pytest.raises(NotFound) as caught:
-        await client.get_post(POST_ID)
+        await client.send(ops.get_post(POST_ID))
     assert caught.value.body == "<html>Not Found</html>"
 
 
@@ -858,20 +870,20 @@ async def test_echoed_key_is_scrubbed_everywhere(
     caplog.set_level(logging.DEBUG)
     upstream.script(echo_auth(401))
     with pytest.raises(AuthError) as caught:
-        await client.me()
+        await client.send(ops.get_account())
     err = caught.value
     assert_no_key(str(err), repr(err), json.dumps(err.body), err.upstream_message or "")
     assert "[REDACTED]" in str(err)
 
     upstream.script(echo_auth(200))
-    data = await client.get_post(POST_ID)
+    data = await client.send(ops.get_post(POST_ID))
     assert_no_key(json.dumps(data))
     assert data["id"] == POST_ID
 
     for status in (500, 403, 429):
         upstream.script(echo_auth(status))
         with pytest.raises(OpenTweetError) as caught_other:
-            await client.create_post({"text": "x"})
+            await client.send(ops.create_post({"text": "x"}))
         assert_no_key(str(caught_other.value), repr(caught_other.value))
 
     assert_no_key(caplog.text, *(r.getMessage() for r in caplog.records))
@@ -893,7 +905,7 @@ async def test_success_body_spelling_the_key_is_redacted(
     """The redaction walk is skipped for bodies that cannot hold the key; these all can."""
     raw = f'{{"id": "{POST_ID}", "text": "key: {spelling}", "{spelling}": 1}}'.encode()
     upstream.script(reply(200, raw=raw))
-    data = await client.get_post(POST_ID)
+    data = await client.send(ops.get_post(POST_ID))
     assert_no_key(json.dumps(data))
     assert data["text"] == "key: [REDACTED]"
     assert "[REDACTED]" in data
@@ -916,7 +928,7 @@ async def test_success_body_without_the_key_is_returned_whole(
 ) -> None:
     body = {"id": POST_ID, "text": "Bearer abcdefgh12345678 stays: it is user content"}
     upstream.script(reply(200, raw=json.dumps(body).encode()))
-    assert await client.get_post(POST_ID) == body
+    assert await client.send(ops.get_post(POST_ID)) == body
 
 
 async def test_log_filter_scrubs_a_live_key(caplog: pytest.LogCaptureFixture) -> None:

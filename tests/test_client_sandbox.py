@@ -125,7 +125,7 @@ def wait_processed(sandbox: SandboxHandle, path: str, count: int, limit: float =
 
 
 async def draft(client: OpenTweetClient, text: str = "A draft from the client tests") -> str:
-    (post,) = created_posts(await client.create_post({"text": text}))
+    (post,) = created_posts(await client.send(ops.create_post({"text": text})))
     assert post["status"] == "draft"
     return str(post["id"])
 
@@ -134,11 +134,11 @@ async def draft(client: OpenTweetClient, text: str = "A draft from the client te
 
 
 async def test_me_and_accounts(client: OpenTweetClient, sandbox: SandboxHandle) -> None:
-    me = await client.me()
+    me = await client.send(ops.get_account())
     assert me["authenticated"] is True
     assert me["subscription"]["plan"] == "pro"
     assert me["limits"]["daily_limit"] == 100
-    accounts = await client.accounts()
+    accounts = await client.send(ops.list_accounts())
     assert [a["id"] for a in accounts["accounts"]] == [a["id"] for a in me["x_accounts"]]
     assert accounts["accounts"][0]["is_primary"] is True
     log = sandbox.requests()
@@ -152,25 +152,29 @@ async def test_me_and_accounts(client: OpenTweetClient, sandbox: SandboxHandle) 
 async def test_create_single_thread_bulk_and_publish_now(
     client: OpenTweetClient, sandbox: SandboxHandle
 ) -> None:
-    (single,) = created_posts(await client.create_post({"text": "Just one post"}))
+    (single,) = created_posts(await client.send(ops.create_post({"text": "Just one post"})))
     assert single["text"] == "Just one post" and single["status"] == "draft"
 
     thread = created_posts(
-        await client.create_post(
-            {"text": "A thread 1/3", "is_thread": True, "thread_tweets": ["2/3", "3/3"]}
+        await client.send(
+            ops.create_post(
+                {"text": "A thread 1/3", "is_thread": True, "thread_tweets": ["2/3", "3/3"]}
+            )
         )
     )[0]
     assert thread["is_thread"] is True and thread["thread_tweets"] == ["2/3", "3/3"]
 
     bulk = created_posts(
-        await client.create_post(
-            {"posts": [{"text": "bulk one"}, {"text": "bulk two", "scheduled_date": future()}]}
+        await client.send(
+            ops.create_post(
+                {"posts": [{"text": "bulk one"}, {"text": "bulk two", "scheduled_date": future()}]}
+            )
         )
     )
     assert [p["text"] for p in bulk] == ["bulk one", "bulk two"]
     assert [p["status"] for p in bulk] == ["draft", "scheduled"]
 
-    now = await client.create_post({"text": "Out right away", "publish_now": True})
+    now = await client.send(ops.create_post({"text": "Out right away", "publish_now": True}))
     state = publish_state(now)
     status, x_post_id, url = state.status, state.x_post_id, state.url
     assert status == "posted" and state.posted
@@ -189,42 +193,48 @@ async def test_list_get_update_schedule_publish(
     first = await draft(client, "first draft")
     second = await draft(client, "second draft")
 
-    listed = await client.list_posts(status="draft", page=1, limit=1)
+    listed = await client.send(ops.list_posts(status="draft", page=1, limit=1))
     assert [p["id"] for p in listed["posts"]] == [second]  # newest first
     assert listed["pagination"]["total"] == 2
     assert logged(sandbox, "/api/v1/posts", "GET")[0]["query"] == "status=draft&page=1&limit=1"
 
-    got = unwrap_post(await client.get_post(second))
+    got = unwrap_post(await client.send(ops.get_post(second)))
     assert got["id"] == second and got["text"] == "second draft"
 
-    updated = unwrap_post(await client.update_post(second, {"text": "second, edited"}))
+    updated = unwrap_post(await client.send(ops.update_post(second, {"text": "second, edited"})))
     assert updated["text"] == "second, edited"
     assert logged(sandbox, f"/api/v1/posts/{second}", "PUT")[0]["body"] == {
         "text": "second, edited"
     }
 
     when = future(48)
-    scheduled = unwrap_post(await client.schedule_post(first, {"scheduled_date": when}))
+    scheduled = unwrap_post(await client.send(ops.schedule_post(first, {"scheduled_date": when})))
     assert scheduled["status"] == "scheduled"
     assert scheduled["scheduled_date"][:16] == when[:16]
 
-    published = await client.publish_post(second)
+    published = await client.send(ops.publish_post(second))
     state = publish_state(published)
     status, x_post_id, url = state.status, state.x_post_id, state.url
     assert state.posted and status == "posted" and x_post_id and url and x_post_id in url
     assert unwrap_post(published)["id"] == second
-    again = unwrap_post(await client.get_post(second))
+    again = unwrap_post(await client.send(ops.get_post(second)))
     assert again["status"] == "posted" and again["x_post_id"] == x_post_id
 
 
 async def test_batch_schedule(client: OpenTweetClient, sandbox: SandboxHandle) -> None:
     ids = [await draft(client, f"batch {n}") for n in range(2)]
-    answer = await client.batch_schedule(
-        {"schedules": [{"post_id": i, "scheduled_date": future(24 + n)} for n, i in enumerate(ids)]}
+    answer = await client.send(
+        ops.batch_schedule_posts(
+            {
+                "schedules": [
+                    {"post_id": i, "scheduled_date": future(24 + n)} for n, i in enumerate(ids)
+                ]
+            }
+        )
     )
     assert answer["scheduled"] == 2 and answer["failed"] == []
     assert [p["id"] for p in created_posts(answer)] == ids
-    listed = await client.list_posts(status="scheduled")
+    listed = await client.send(ops.list_posts(status="scheduled"))
     assert sorted(p["id"] for p in listed["posts"]) == sorted(ids)
     assert len(logged(sandbox, "/api/v1/posts/batch-schedule", "POST")) == 1
 
@@ -232,12 +242,12 @@ async def test_batch_schedule(client: OpenTweetClient, sandbox: SandboxHandle) -
 async def test_delete_from_x_both_ways(client: OpenTweetClient, sandbox: SandboxHandle) -> None:
     ids = []
     for text in ("delete me from X too", "delete me here only"):
-        created = await client.create_post({"text": text, "publish_now": True})
+        created = await client.send(ops.create_post({"text": text, "publish_now": True}))
         ids.append(created_posts(created)[0]["id"])
 
-    gone = await client.delete_post(ids[0], delete_from_x=True)
+    gone = await client.send(ops.delete_post(ids[0], delete_from_x=True))
     assert gone["deleted"] is True and gone["id"] == ids[0] and gone["x_deleted"] is True
-    kept = await client.delete_post(ids[1], delete_from_x=False)
+    kept = await client.send(ops.delete_post(ids[1], delete_from_x=False))
     assert kept["deleted"] is True and kept["x_deleted"] is False
 
     assert logged(sandbox, f"/api/v1/posts/{ids[0]}", "DELETE")[0]["query"] == "delete_from_x=true"
@@ -245,14 +255,14 @@ async def test_delete_from_x_both_ways(client: OpenTweetClient, sandbox: Sandbox
         "delete_from_x=false"
     )
     with pytest.raises(NotFound):
-        await client.get_post(ids[0])
+        await client.send(ops.get_post(ids[0]))
 
 
 async def test_upload_then_fetch_the_returned_url(
     client: OpenTweetClient, sandbox: SandboxHandle
 ) -> None:
     png = tiny_png()
-    answer = await client.upload("dot.png", png, "image/png")
+    answer = await client.send(ops.upload_media("dot.png", png, "image/png"))
     assert answer["type"] == "image/png" and answer["size"] == len(png)
     assert answer["url"].startswith(f"{sandbox.base_url}/media/")
     async with httpx2.AsyncClient() as http:
@@ -265,58 +275,68 @@ async def test_upload_then_fetch_the_returned_url(
 
 
 async def test_evergreen_lifecycle(client: OpenTweetClient, sandbox: SandboxHandle) -> None:
-    settings = await client.get_evergreen_settings()
+    settings = await client.send(ops.get_evergreen_settings())
     assert settings["settings"]["enabled"] is False
     assert settings["limits"]["pool_size"] == 10
 
-    changed = await client.update_evergreen_settings(
-        {"enabled": True, "posts_per_day": 5, "posting_times": ["18:00", "00:00"]}
+    changed = await client.send(
+        ops.update_evergreen_settings(
+            {"enabled": True, "posts_per_day": 5, "posting_times": ["18:00", "00:00"]}
+        )
     )
     assert changed["settings"]["enabled"] is True
     assert changed["settings"]["posts_per_day"] == 2  # clamped to the pro plan
     assert changed["settings"]["posting_times"] == ["00:00", "18:00"]
 
     source = await draft(client, "An evergreen tip from a draft")
-    mode1 = unwrap_post(await client.add_evergreen_post({"post_id": source, "cooldown_days": 7}))
+    mode1 = unwrap_post(
+        await client.send(ops.add_to_evergreen({"post_id": source, "cooldown_days": 7}))
+    )
     assert mode1["id"] == source and is_evergreen(mode1) and mode1["cooldown_days"] == 7
     mode2 = unwrap_post(
-        await client.add_evergreen_post({"text": "A brand new evergreen tip", "category": "Tips"})
+        await client.send(
+            ops.add_to_evergreen({"text": "A brand new evergreen tip", "category": "Tips"})
+        )
     )
     assert is_evergreen(mode2) and mode2["category"] == "Tips" and mode2["id"] != source
 
-    pool = await client.list_evergreen_posts(paused=False)
+    pool = await client.send(ops.list_evergreen_posts(paused=False))
     assert sorted(p["id"] for p in pool["posts"]) == sorted([source, mode2["id"]])
     assert all(is_evergreen(p) for p in pool["posts"])
     assert logged(sandbox, "/api/v1/evergreen/posts", "GET")[0]["query"] == "paused=false"
 
-    paused = unwrap_post(await client.update_evergreen_post(mode2["id"], {"paused": True}))
+    paused = unwrap_post(
+        await client.send(ops.update_evergreen_post(mode2["id"], {"paused": True}))
+    )
     assert paused["paused"] is True
-    assert [p["id"] for p in (await client.list_evergreen_posts(paused=True))["posts"]] == [
-        mode2["id"]
-    ]
+    assert [
+        p["id"] for p in (await client.send(ops.list_evergreen_posts(paused=True)))["posts"]
+    ] == [mode2["id"]]
 
-    one = await client.get_evergreen_post(source)
+    one = await client.send(ops.get_evergreen_post(source))
     assert unwrap_post(one)["id"] == source and one["recent_posts"] == []
 
     result = sandbox.state.run_scheduler(datetime.now(UTC).replace(hour=23, minute=59))
     assert result["evergreen_clones"] == 1
-    history = await client.evergreen_history(source_id=source)
+    history = await client.send(ops.get_evergreen_history(source_id=source))
     assert [h["source_id"] for h in history["history"]] == [source]
     assert history["history"][0]["status"] == "posted"
-    assert (await client.evergreen_history(source_id=mode2["id"]))["history"] == []
+    assert (await client.send(ops.get_evergreen_history(source_id=mode2["id"])))["history"] == []
 
-    removed = unwrap_post(await client.remove_evergreen_post(source))
+    removed = unwrap_post(await client.send(ops.remove_from_evergreen(source)))
     assert removed["id"] == source and not is_evergreen(removed)
     assert removed["status"] == "draft"
     with pytest.raises(NotFound):
-        await client.get_evergreen_post(source)
+        await client.send(ops.get_evergreen_post(source))
 
 
 async def test_search_inspiration_and_repurpose(
     client: OpenTweetClient, sandbox: SandboxHandle
 ) -> None:
-    found = await client.search_inspiration(
-        "AI agents", max_results=10, sort_order="relevancy", has_media=True, min_likes=100
+    found = await client.send(
+        ops.search_inspiration(
+            "AI agents", max_results=10, sort_order="relevancy", has_media=True, min_likes=100
+        )
     )
     assert found["meta"]["query"] == "AI agents"
     assert found["data"] and all(t["has_media"] is True for t in found["data"])
@@ -325,40 +345,44 @@ async def test_search_inspiration_and_repurpose(
     (entry,) = logged(sandbox, "/api/v1/inspiration/search")
     assert "has_media=true" in entry["query"] and "q=AI+agents" in entry["query"]
 
-    answer = await client.repurpose(
-        {"tweet_text": "Consistency beats virality.", "tone": "bold", "save_as_draft": True}
+    answer = await client.send(
+        ops.repurpose_tweet(
+            {"tweet_text": "Consistency beats virality.", "tone": "bold", "save_as_draft": True}
+        )
     )
     assert answer["repurposed"]["text"].startswith("Hot take: Consistency")
     saved = unwrap_post({"post": answer["draft"]})
-    assert unwrap_post(await client.get_post(saved["id"]))["status"] == "draft"
+    assert unwrap_post(await client.send(ops.get_post(saved["id"])))["status"] == "draft"
 
 
 async def test_analytics_on_the_advanced_plan(sandbox: SandboxHandle) -> None:
     sandbox.config(analysis_delay=0.0)
     async with make_client(sandbox, ADVANCED_KEY) as client:
-        before = await client.best_times()
+        before = await client.send(ops.get_best_times())
         assert before["mode"] == "frequency_only" and before["insufficient_data"] is True
         ids = []
         for n in range(3):
-            created = await client.create_post({"text": f"published {n}", "publish_now": True})
+            created = await client.send(
+                ops.create_post({"text": f"published {n}", "publish_now": True})
+            )
             ids.append(created_posts(created)[0]["id"])
 
-        overview = await client.analytics_overview()
+        overview = await client.send(ops.get_analytics_overview())
         assert overview["stats"]["published"] == 3 and overview["streaks"]["current"] == 1
 
-        tweets = await client.tweet_analytics(period=30)
+        tweets = await client.send(ops.get_tweet_analytics(period=30))
         assert tweets["period"] == "30"
         assert sorted(t["id"] for t in tweets["tweets"]) == sorted(ids)
         assert logged(sandbox, "/api/v1/analytics/tweets")[0]["query"] == "period=30"
 
-        started = await client.analyze_best_times()
+        started = await client.send(ops.analyze_best_times())
         assert started["profile"]["status"] in ("analyzing", "ready")
         assert logged(sandbox, "/api/v1/analytics/best-times/analyze")[0]["body"] == {}
-        ready = await client.best_times()
+        ready = await client.send(ops.get_best_times())
         assert ready["mode"] == "engagement_weighted" and len(ready["heatmap"]) == 7
 
         with pytest.raises(RateLimited) as caught:
-            await client.analyze_best_times()
+            await client.send(ops.analyze_best_times())
     error = caught.value
     assert error.next_available_at and error.next_available_at.endswith("Z")
     assert "cooling down" in (error.hint or "") and error.next_available_at in (error.hint or "")
@@ -372,7 +396,7 @@ async def test_429_with_retry_after_is_retried_for_get(
     client: OpenTweetClient, sandbox: SandboxHandle, sleeps: Sleeps
 ) -> None:
     sandbox.fault(path="/api/v1/me", status=429, headers={"Retry-After": "1"}, times=1)
-    me = await client.me()
+    me = await client.send(ops.get_account())
     assert me["authenticated"] is True
     assert [r["status"] for r in logged(sandbox, "/api/v1/me")] == [429, 200]
     assert sleeps.calls == [1.0]  # waited what Retry-After said, not the backoff
@@ -385,18 +409,18 @@ async def test_429_on_publish_is_not_retried(
     path = f"/api/v1/posts/{post_id}/publish"
     sandbox.fault(path=path, status=429, headers={"Retry-After": "1"}, times=1)
     with pytest.raises(RateLimited) as caught:
-        await client.publish_post(post_id)
+        await client.send(ops.publish_post(post_id))
     assert caught.value.status == 429 and caught.value.retry_after == 1.0
     assert len(logged(sandbox, path)) == 1
     assert sleeps.calls == []
-    assert unwrap_post(await client.get_post(post_id))["status"] == "draft"
+    assert unwrap_post(await client.send(ops.get_post(post_id)))["status"] == "draft"
 
 
 async def test_503_on_get_is_retried(
     client: OpenTweetClient, sandbox: SandboxHandle, sleeps: Sleeps
 ) -> None:
     sandbox.fault(path="/api/v1/posts", method="GET", status=503, times=1)
-    listed = await client.list_posts()
+    listed = await client.send(ops.list_posts())
     assert listed["posts"] == []
     assert [r["status"] for r in logged(sandbox, "/api/v1/posts", "GET")] == [503, 200]
     assert len(sleeps.calls) == 1
@@ -407,7 +431,7 @@ async def test_503_on_get_that_persists_ends_in_server_error(
 ) -> None:
     sandbox.fault(path="/api/v1/accounts", status=503, times=10)
     with pytest.raises(ServerError) as caught:
-        await client.accounts()
+        await client.send(ops.list_accounts())
     assert caught.value.status == 503 and caught.value.upstream_message == "injected 503"
     assert len(logged(sandbox, "/api/v1/accounts")) == 3
 
@@ -420,7 +444,7 @@ async def test_5xx_on_publish_is_outcome_unknown_after_one_request(
     path = f"/api/v1/posts/{post_id}/publish"
     sandbox.fault(path=path, method="POST", status=status, times=5)
     with pytest.raises(OutcomeUnknown) as caught:
-        await client.publish_post(post_id)
+        await client.send(ops.publish_post(post_id))
     assert caught.value.status == status
     assert caught.value.upstream_message == f"injected {status}"
     assert "list_posts" in (caught.value.hint or "")
@@ -435,12 +459,12 @@ async def test_reset_after_publish_is_outcome_unknown_and_the_post_is_posted(
     path = f"/api/v1/posts/{post_id}/publish"
     sandbox.fault(path=path, action="reset_after", times=5)
     with pytest.raises(OutcomeUnknown) as caught:
-        await client.publish_post(post_id)
+        await client.send(ops.publish_post(post_id))
     assert caught.value.status is None and caught.value.method == "POST"
     (entry,) = logged(sandbox, path)
     assert entry["processed"] is True and entry["status"] == "reset"
     assert sleeps.calls == []
-    reread = unwrap_post(await client.get_post(post_id))
+    reread = unwrap_post(await client.send(ops.get_post(post_id)))
     assert reread["status"] == "posted" and reread["x_post_id"]
 
 
@@ -449,10 +473,10 @@ async def test_reset_before_create_is_outcome_unknown_and_nothing_is_created(
 ) -> None:
     sandbox.fault(path="/api/v1/posts", method="POST", action="reset_before", times=5)
     with pytest.raises(OutcomeUnknown):
-        await client.create_post({"text": "never created"})
+        await client.send(ops.create_post({"text": "never created"}))
     (entry,) = logged(sandbox, "/api/v1/posts", "POST")
     assert entry["processed"] is False
-    assert (await client.list_posts())["pagination"]["total"] == 0
+    assert (await client.send(ops.list_posts()))["pagination"]["total"] == 0
 
 
 @pytest.mark.parametrize("action", ["reset_before", "reset_after"])
@@ -460,7 +484,7 @@ async def test_reset_on_get_is_retried(
     client: OpenTweetClient, sandbox: SandboxHandle, action: str
 ) -> None:
     sandbox.fault(path="/api/v1/me", action=action, times=1)
-    assert (await client.me())["authenticated"] is True
+    assert (await client.send(ops.get_account()))["authenticated"] is True
     assert [r["status"] for r in logged(sandbox, "/api/v1/me")] == ["reset", 200]
 
 
@@ -472,7 +496,7 @@ async def test_connection_refused_on_post_is_retried_then_unavailable(
         port = probe.getsockname()[1]
     async with make_client(sandbox, sleeps=sleeps, base_url=f"http://127.0.0.1:{port}") as client:
         with pytest.raises(UpstreamUnavailable) as caught:
-            await client.create_post({"text": "nobody listens"})
+            await client.send(ops.create_post({"text": "nobody listens"}))
     assert caught.value.attempts == 3 and caught.value.reason == "could not connect"
     assert len(sleeps.calls) == 2  # a POST that never left is safe to try again
     assert "Nothing was applied" in (caught.value.hint or "")
@@ -487,7 +511,7 @@ async def test_unreadable_body_on_get(
 ) -> None:
     sandbox.fault(path="/api/v1/me", action=action, times=1)
     with pytest.raises(BadResponse) as caught:
-        await client.me()
+        await client.send(ops.get_account())
     assert caught.value.write is False and caught.value.status == 200
     assert len(logged(sandbox, "/api/v1/me")) == 1
 
@@ -498,12 +522,12 @@ async def test_unreadable_body_on_post_is_a_write_that_was_applied(
 ) -> None:
     sandbox.fault(path="/api/v1/posts", method="POST", action=action, times=1)
     with pytest.raises(BadResponse) as caught:
-        await client.create_post({"text": "created behind a broken answer"})
+        await client.send(ops.create_post({"text": "created behind a broken answer"}))
     assert caught.value.write is True
     assert "probably applied" in (caught.value.hint or "")
     (entry,) = logged(sandbox, "/api/v1/posts", "POST")
     assert entry["processed"] is True
-    listed = await client.list_posts()
+    listed = await client.send(ops.list_posts())
     assert [p["text"] for p in listed["posts"]] == ["created behind a broken answer"]
 
 
@@ -514,7 +538,7 @@ async def test_slow_get_is_retried_and_succeeds(sandbox: SandboxHandle, sleeps: 
     sandbox.fault(path="/api/v1/me", action="delay", delay=1.0, times=1)
     async with make_client(sandbox, sleeps=sleeps, timeout=0.3) as client:
         started = time.monotonic()
-        me = await client.me()
+        me = await client.send(ops.get_account())
         elapsed = time.monotonic() - started
     assert me["authenticated"] is True
     assert 0.3 <= elapsed < 1.0  # gave up on the stalled answer instead of waiting for it
@@ -527,7 +551,7 @@ async def test_slow_post_is_outcome_unknown(sandbox: SandboxHandle, sleeps: Slee
     sandbox.fault(path="/api/v1/posts", method="POST", action="delay", delay=1.0, times=1)
     async with make_client(sandbox, sleeps=sleeps, timeout=0.3) as client:
         with pytest.raises(OutcomeUnknown) as caught:
-            await client.create_post({"text": "slow to create"})
+            await client.send(ops.create_post({"text": "slow to create"}))
     assert caught.value.reason == "timed out waiting for the response"
     assert sleeps.calls == []
     assert len(logged(sandbox, "/api/v1/posts", "POST")) == 1
@@ -545,7 +569,7 @@ async def test_401_for_a_malformed_key(sandbox: SandboxHandle) -> None:
         OpenTweetClient("", sandbox.base_url)
     async with make_client(sandbox, "pro_sk two words") as client:
         with pytest.raises(AuthError) as caught:
-            await client.me()
+            await client.send(ops.get_account())
     error = caught.value
     assert error.status == 401 and error.code == "unauthorized"
     assert "Authorization header" in (error.upstream_message or "")
@@ -557,7 +581,7 @@ async def test_403_scheduling_without_a_subscription(sandbox: SandboxHandle) -> 
     async with make_client(sandbox, NOSUB_KEY) as client:
         post_id = await draft(client)  # drafts are free
         with pytest.raises(Forbidden) as caught:
-            await client.schedule_post(post_id, {"scheduled_date": future()})
+            await client.send(ops.schedule_post(post_id, {"scheduled_date": future()}))
     error = caught.value
     assert error.status == 403 and error.code == "subscription_required"
     assert "subscription is required" in (error.upstream_message or "")
@@ -566,14 +590,14 @@ async def test_403_scheduling_without_a_subscription(sandbox: SandboxHandle) -> 
 
 async def test_403_tweet_analytics_below_advanced(client: OpenTweetClient) -> None:
     with pytest.raises(Forbidden) as caught:
-        await client.tweet_analytics()
+        await client.send(ops.get_tweet_analytics())
     assert caught.value.code == "plan_required"
     assert "Advanced" in (caught.value.hint or "")
 
 
 async def test_404_for_an_unknown_post(client: OpenTweetClient, sandbox: SandboxHandle) -> None:
     with pytest.raises(NotFound) as caught:
-        await client.get_post(MISSING_ID)
+        await client.send(ops.get_post(MISSING_ID))
     error = caught.value
     assert error.status == 404 and MISSING_ID in (error.upstream_message or "")
     assert "list_posts" in (error.hint or "")
@@ -582,9 +606,9 @@ async def test_404_for_an_unknown_post(client: OpenTweetClient, sandbox: Sandbox
 
 async def test_409_publishing_twice(client: OpenTweetClient, sandbox: SandboxHandle) -> None:
     post_id = await draft(client)
-    await client.publish_post(post_id)
+    await client.send(ops.publish_post(post_id))
     with pytest.raises(Conflict) as caught:
-        await client.publish_post(post_id)
+        await client.send(ops.publish_post(post_id))
     error = caught.value
     assert error.status == 409 and error.code == "already_posted"
     assert "already published" in (error.upstream_message or "")
@@ -596,10 +620,10 @@ async def test_429_url_limit_says_the_post_was_saved_as_draft(sandbox: SandboxHa
     async with make_client(sandbox, TRIAL_KEY) as client:
         ids = [await draft(client, f"read https://example.com/{n}") for n in range(3)]
         for post_id in ids[:2]:  # the trial's cap: two posts with links a day
-            await client.publish_post(post_id)
+            await client.send(ops.publish_post(post_id))
         with pytest.raises(RateLimited) as caught:
-            await client.publish_post(ids[2])
-        reread = unwrap_post(await client.get_post(ids[2]))
+            await client.send(ops.publish_post(ids[2]))
+        reread = unwrap_post(await client.send(ops.get_post(ids[2])))
     error = caught.value
     assert error.code == "url_limit"
     assert error.url_limit == {"limit": 2, "used": 2, "saved_as_draft": True}
@@ -619,13 +643,13 @@ async def test_400_for_a_past_date_sent_raw(
     assert error.upstream_message == "scheduled_date must be in the future"
     assert error.method == "POST" and error.path == "/api/v1/posts"
     assert "invalid" in (error.hint or "")
-    assert (await client.list_posts())["pagination"]["total"] == 0
+    assert (await client.send(ops.list_posts()))["pagination"]["total"] == 0
 
 
 async def test_413_for_an_oversized_image(client: OpenTweetClient) -> None:
     big = tiny_png() + b"\x00" * (5 * 1024 * 1024)
     with pytest.raises(PayloadTooLarge) as caught:
-        await client.upload("big.png", big, "image/png")
+        await client.send(ops.upload_media("big.png", big, "image/png"))
     assert caught.value.status == 413 and "5 MB" in (caught.value.hint or "")
 
 
@@ -650,9 +674,9 @@ async def test_echoed_key_is_redacted_everywhere(
     async with make_client(sandbox) as client:
         with pytest.raises(kind) as caught:
             if method == "GET":
-                await client.me()
+                await client.send(ops.get_account())
             else:
-                await client.create_post({"text": "echo"})
+                await client.send(ops.create_post({"text": "echo"}))
     error: Any = caught.value
     assert len(sandbox.requests()) >= 1
     assert "[REDACTED]" in json.dumps(error.body)  # the key really was echoed, then blanked

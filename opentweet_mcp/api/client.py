@@ -13,14 +13,12 @@ import logging
 import re
 import time
 import weakref
-from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
 import httpx2
 
 from opentweet_mcp import __version__
-from opentweet_mcp.api import operations as ops
 from opentweet_mcp.api.errors import (
     BadResponse,
     OutcomeUnknown,
@@ -321,137 +319,6 @@ class OpenTweetClient:
         except ValueError:
             body = raw.decode("utf-8", errors="replace")[:_MAX_ERROR_TEXT]
         return redact(body, self._api_key)
-
-    # --- account -------------------------------------------------------------------------
-
-    async def me(self) -> dict[str, Any]:
-        return await self.send(ops.me())
-
-    async def accounts(self) -> dict[str, Any]:
-        return await self.send(ops.accounts())
-
-    # --- posts ---------------------------------------------------------------------------
-
-    async def create_post(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        return await self.send(ops.create_post(body))
-
-    async def list_posts(
-        self,
-        status: str | None = None,
-        page: int | None = None,
-        limit: int | None = None,
-        x_account_id: str | None = None,
-    ) -> dict[str, Any]:
-        return await self.send(ops.list_posts(status, page, limit, x_account_id))
-
-    async def get_post(self, id: str, x_account_id: str | None = None) -> dict[str, Any]:
-        return await self.send(ops.get_post(id, x_account_id))
-
-    async def update_post(self, id: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        return await self.send(ops.update_post(id, body))
-
-    async def delete_post(
-        self, id: str, delete_from_x: bool = True, x_account_id: str | None = None
-    ) -> dict[str, Any]:
-        return await self.send(ops.delete_post(id, delete_from_x, x_account_id))
-
-    async def schedule_post(self, id: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        return await self.send(ops.schedule_post(id, body))
-
-    async def publish_post(self, id: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        return await self.send(ops.publish_post(id, body))
-
-    async def batch_schedule(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        return await self.send(ops.batch_schedule(body))
-
-    # --- media ---------------------------------------------------------------------------
-
-    async def upload(
-        self,
-        filename: str,
-        content: bytes,
-        content_type: str,
-        x_account_id: str | None = None,
-    ) -> dict[str, Any]:
-        return await self.send(ops.upload(filename, content, content_type, x_account_id))
-
-    # --- evergreen -----------------------------------------------------------------------
-
-    async def get_evergreen_settings(self) -> dict[str, Any]:
-        return await self.send(ops.get_evergreen_settings())
-
-    async def update_evergreen_settings(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        return await self.send(ops.update_evergreen_settings(body))
-
-    async def list_evergreen_posts(
-        self,
-        page: int | None = None,
-        limit: int | None = None,
-        paused: bool | None = None,
-        x_account_id: str | None = None,
-    ) -> dict[str, Any]:
-        return await self.send(ops.list_evergreen_posts(page, limit, paused, x_account_id))
-
-    async def add_evergreen_post(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        return await self.send(ops.add_evergreen_post(body))
-
-    async def get_evergreen_post(self, id: str, x_account_id: str | None = None) -> dict[str, Any]:
-        return await self.send(ops.get_evergreen_post(id, x_account_id))
-
-    async def update_evergreen_post(self, id: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        return await self.send(ops.update_evergreen_post(id, body))
-
-    async def remove_evergreen_post(
-        self, id: str, x_account_id: str | None = None
-    ) -> dict[str, Any]:
-        return await self.send(ops.remove_evergreen_post(id, x_account_id))
-
-    async def evergreen_history(
-        self,
-        page: int | None = None,
-        limit: int | None = None,
-        source_id: str | None = None,
-        x_account_id: str | None = None,
-    ) -> dict[str, Any]:
-        return await self.send(ops.evergreen_history(page, limit, source_id, x_account_id))
-
-    # --- inspiration ---------------------------------------------------------------------
-
-    async def search_inspiration(
-        self,
-        q: str,
-        max_results: int | None = None,
-        sort_order: str | None = None,
-        lang: str | None = None,
-        has_media: bool | None = None,
-        min_likes: int | None = None,
-        min_retweets: int | None = None,
-        x_account_id: str | None = None,
-    ) -> dict[str, Any]:
-        return await self.send(
-            ops.search_inspiration(
-                q, max_results, sort_order, lang, has_media, min_likes, min_retweets, x_account_id
-            )
-        )
-
-    async def repurpose(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        return await self.send(ops.repurpose(body))
-
-    # --- analytics -----------------------------------------------------------------------
-
-    async def analytics_overview(self, x_account_id: str | None = None) -> dict[str, Any]:
-        return await self.send(ops.analytics_overview(x_account_id))
-
-    async def tweet_analytics(
-        self, period: int | str | None = None, x_account_id: str | None = None
-    ) -> dict[str, Any]:
-        return await self.send(ops.tweet_analytics(period, x_account_id))
-
-    async def best_times(self, x_account_id: str | None = None) -> dict[str, Any]:
-        return await self.send(ops.best_times(x_account_id))
-
-    async def analyze_best_times(self, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        return await self.send(ops.analyze_best_times(body))
 
 
 def _http_args(request: ApiRequest) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The upstream operations as plain request values: one builder per OpenTweet endpoint.
+"""The upstream operations as plain request values: one builder per OpenTweet endpoint, named
+after the tool that uses it, and `OpenTweetClient.send` the one way any of them is made.
 
 A request is data before it is traffic, so the confirmation gate can digest exactly what will
 be sent, the preview can describe it, and the client has one place that turns it into HTTP.
@@ -96,11 +97,11 @@ def _body(body: Mapping[str, Any]) -> dict[str, Any]:
 # --- account -------------------------------------------------------------------------------
 
 
-def me() -> ApiRequest:
+def get_account() -> ApiRequest:
     return ApiRequest("GET", "/api/v1/me")
 
 
-def accounts() -> ApiRequest:
+def list_accounts() -> ApiRequest:
     return ApiRequest("GET", "/api/v1/accounts")
 
 
@@ -157,14 +158,14 @@ def publish_post(id: str, body: Mapping[str, Any] | None = None) -> ApiRequest:
     )
 
 
-def batch_schedule(body: Mapping[str, Any]) -> ApiRequest:
+def batch_schedule_posts(body: Mapping[str, Any]) -> ApiRequest:
     return ApiRequest("POST", "/api/v1/posts/batch-schedule", json=_body(body))
 
 
 # --- media ---------------------------------------------------------------------------------
 
 
-def upload(
+def upload_media(
     filename: str,
     content: bytes,
     content_type: str,
@@ -202,7 +203,7 @@ def list_evergreen_posts(
     )
 
 
-def add_evergreen_post(body: Mapping[str, Any]) -> ApiRequest:
+def add_to_evergreen(body: Mapping[str, Any]) -> ApiRequest:
     return ApiRequest("POST", "/api/v1/evergreen/posts", json=_body(body))
 
 
@@ -216,7 +217,7 @@ def update_evergreen_post(id: str, body: Mapping[str, Any]) -> ApiRequest:
     return ApiRequest("PUT", f"/api/v1/evergreen/posts/{_segment(id)}", json=_body(body))
 
 
-def remove_evergreen_post(id: str, x_account_id: str | None = None) -> ApiRequest:
+def remove_from_evergreen(id: str, x_account_id: str | None = None) -> ApiRequest:
     return ApiRequest(
         "DELETE",
         f"/api/v1/evergreen/posts/{_segment(id)}",
@@ -224,7 +225,7 @@ def remove_evergreen_post(id: str, x_account_id: str | None = None) -> ApiReques
     )
 
 
-def evergreen_history(
+def get_evergreen_history(
     page: int | None = None,
     limit: int | None = None,
     source_id: str | None = None,
@@ -266,24 +267,26 @@ def search_inspiration(
     )
 
 
-def repurpose(body: Mapping[str, Any]) -> ApiRequest:
+def repurpose_tweet(body: Mapping[str, Any]) -> ApiRequest:
     return ApiRequest("POST", "/api/v1/inspiration/repurpose", json=_body(body))
 
 
 # --- analytics -----------------------------------------------------------------------------
 
 
-def analytics_overview(x_account_id: str | None = None) -> ApiRequest:
+def get_analytics_overview(x_account_id: str | None = None) -> ApiRequest:
     return ApiRequest("GET", "/api/v1/analytics/overview", params=query(x_account_id=x_account_id))
 
 
-def tweet_analytics(period: int | str | None = None, x_account_id: str | None = None) -> ApiRequest:
+def get_tweet_analytics(
+    period: int | str | None = None, x_account_id: str | None = None
+) -> ApiRequest:
     return ApiRequest(
         "GET", "/api/v1/analytics/tweets", params=query(period=period, x_account_id=x_account_id)
     )
 
 
-def best_times(x_account_id: str | None = None) -> ApiRequest:
+def get_best_times(x_account_id: str | None = None) -> ApiRequest:
     return ApiRequest(
         "GET", "/api/v1/analytics/best-times", params=query(x_account_id=x_account_id)
     )

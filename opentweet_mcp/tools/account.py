@@ -5,6 +5,7 @@ from typing import Any
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 
+from opentweet_mcp.api import operations as ops
 from opentweet_mcp.long_posts import reports_long_posts
 from opentweet_mcp.results import success
 from opentweet_mcp.services import services
@@ -33,7 +34,7 @@ def _object(value: Any) -> dict[str, Any]:
 async def get_account(ctx: Context) -> CallToolResult:
     """Check the connection first: plan, today's limits, connected X accounts."""
     caller = services(ctx).caller(ctx)
-    data = await caller.client.me()
+    data = await caller.client.send(ops.get_account())
     caller.facts.learn(data)
     sub = _object(data.get("subscription"))
     limits = _object(data.get("limits"))
@@ -61,7 +62,7 @@ async def get_account(ctx: Context) -> CallToolResult:
 async def list_accounts(ctx: Context) -> CallToolResult:
     """Connected X accounts and their ids (for x_account_id)."""
     caller = services(ctx).caller(ctx)
-    data = await caller.client.accounts()
+    data = await caller.client.send(ops.list_accounts())
     caller.facts.learn(data)
     accounts = data.get("accounts") or []
     summary = f"{len(accounts)} X account(s): " + "; ".join(_account_line(a) for a in accounts)

@@ -9,6 +9,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from opentweet_mcp.api import operations as ops
 from opentweet_mcp.api.errors import Forbidden
 from opentweet_mcp.results import success
 from opentweet_mcp.services import services
@@ -27,7 +28,9 @@ async def get_analytics_overview(
 ) -> CallToolResult:
     """Posting stats, streaks, trends, categories and recent activity."""
     caller = services(ctx).caller(ctx)
-    data = await caller.client.analytics_overview(x_account_id=caller.account(x_account_id))
+    data = await caller.client.send(
+        ops.get_analytics_overview(x_account_id=caller.account(x_account_id))
+    )
     stats = data.get("stats") or data.get("posting_stats") or data
     streaks = data.get("streaks") or {}
     summary = (
@@ -52,8 +55,8 @@ async def get_tweet_analytics(
     """Per-tweet engagement, top/worst performers, best hours (Advanced plan only)."""
     caller = services(ctx).caller(ctx)
     try:
-        data = await caller.client.tweet_analytics(
-            period=period, x_account_id=caller.account(x_account_id)
+        data = await caller.client.send(
+            ops.get_tweet_analytics(period=period, x_account_id=caller.account(x_account_id))
         )
     except Forbidden as exc:
         exc.hint = "Advanced plan required: tweet engagement analytics are not in this plan."
@@ -87,7 +90,7 @@ def _best_times_summary(data: dict[str, Any]) -> str:
 async def get_best_times(ctx: Context, x_account_id: AccountId | None = None) -> CallToolResult:
     """Best times to post; says whether engagement_weighted or frequency_only."""
     caller = services(ctx).caller(ctx)
-    data = await caller.client.best_times(x_account_id=caller.account(x_account_id))
+    data = await caller.client.send(ops.get_best_times(x_account_id=caller.account(x_account_id)))
     return success(_best_times_summary(data), data)
 
 
@@ -100,7 +103,9 @@ async def analyze_best_times(
     """Start a fresh engagement analysis of recent tweets (cooldown between runs)."""
     caller = services(ctx).caller(ctx)
     account = caller.account(x_account_id)
-    data = await caller.client.analyze_best_times({"x_account_id": account} if account else {})
+    data = await caller.client.send(
+        ops.analyze_best_times({"x_account_id": account} if account else {})
+    )
     profile = data.get("profile") or {}
     status = profile.get("status")
     if not wait or status != "analyzing":
@@ -111,7 +116,7 @@ async def analyze_best_times(
         polls += 1
         await ctx.report_progress(polls, None, "analyzing recent tweets")
         await anyio.sleep(POLL_INTERVAL_SECONDS)
-        times = await caller.client.best_times(x_account_id=account)
+        times = await caller.client.send(ops.get_best_times(x_account_id=account))
         current = (times.get("profile") or {}).get("status") or (
             "ready" if times.get("mode") == "engagement_weighted" else "analyzing"
         )

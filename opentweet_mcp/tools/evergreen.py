@@ -81,7 +81,7 @@ def _settings_summary(data: dict[str, Any]) -> str:
 @declare(TOOLS, "Get evergreen settings", read_only=True)
 async def get_evergreen_settings(ctx: Context) -> CallToolResult:
     """Evergreen queue settings, pool counts and plan limits (not on trial plans)."""
-    data = await services(ctx).caller(ctx).client.get_evergreen_settings()
+    data = await services(ctx).caller(ctx).client.send(ops.get_evergreen_settings())
     return success(_settings_summary(data), data)
 
 
@@ -104,7 +104,7 @@ async def update_evergreen_settings(
     )
     if not body:
         raise InvalidArguments("nothing to change: give at least one setting")
-    data = await services(ctx).caller(ctx).client.update_evergreen_settings(body)
+    data = await services(ctx).caller(ctx).client.send(ops.update_evergreen_settings(body))
     summary = "Updated. " + _settings_summary(data)
     settings = _inner(data, "settings")
     if posts_per_day and settings.get("posts_per_day") not in (None, posts_per_day):
@@ -122,8 +122,10 @@ async def list_evergreen_posts(
 ) -> CallToolResult:
     """List the evergreen pool with cooldowns, times posted and paused state."""
     caller = services(ctx).caller(ctx)
-    data = await caller.client.list_evergreen_posts(
-        page=page, limit=limit, paused=paused, x_account_id=caller.account(x_account_id)
+    data = await caller.client.send(
+        ops.list_evergreen_posts(
+            page=page, limit=limit, paused=paused, x_account_id=caller.account(x_account_id)
+        )
     )
     items = data.get("posts") or data.get("items") or data.get("data") or []
     lines = [f"{len(items)} evergreen post(s):", *[f"- {_pool_line(i)}" for i in items]]
@@ -165,13 +167,13 @@ async def add_to_evergreen(
             "x_account_id": account,
         }
     ) | platforms_field(None)
-    request = ops.add_evergreen_post(body)
+    request = ops.add_to_evergreen(body)
 
     async def read() -> Publication:
         if post_id is None:
             item = outgoing(body, EVERGREEN, cooldown_days=cooldown_days)
             return Publication("add a new post to the evergreen queue", (item,))
-        post = unwrap_post(await caller.client.get_post(post_id, x_account_id=account))
+        post = unwrap_post(await caller.client.send(ops.get_post(post_id, x_account_id=account)))
         if is_evergreen(post):
             raise StateRefused(f"post {post_id} is already in the evergreen queue")
         item = outgoing(
@@ -201,7 +203,9 @@ async def get_evergreen_post(
 ) -> CallToolResult:
     """One evergreen post with its last 5 published clones and their X urls."""
     caller = services(ctx).caller(ctx)
-    data = await caller.client.get_evergreen_post(id, x_account_id=caller.account(x_account_id))
+    data = await caller.client.send(
+        ops.get_evergreen_post(id, x_account_id=caller.account(x_account_id))
+    )
     post = _inner(data, "post")
     recent = data.get("recent_posts") or post.get("recent_posts") or []
     lines = [_pool_line(post), f"{len(recent)} recent clone(s):"]
@@ -223,7 +227,7 @@ async def update_evergreen_post(
     if not body:
         raise InvalidArguments("nothing to change: give cooldown_days or paused")
     body |= drop_none({"x_account_id": caller.account(x_account_id)})
-    data = await caller.client.update_evergreen_post(id, body)
+    data = await caller.client.send(ops.update_evergreen_post(id, body))
     post = _inner(data, "post")
     return success(f"Updated: {_pool_line(post)}", data)
 
@@ -234,7 +238,9 @@ async def remove_from_evergreen(
 ) -> CallToolResult:
     """Take a post out of the evergreen pool; it becomes a draft (not deleted)."""
     caller = services(ctx).caller(ctx)
-    data = await caller.client.remove_evergreen_post(id, x_account_id=caller.account(x_account_id))
+    data = await caller.client.send(
+        ops.remove_from_evergreen(id, x_account_id=caller.account(x_account_id))
+    )
     return success(
         f"Removed post {id} from the evergreen pool; it is a draft again (not deleted).", data
     )
@@ -250,8 +256,10 @@ async def get_evergreen_history(
 ) -> CallToolResult:
     """Clones the evergreen scheduler published, newest first; source_id narrows to one."""
     caller = services(ctx).caller(ctx)
-    data = await caller.client.evergreen_history(
-        page=page, limit=limit, source_id=source_id, x_account_id=caller.account(x_account_id)
+    data = await caller.client.send(
+        ops.get_evergreen_history(
+            page=page, limit=limit, source_id=source_id, x_account_id=caller.account(x_account_id)
+        )
     )
     items = data.get("history") or data.get("posts") or data.get("data") or []
     lines = [f"{len(items)} published clone(s):", *[f"- {describe_post(i)}" for i in items]]

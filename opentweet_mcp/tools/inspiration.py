@@ -101,15 +101,17 @@ async def search_inspiration(
     # min_likes/min_retweets are sent, and applied here too: the live API may leave them to
     # its clients, and a result below them is never shown.
     caller = services(ctx).caller(ctx)
-    data = await caller.client.search_inspiration(
-        q=q,
-        max_results=max_results,
-        sort_order=sort_order,
-        lang=lang,
-        has_media=has_media,
-        min_likes=min_likes,
-        min_retweets=min_retweets,
-        x_account_id=caller.account(x_account_id),
+    data = await caller.client.send(
+        ops.search_inspiration(
+            q=q,
+            max_results=max_results,
+            sort_order=sort_order,
+            lang=lang,
+            has_media=has_media,
+            min_likes=min_likes,
+            min_retweets=min_retweets,
+            x_account_id=caller.account(x_account_id),
+        )
     )
     tweets = data.get("data")
     tweets = tweets if isinstance(tweets, list) else []
@@ -159,7 +161,7 @@ async def repurpose_tweet(
             "x_account_id": caller.account(x_account_id),
         }
     )
-    request = ops.repurpose(body)
+    request = ops.repurpose_tweet(body)
 
     async def perform() -> CallToolResult:
         data = await caller.client.send(request)

@@ -17,6 +17,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from opentweet_mcp.api import operations as ops
 from opentweet_mcp.media_types import KINDS, MIB, VIDEO_LIMIT, sniff
 from opentweet_mcp.results import Out, success
 from opentweet_mcp.services import services
@@ -154,8 +155,10 @@ async def upload_media(
     upload_name = f"{Path(name).stem or 'media'}.{extension}"
     caller = svc.caller(ctx)
     await ctx.report_progress(0, len(content), f"uploading {upload_name}")
-    data: Any = await caller.client.upload(
-        upload_name, content, content_type, x_account_id=caller.account(x_account_id)
+    data: Any = await caller.client.send(
+        ops.upload_media(
+            upload_name, content, content_type, x_account_id=caller.account(x_account_id)
+        )
     )
     await ctx.report_progress(len(content), len(content), "uploaded")
     url = data.get("url") if isinstance(data, dict) else None

@@ -117,7 +117,7 @@ async def read_posts(
     found: dict[str, dict[str, Any]] = {}
     if len(post_ids) > 1:
         newest = min(LIST_PAGE, len(post_ids) + 10)
-        listed = await caller.client.list_posts(limit=newest, x_account_id=account)
+        listed = await caller.client.send(ops.list_posts(limit=newest, x_account_id=account))
         for item in listed.get("posts") or []:
             if isinstance(item, dict) and all(field in item for field in _PREVIEW_FIELDS):
                 post = unwrap_post(item)
@@ -293,8 +293,10 @@ async def list_posts(
 ) -> CallToolResult:
     """List posts, newest first, optionally by status (evergreen = pool sources)."""
     caller = services(ctx).caller(ctx)
-    data = await caller.client.list_posts(
-        status=status, page=page, limit=limit, x_account_id=caller.account(x_account_id)
+    data = await caller.client.send(
+        ops.list_posts(
+            status=status, page=page, limit=limit, x_account_id=caller.account(x_account_id)
+        )
     )
     posts = data.get("posts") or []
     pagination = data.get("pagination") or {}
@@ -312,7 +314,7 @@ async def get_post(
 ) -> CallToolResult:
     """Read one post: text, status, dates, X url once posted."""
     caller = services(ctx).caller(ctx)
-    data = await caller.client.get_post(id, x_account_id=caller.account(x_account_id))
+    data = await caller.client.send(ops.get_post(id, x_account_id=caller.account(x_account_id)))
     return success(describe_post(unwrap_post(data)), data)
 
 
@@ -480,7 +482,7 @@ async def batch_schedule_posts(
         {"community_id": community_id, "share_with_followers": share_with_followers}
     ) | platforms_field(platforms)
     body = {"schedules": [s.model_dump() for s in schedules]} | shared
-    request = ops.batch_schedule(body | drop_none({"x_account_id": account}))
+    request = ops.batch_schedule_posts(body | drop_none({"x_account_id": account}))
 
     async def read() -> Publication:
         posts = await read_posts(caller, ids, account)

@@ -16,6 +16,7 @@ import anyio
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 
+from opentweet_mcp.api import operations as ops
 from opentweet_mcp.api.errors import OpenTweetError, OutcomeUnknown
 from opentweet_mcp.api.shapes import PublishState, publish_state, unwrap_post
 from opentweet_mcp.caller import Caller
@@ -28,7 +29,7 @@ NEVER_BEGAN = ("draft", "failed")  # statuses that show a publish is not under w
 
 
 async def read_post(caller: Caller, post_id: str, account: str | None) -> dict[str, Any]:
-    return unwrap_post(await caller.client.get_post(post_id, x_account_id=account))
+    return unwrap_post(await caller.client.send(ops.get_post(post_id, x_account_id=account)))
 
 
 async def settle(
