@@ -17,14 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opentweet_mcp import __version__
-from opentweet_mcp.config import (
-    CONFIRM_MODES,
-    TOOLSET_NAMES,
-    ConfigError,
-    FlagValues,
-    Settings,
-    load_settings,
-)
+from opentweet_mcp.config import ConfigError, FlagValues, Settings, load_settings
+from opentweet_mcp.options import OPTIONS, environment_help
 
 if TYPE_CHECKING:
     from opentweet_mcp.sandbox.runner import SandboxServer
@@ -37,102 +31,27 @@ EXAMPLES = """examples:
   opentweet-mcp sandbox --port 8765                 the API simulator alone, for curl
   opentweet-mcp approvals                           what waits for your approval
 """
-ENVIRONMENT = """environment:
-  OPENTWEET_API_KEY              your OpenTweet API key (not needed with --sandbox)
-  OPENTWEET_BASE_URL             --base-url
-  OPENTWEET_X_ACCOUNT_ID         --x-account-id
-  OPENTWEET_MCP_TOOLSETS         --toolsets
-  OPENTWEET_MCP_TOOLS / _EXCLUDE_TOOLS   --tools / --exclude-tools
-  OPENTWEET_MCP_READ_ONLY        --read-only (1/true/yes/on, 0/false/no/off)
-  OPENTWEET_LONG_POSTS           --long-posts: tweets up to 25,000 characters (X Premium)
-  OPENTWEET_MCP_DAILY_PUBLISH_LIMIT      --daily-publish-limit
-  OPENTWEET_MCP_CONFIRM          --confirm: auto (a person when the client offers a way, else
-                                 tokens), person (always a person: the approval card, a form, a
-                                 page, or `opentweet-mcp approvals`), elicit (forms and pages
-                                 only), token
-  OPENTWEET_MCP_APPROVAL_WAIT    seconds a call waits for a person's answer (default 60)
-  OPENTWEET_MCP_PUBLIC_URL       where people reach an HTTP deployment's approval pages
-  OPENTWEET_MCP_SECRET           signs confirmation tokens (share it between replicas)
-  OPENTWEET_MCP_MEDIA_DIRS       --media-dir (":"-separated)
-  OPENTWEET_TIMEOUT              --timeout
-  OPENTWEET_RATE_PER_MINUTE      --rate-per-minute (your plan's rate: Pro 60, Advanced 300)
-  OPENTWEET_MCP_AUTH_TOKEN       bearer token for HTTP (required off loopback; 32+ characters)
-  OPENTWEET_MCP_WORKERS          --workers
-  OPENTWEET_MCP_REDIS_URL        shared state for several replicas
-  OPENTWEET_MCP_STATELESS, _ALLOWED_HOSTS, _ALLOWED_ORIGINS, _LOG_LEVEL
-"""
 COMMANDS = ("serve", "sandbox", "tools", "call", "approvals")
 APPROVAL_ACTIONS = ("review", "list", "show", "approve", "decline", "open")
 
 
 def _server_flags(parser: argparse.ArgumentParser) -> None:
-    add = parser.add_argument
-    add("--base-url", help="OpenTweet API root (env OPENTWEET_BASE_URL; default opentweet.io)")
-    add("--x-account-id", help="default X account for calls that name none")
-    add(
-        "--toolsets", help=f"comma list of toolsets: {','.join(TOOLSET_NAMES)} or all (default all)"
-    )
-    add("--tools", help="comma list of extra tool names to expose")
-    add("--exclude-tools", help="comma list of tool names to hide")
-    add("--read-only", action="store_true", default=None, help="expose only read-only tools")
-    add(
-        "--long-posts",
-        action="store_true",
-        default=None,
-        help="the accounts have X Premium: tweets up to 25,000 weighted characters, not 280",
-    )
-    add("--daily-publish-limit", type=int, help="cap on tweets published per UTC day")
-    add(
-        "--confirm",
-        choices=CONFIRM_MODES,
-        help="how gated calls are approved (default auto)",
-    )
-    add("--media-dir", action="append", dest="media_dirs", help="folder upload_media may read")
-    add("--timeout", type=float, help="seconds per upstream request (default 30)")
-    add("--rate-per-minute", type=int, help="upstream requests a minute per key (default 60)")
-    add("--transport", choices=("stdio", "sse", "http"), help="MCP transport (default stdio)")
-    add("--host", help="bind address for sse/http (default 127.0.0.1)")
-    add("--port", type=int, help="port for sse/http (default 8000)")
-    add("--stateless", action="store_true", default=None, help="stateless streamable HTTP")
-    add("--workers", type=int, help="processes serving --transport http --stateless (default 1)")
-    add("--allowed-host", action="append", dest="allowed_hosts", help="extra Host to accept")
-    add("--allowed-origin", action="append", dest="allowed_origins", help="Origin to accept")
-    add("--log-level", choices=("debug", "info", "warning", "error"), help="stderr log level")
-    add(
-        "--sandbox",
-        nargs="?",
-        const=":memory:",
-        default=None,
-        metavar="DB_PATH",
-        help="run against the embedded sandbox instead of opentweet.io (optional SQLite file)",
-    )
+    """The flags of every setting that has one (options.py)."""
+    for option in OPTIONS:
+        if option.flag is None:
+            continue
+        env = f"; env {option.env}" if option.env else ""
+        parser.add_argument(
+            option.flag,
+            dest=option.name,
+            help=f"{option.help} (default {option.default}{env})",
+            **option.argparse,
+        )
 
 
 def _flags(args: argparse.Namespace) -> FlagValues:
-    return FlagValues(
-        base_url=args.base_url,
-        x_account_id=args.x_account_id,
-        toolsets=args.toolsets,
-        tools=args.tools,
-        exclude_tools=args.exclude_tools,
-        read_only=args.read_only,
-        long_posts=args.long_posts,
-        daily_publish_limit=args.daily_publish_limit,
-        confirm=args.confirm,
-        media_dirs=args.media_dirs,
-        timeout=args.timeout,
-        rate_per_minute=args.rate_per_minute,
-        transport=args.transport,
-        host=args.host,
-        port=args.port,
-        stateless=args.stateless,
-        workers=args.workers,
-        allowed_hosts=args.allowed_hosts,
-        allowed_origins=args.allowed_origins,
-        sandbox=args.sandbox is not None,
-        sandbox_db=args.sandbox,
-        log_level=args.log_level,
-    )
+    given = {o.name: getattr(args, o.name) for o in OPTIONS if o.flag and o.name != "sandbox"}
+    return FlagValues(**given, sandbox=args.sandbox is not None, sandbox_db=args.sandbox)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -151,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
         help="run the MCP server (the default command)",
         description="Run the MCP server. Every flag also has an environment variable; "
         "the flag wins.",
-        epilog=ENVIRONMENT,
+        epilog=environment_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _server_flags(serve)

@@ -18,6 +18,7 @@ from typing import Literal, get_args
 from urllib.parse import urlsplit
 
 from opentweet_mcp.addresses import canonical_host
+from opentweet_mcp.options import CONFIRM_CHOICES, env_name
 
 TOOLSET_NAMES: tuple[str, ...] = (
     "account",
@@ -31,6 +32,7 @@ TOOLSET_NAMES: tuple[str, ...] = (
 
 ConfirmMode = Literal["auto", "person", "elicit", "token"]
 CONFIRM_MODES: tuple[str, ...] = get_args(ConfirmMode)
+assert CONFIRM_MODES == CONFIRM_CHOICES  # the flag's choices are the type's values
 Transport = Literal["stdio", "sse", "http"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
@@ -226,7 +228,7 @@ def load_settings(flags: FlagValues, env: Mapping[str, str] | None = None) -> Se
     """Merge flags over environment variables and validate the result (raises ConfigError)."""
     env = os.environ if env is None else env
 
-    toolsets = parse_csv(_pick(flags.toolsets, env, "OPENTWEET_MCP_TOOLSETS")) or ("all",)
+    toolsets = parse_csv(_pick(flags.toolsets, env, env_name("toolsets"))) or ("all",)
     if "all" in toolsets:
         toolsets = TOOLSET_NAMES
     unknown = [name for name in toolsets if name not in TOOLSET_NAMES]
@@ -236,16 +238,16 @@ def load_settings(flags: FlagValues, env: Mapping[str, str] | None = None) -> Se
         )
 
     read_only = bool(flags.read_only)
-    read_only_env = env.get("OPENTWEET_MCP_READ_ONLY")
+    read_only_env = env.get(env_name("read_only"))
     if not read_only and read_only_env:
-        read_only = parse_bool("OPENTWEET_MCP_READ_ONLY", read_only_env)
+        read_only = parse_bool(env_name("read_only"), read_only_env)
 
     long_posts = bool(flags.long_posts)
-    long_posts_env = env.get("OPENTWEET_LONG_POSTS")
+    long_posts_env = env.get(env_name("long_posts"))
     if not long_posts and long_posts_env:
-        long_posts = parse_bool("OPENTWEET_LONG_POSTS", long_posts_env)
+        long_posts = parse_bool(env_name("long_posts"), long_posts_env)
 
-    limit_raw = _pick(flags.daily_publish_limit, env, "OPENTWEET_MCP_DAILY_PUBLISH_LIMIT")
+    limit_raw = _pick(flags.daily_publish_limit, env, env_name("daily_publish_limit"))
     daily_limit: int | None = None
     if limit_raw is not None:
         try:
@@ -257,20 +259,20 @@ def load_settings(flags: FlagValues, env: Mapping[str, str] | None = None) -> Se
         if daily_limit < 0:
             raise ConfigError("daily publish limit must be 0 or more")
 
-    confirm = _pick(flags.confirm, env, "OPENTWEET_MCP_CONFIRM") or "auto"
+    confirm = _pick(flags.confirm, env, env_name("confirm")) or "auto"
     if confirm not in CONFIRM_MODES:
         raise ConfigError(f"confirm mode must be auto, person, elicit or token, got {confirm!r}")
 
-    wait_raw = env.get("OPENTWEET_MCP_APPROVAL_WAIT") or "60"
+    wait_raw = env.get(env_name("approval_wait")) or "60"
     try:
         approval_wait = float(wait_raw)
     except ValueError:
         raise ConfigError(f"approval wait must be a number of seconds, got {wait_raw!r}") from None
     if not 0 <= approval_wait <= 600:
         raise ConfigError("approval wait must be between 0 and 600 seconds")
-    public_url = env.get("OPENTWEET_MCP_PUBLIC_URL") or None
+    public_url = env.get(env_name("public_url")) or None
 
-    timeout_raw = _pick(flags.timeout, env, "OPENTWEET_TIMEOUT") or "30"
+    timeout_raw = _pick(flags.timeout, env, env_name("timeout")) or "30"
     try:
         timeout = float(timeout_raw)
     except ValueError:
@@ -278,7 +280,7 @@ def load_settings(flags: FlagValues, env: Mapping[str, str] | None = None) -> Se
     if not 0 < timeout <= 600:
         raise ConfigError("timeout must be between 0 and 600 seconds")
 
-    rate_raw = _pick(flags.rate_per_minute, env, "OPENTWEET_RATE_PER_MINUTE") or "60"
+    rate_raw = _pick(flags.rate_per_minute, env, env_name("rate_per_minute")) or "60"
     try:
         rate_per_minute = int(rate_raw)
     except ValueError:
@@ -289,7 +291,7 @@ def load_settings(flags: FlagValues, env: Mapping[str, str] | None = None) -> Se
     if flags.media_dirs:
         media_raw: list[str] = list(flags.media_dirs)
     else:
-        media_raw = [p for p in env.get("OPENTWEET_MCP_MEDIA_DIRS", "").split(os.pathsep) if p]
+        media_raw = [p for p in env.get(env_name("media_dirs"), "").split(os.pathsep) if p]
     media_dirs: list[Path] = []
     for raw in media_raw:
         path = Path(raw).expanduser()
@@ -302,23 +304,23 @@ def load_settings(flags: FlagValues, env: Mapping[str, str] | None = None) -> Se
         raise ConfigError(f"transport must be stdio, sse or http, got {transport!r}")
     host = flags.host or "127.0.0.1"
     port = flags.port if flags.port is not None else 8000
-    auth_token = env.get("OPENTWEET_MCP_AUTH_TOKEN") or None
+    auth_token = env.get(env_name("auth_token")) or None
     if transport != "stdio" and not is_loopback(host) and not auth_token:
         raise ConfigError(
-            f"refusing to bind {host} without OPENTWEET_MCP_AUTH_TOKEN: "
+            f"refusing to bind {host} without {env_name('auth_token')}: "
             "a non-loopback bind needs a bearer token"
         )
     if transport != "stdio" and auth_token and len(auth_token) < MIN_AUTH_TOKEN:
         raise ConfigError(
-            f"OPENTWEET_MCP_AUTH_TOKEN is {len(auth_token)} characters; a bearer token must have "
+            f"{env_name('auth_token')} is {len(auth_token)} characters; a bearer token must have "
             f'at least {MIN_AUTH_TOKEN} (make one: python -c "import secrets; '
             'print(secrets.token_urlsafe(32))")'
         )
 
     stateless = bool(flags.stateless)
-    if not stateless and env.get("OPENTWEET_MCP_STATELESS"):
-        stateless = parse_bool("OPENTWEET_MCP_STATELESS", env["OPENTWEET_MCP_STATELESS"])
-    workers_raw = _pick(flags.workers, env, "OPENTWEET_MCP_WORKERS") or "1"
+    if not stateless and env.get(env_name("stateless")):
+        stateless = parse_bool(env_name("stateless"), env[env_name("stateless")])
+    workers_raw = _pick(flags.workers, env, env_name("workers")) or "1"
     try:
         workers = int(workers_raw)
     except ValueError:
@@ -330,25 +332,25 @@ def load_settings(flags: FlagValues, env: Mapping[str, str] | None = None) -> Se
             "--workers needs --transport http --stateless: a session lives in one process, so "
             "a stateful deployment of several processes needs sticky sessions (see README)"
         )
-    allowed_hosts = tuple(flags.allowed_hosts or parse_csv(env.get("OPENTWEET_MCP_ALLOWED_HOSTS")))
+    allowed_hosts = tuple(flags.allowed_hosts or parse_csv(env.get(env_name("allowed_hosts"))))
     allowed_origins = tuple(
-        flags.allowed_origins or parse_csv(env.get("OPENTWEET_MCP_ALLOWED_ORIGINS"))
+        flags.allowed_origins or parse_csv(env.get(env_name("allowed_origins")))
     )
 
-    api_key = env.get("OPENTWEET_API_KEY") or None
+    api_key = env.get(env_name("api_key")) or None
     if not flags.sandbox and not api_key and transport == "stdio":
         raise ConfigError(
-            "OPENTWEET_API_KEY is not set: set it to your OpenTweet API key, "
+            f"{env_name('api_key')} is not set: set it to your OpenTweet API key, "
             "or run with --sandbox to try the server without an account"
         )
 
-    secret_raw = env.get("OPENTWEET_MCP_SECRET") or None
+    secret_raw = env.get(env_name("secret")) or None
     if secret_raw is None and workers > 1:  # the workers must agree on tokens and sealed state
         secret_raw = secrets.token_urlsafe(32)
-    x_account_id = _pick(flags.x_account_id, env, "OPENTWEET_X_ACCOUNT_ID")
-    base_url = _pick(flags.base_url, env, "OPENTWEET_BASE_URL") or DEFAULT_BASE_URL  # see Settings
+    x_account_id = _pick(flags.x_account_id, env, env_name("x_account_id"))
+    base_url = _pick(flags.base_url, env, env_name("base_url")) or DEFAULT_BASE_URL  # see Settings
 
-    log_level = (flags.log_level or env.get("OPENTWEET_MCP_LOG_LEVEL") or "WARNING").upper()
+    log_level = (flags.log_level or env.get(env_name("log_level")) or "WARNING").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"log level must be debug, info, warning or error, got {log_level!r}")
 
@@ -357,8 +359,8 @@ def load_settings(flags: FlagValues, env: Mapping[str, str] | None = None) -> Se
         base_url=base_url,
         x_account_id=x_account_id,
         toolsets=toolsets,
-        tools=parse_csv(_pick(flags.tools, env, "OPENTWEET_MCP_TOOLS")),
-        exclude_tools=parse_csv(_pick(flags.exclude_tools, env, "OPENTWEET_MCP_EXCLUDE_TOOLS")),
+        tools=parse_csv(_pick(flags.tools, env, env_name("tools"))),
+        exclude_tools=parse_csv(_pick(flags.exclude_tools, env, env_name("exclude_tools"))),
         read_only=read_only,
         long_posts=long_posts,
         daily_publish_limit=daily_limit,
@@ -371,7 +373,7 @@ def load_settings(flags: FlagValues, env: Mapping[str, str] | None = None) -> Se
         host=host,
         port=port,
         auth_token=auth_token,
-        redis_url=env.get("OPENTWEET_MCP_REDIS_URL") or None,
+        redis_url=env.get(env_name("redis_url")) or None,
         stateless=stateless,
         workers=workers,
         allowed_hosts=allowed_hosts,

@@ -152,3 +152,25 @@ def test_addresses_have_one_spelling(spelling: str) -> None:
 def test_what_is_not_a_plain_root_is_refused(bad: str) -> None:
     with pytest.raises(ConfigError):
         api_root(bad)
+
+
+def test_every_setting_is_declared_once_and_the_readme_says_the_same() -> None:
+    """options.py drives the flags, --help and the environment's names; the README's table
+    is what it says."""
+    import dataclasses
+    import inspect
+    from pathlib import Path
+
+    from opentweet_mcp import config
+    from opentweet_mcp.config import Settings
+    from opentweet_mcp.options import OPTIONS, readme_table
+
+    names = {option.name for option in OPTIONS}
+    settings_fields = {f.name for f in dataclasses.fields(Settings)}
+    assert names <= settings_fields | {"sandbox"}
+    flagged = {o.name for o in OPTIONS if o.flag} | {"sandbox_db"}
+    assert {f.name for f in dataclasses.fields(FlagValues)} == flagged
+    # no environment variable is spelled out in load_settings: each comes from the table
+    assert '"OPENTWEET_' not in inspect.getsource(config.load_settings)
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    assert readme_table() in readme, "README's configuration table: paste options.readme_table()"
