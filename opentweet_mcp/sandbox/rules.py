@@ -1,4 +1,4 @@
-"""Plans and their limits, chosen by the key's prefix (SPEC §8), and the shared validation
+"""Plans and their limits, chosen by the key's prefix (docs/sandbox.md), and the shared validation
 rules of the simulated API. Where the upstream guide gives a number it is used as is."""
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from opentweet_mcp.text.weighted import V3, parse_tweet
 
 
 @dataclass(frozen=True)
-class Plan:
+class Subscription:
+    """An OpenTweet plan and its limits (a plan of the API, not a `guard.plan.Plan`)."""
+
     name: str
     has_access: bool
     accounts: int
@@ -26,12 +28,12 @@ class Plan:
     tweet_analytics: bool
 
 
-PLANS: dict[str, Plan] = {
-    "trial": Plan("trial", True, 1, 60, 1000, 10, 2, 0, 0, 2, 5, False),
-    "pro": Plan("pro", True, 1, 60, 1000, 100, 10, 10, 2, 50, 50, False),
-    "advanced": Plan("advanced", True, 3, 300, 10000, 500, 50, 999, 10, 200, 200, True),
-    "agency": Plan("agency", True, 10, 600, 20000, 1000, 100, 999, 10, 500, 500, True),
-    "none": Plan("none", False, 1, 60, 1000, 0, 0, 0, 0, 0, 0, False),
+PLANS: dict[str, Subscription] = {
+    "trial": Subscription("trial", True, 1, 60, 1000, 10, 2, 0, 0, 2, 5, False),
+    "pro": Subscription("pro", True, 1, 60, 1000, 100, 10, 10, 2, 50, 50, False),
+    "advanced": Subscription("advanced", True, 3, 300, 10000, 500, 50, 999, 10, 200, 200, True),
+    "agency": Subscription("agency", True, 10, 600, 20000, 1000, 100, 999, 10, 500, 500, True),
+    "none": Subscription("none", False, 1, 60, 1000, 0, 0, 0, 0, 0, 0, False),
 }
 PLAN_WORDS = {
     "trial": "trial",
@@ -47,7 +49,7 @@ TRAITS = ("premium", "crosspost")
 CROSS_POST = ["bluesky", "linkedin"]
 
 
-def key_traits(key: str) -> tuple[Plan, frozenset[str]]:
+def key_traits(key: str) -> tuple[Subscription, frozenset[str]]:
     """The plan and traits the key's leading words name, in any order (`advanced_premium_…`);
     the plan is Pro when no word names one. The words end at the first that is neither."""
     plan = "pro"
@@ -67,8 +69,6 @@ MAX_TWEET = 280
 MAX_LONG_TWEET = 25_000  # an account with X Premium
 PLATFORMS = ("x", "bluesky", "linkedin")
 MAX_IMAGES = 4
-IMAGE_LIMIT = 5 * 1024 * 1024
-VIDEO_LIMIT = 20 * 1024 * 1024
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v")
 _URL = re.compile(r"(?i)\bhttps?://\S+|\bwww\.\S+")
 _HHMM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
