@@ -20,6 +20,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, InputRequiredResult, ListToolsResult, PaginatedRequestParams
 
 from opentweet_mcp import __version__
+from opentweet_mcp.api.retry import RetryPolicy
 from opentweet_mcp.config import ConfigError, Settings
 from opentweet_mcp.guard.confirm import Guard
 from opentweet_mcp.guard.ledger import Ledger, MemoryLedger
@@ -152,12 +153,14 @@ def open_ledger(settings: Settings) -> Ledger:
     return MemoryLedger()
 
 
-def build_server(settings: Settings) -> OpenTweetServer:
+def build_server(settings: Settings, *, retry: RetryPolicy | None = None) -> OpenTweetServer:
+    """The server for `settings`; `retry` replaces the upstream retry policy (tests)."""
+
     @asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[Services]:
         ledger = open_ledger(settings)
         tokens = ConfirmationTokens.from_secret(settings.secret, scope=ledger.identity)
-        services = Services(settings, Guard(settings, tokens, ledger))
+        services = Services(settings, Guard(settings, tokens, ledger), retry=retry)
         server.state["services"] = services
         try:
             yield services

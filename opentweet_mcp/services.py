@@ -11,7 +11,7 @@ import httpx2
 from mcp.server.mcpserver import Context
 
 from opentweet_mcp.api.client import OpenTweetClient, shared_http
-from opentweet_mcp.api.retry import SharedRateLimiter
+from opentweet_mcp.api.retry import RetryPolicy, SharedRateLimiter
 from opentweet_mcp.caller import Caller, key_digest
 from opentweet_mcp.config import Settings, api_root, is_wildcard
 from opentweet_mcp.guard.confirm import Guard
@@ -30,6 +30,7 @@ class Services:
 
     settings: Settings
     guard: Guard
+    retry: RetryPolicy | None = None  # the clients' retry policy (tests make it fast)
     _pages: PageListener | None = None
     _http: httpx2.AsyncClient | None = None
     _callers: PerKey[Caller] = field(init=False)
@@ -76,6 +77,7 @@ class Services:
                 else None
             ),
             http=self._http,
+            retry=self.retry,
         )
         return Caller(client, digest, settings.x_account_id, AccountFacts(), settings.long_posts)
 

@@ -13,7 +13,6 @@ from mcp import Client
 from mcp.client.extension import ClientExtension
 from mcp.types import CallToolResult
 
-from opentweet_mcp.api.client import OpenTweetClient
 from opentweet_mcp.api.retry import RetryPolicy
 from opentweet_mcp.config import Settings
 from opentweet_mcp.server import OpenTweetServer, build_server
@@ -43,9 +42,13 @@ async def session(
     mode: str = "legacy",
     *,
     client_options: dict[str, Any] | None = None,
+    retry: RetryPolicy | None = None,
     **overrides: Any,
 ) -> AsyncIterator[Client]:
-    async with served(base_url, mode, client_options=client_options, **overrides) as (client, _):
+    async with served(base_url, mode, client_options=client_options, retry=retry, **overrides) as (
+        client,
+        _,
+    ):
         yield client
 
 
@@ -55,10 +58,11 @@ async def served(
     mode: str = "legacy",
     *,
     client_options: dict[str, Any] | None = None,
+    retry: RetryPolicy | None = None,
     **overrides: Any,
 ) -> AsyncIterator[tuple[Client, OpenTweetServer]]:
     """A client session and the server it talks to (for what a person does beside it)."""
-    server = build_server(settings_for(base_url, **overrides))
+    server = build_server(settings_for(base_url, **overrides), retry=retry)
     async with Client(server, mode=mode, **(client_options or {})) as client:  # type: ignore[arg-type]
         yield client, server
 
@@ -103,11 +107,7 @@ def writes(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in requests if r["method"] != "GET"]
 
 
-class FastClient(OpenTweetClient):
-    """The real client with millisecond backoff and no practical client-side rate limit, for
-    suites that make hundreds of calls (patch it over `opentweet_mcp.services.OpenTweetClient`)."""
-
-    def __init__(self, api_key: str, **kwargs: Any) -> None:
-        kwargs["rate_per_minute"] = 100_000
-        kwargs["retry"] = RetryPolicy(base_delay=0.01, max_delay=0.05)
-        super().__init__(api_key, **kwargs)
+# For suites that make hundreds of calls: millisecond backoff, and no practical client-side
+# rate limit (pass both to `session`: `retry=FAST_RETRY, rate_per_minute=UNLIMITED`).
+FAST_RETRY = RetryPolicy(base_delay=0.01, max_delay=0.05)
+UNLIMITED = 10**9

@@ -22,12 +22,12 @@ from typing import Any
 
 import pytest
 
-import opentweet_mcp.services
 from opentweet_mcp.server import selected_tools
 from tests.harness import (
+    FAST_RETRY,
     PNG,
     PRO_KEY,
-    FastClient,
+    UNLIMITED,
     confirmed,
     data,
     future,
@@ -52,11 +52,6 @@ FAULTS: dict[str, dict[str, Any]] = {
 RETRIED = {"429", "502", "503", "reset_before", "reset_after", "slow"}  # for GET/PUT/DELETE
 TRANSPORT = {"reset_before", "reset_after", "slow"}
 UNREADABLE = {"empty", "malformed", "wrong_shape"}
-
-
-@pytest.fixture(autouse=True)
-def fast_client(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(opentweet_mcp.services, "OpenTweetClient", FastClient)
 
 
 # --- what each tool needs, and which request of it the fault hits ---------------------------
@@ -247,7 +242,13 @@ def settled(sandbox: Any, method: str, path: str) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("name", CASES)
 async def test_fault(sandbox: Any, name: str, fault: str) -> None:
     case = CASES[name]
-    async with session(sandbox.base_url, timeout=TIMEOUT, api_key=case.api_key) as client:
+    async with session(
+        sandbox.base_url,
+        timeout=TIMEOUT,
+        api_key=case.api_key,
+        retry=FAST_RETRY,
+        rate_per_minute=UNLIMITED,
+    ) as client:
         result, path = await run(client, sandbox, case, FAULTS[fault])
         said = text(result)
         made = settled(sandbox, case.method, path)

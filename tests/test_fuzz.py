@@ -31,9 +31,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mcp import Client
 
-import opentweet_mcp.services
 from opentweet_mcp.sandbox.runner import SandboxServer
-from tests.harness import PNG, FastClient, confirmed, data, future, session, text
+from tests.harness import (
+    FAST_RETRY,
+    PNG,
+    UNLIMITED,
+    confirmed,
+    data,
+    future,
+    session,
+    text,
+)
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
 DEADLINE = 30.0  # seconds a single call may take before it counts as a hang
@@ -158,12 +166,12 @@ def fuzz(sandbox_server: SandboxServer) -> Iterator[Fuzz]:
     state = sandbox_server.sandbox
     state.reset()
     state.configure(rate_per_minute=10**9)
-    patch = pytest.MonkeyPatch()
-    patch.setattr(opentweet_mcp.services, "OpenTweetClient", FastClient)
     try:
         with (
             start_blocking_portal() as portal,
-            portal.wrap_async_context_manager(session(sandbox_server.base_url)) as client,
+            portal.wrap_async_context_manager(
+                session(sandbox_server.base_url, retry=FAST_RETRY, rate_per_minute=UNLIMITED)
+            ) as client,
         ):
             ids = [seed_post(portal, client, f"Seed draft {n}") for n in range(2)]
             seed = {"text": "Seed evergreen"}
@@ -173,7 +181,6 @@ def fuzz(sandbox_server: SandboxServer) -> Iterator[Fuzz]:
             tools = {tool.name: tool for tool in listed.tools}
             yield Fuzz(portal, client, sandbox_server, tools, ids)
     finally:
-        patch.undo()
         state.reset()
 
 
