@@ -180,12 +180,15 @@ def check_idempotency_key(value: str) -> str:
     return value
 
 
-# What ids (24-hex ObjectIds), dates and media URLs are is said once, in the server
-# instructions, rather than in every parameter that takes one: tools/list is paid for in the
-# model's context on every turn. The validators still check each value before any request.
+# tools/list is paid for in the model's context on every turn, so a parameter's description is
+# a few words, and only where its name does not say it (tdqs scores the rest): what ids, dates
+# and media URLs look like is said once, in the server instructions. The validators still check
+# each value before any request.
 PostId = Annotated[str, AfterValidator(check_object_id)]
 TweetText = Annotated[str, AfterValidator(check_tweet)]
-FutureDate = Annotated[str, AfterValidator(parse_future_date)]
+FutureDate = Annotated[
+    str, AfterValidator(parse_future_date), Field(description="ISO 8601, future")
+]
 MediaUrls = Annotated[list[str], AfterValidator(check_media_urls)]
 
 
@@ -213,20 +216,29 @@ def check_token_length(value: str) -> str:
     return value
 
 
-# These three are explained once in the server instructions rather than in every tool's
-# schema, and checked by validators that add nothing to the schema.
-AccountId = Annotated[str, AfterValidator(check_account_id)]
+# Checked by validators that add nothing to the schema but their description.
+AccountId = Annotated[
+    str, AfterValidator(check_account_id), Field(description="From list_accounts")
+]
 CommunityId = Annotated[str, AfterValidator(check_community_id)]
 RetweetOffset = Annotated[int, Field(ge=1, le=10080)]
 Page = Annotated[int, Field(ge=1)]
 Limit = Annotated[int, Field(ge=1, le=100)]
 CooldownDays = Annotated[int, Field(ge=1, le=90)]
-IdempotencyKey = Annotated[str, AfterValidator(check_idempotency_key)]
-ApprovalId = Annotated[str, AfterValidator(check_approval_id)]
-ConfirmationToken = Annotated[str, AfterValidator(check_token_length)]
+IdempotencyKey = Annotated[
+    str, AfterValidator(check_idempotency_key), Field(description="Retry key")
+]
+ApprovalId = Annotated[
+    str, AfterValidator(check_approval_id), Field(description="Pending approval")
+]
+ConfirmationToken = Annotated[
+    str, AfterValidator(check_token_length), Field(description="From the preview")
+]
 # The networks a publish goes to: sent as ["x"] when not given, since a request that names none
 # follows the account's cross-post setting and may reach other networks too.
-Platforms = Annotated[list[Platform], AfterValidator(check_platforms)]
+Platforms = Annotated[
+    list[Platform], AfterValidator(check_platforms), Field(description="Default x only")
+]
 
 
 def check_thread(

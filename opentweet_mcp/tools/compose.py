@@ -18,7 +18,7 @@ from opentweet_mcp.validate import InvalidArguments, check_media_urls
 TOOLS: list[ToolSpec] = []
 
 # Default: the account's own limit (280, or 25,000 with long posts), said in the result.
-MaxLength = Annotated[int, Field(ge=10, le=LONG)]
+MaxLength = Annotated[int, Field(ge=10, le=LONG, description="Default: the account's")]
 
 
 class CheckOut(Out):
@@ -85,8 +85,8 @@ def _media_problems(label: str, urls: list[str]) -> list[str]:
 @declare(TOOLS, "Check post", read_only=True, open_world=False)
 async def check_post(
     ctx: Context,
-    text: str,
-    thread_tweets: list[str] | None = None,
+    text: Annotated[str, Field(description="First tweet")],
+    thread_tweets: Annotated[list[str] | None, Field(description="Tweets after it")] = None,
     media_urls: list[str] | None = None,
     thread_media: list[list[str]] | None = None,
     max_length: MaxLength | None = None,

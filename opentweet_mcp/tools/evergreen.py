@@ -117,7 +117,7 @@ async def list_evergreen_posts(
     ctx: Context,
     page: Page | None = None,
     limit: Limit | None = None,
-    paused: bool | None = None,
+    paused: Annotated[bool | None, Field(description="Only paused, or only active")] = None,
     x_account_id: AccountId | None = None,
 ) -> CallToolResult:
     """List the evergreen pool with cooldowns, times posted and paused state."""
@@ -135,8 +135,8 @@ async def list_evergreen_posts(
 @declare(TOOLS, "Add to evergreen pool", destructive=True, gated=True, idempotency_key=True)
 async def add_to_evergreen(
     ctx: Context,
-    post_id: PostId | None = None,
-    text: TweetText | None = None,
+    post_id: Annotated[PostId | None, Field(description="An existing post")] = None,
+    text: Annotated[TweetText | None, Field(description="Or a new one")] = None,
     category: str | None = None,
     is_thread: bool | None = None,
     thread_tweets: list[TweetText] | None = None,
@@ -144,8 +144,7 @@ async def add_to_evergreen(
     cooldown_days: CooldownDays | None = None,
     x_account_id: AccountId | None = None,
 ) -> Plan:
-    """Add to the evergreen queue, which republishes it (needs approval): an existing post
-    (post_id) or new text, not both."""
+    """Add a post (post_id) or new text to the evergreen queue, which republishes it."""
     if (post_id is None) == (text is None):
         raise InvalidArguments(
             "give exactly one of post_id (convert an existing post) or text (a new one)"
@@ -218,7 +217,7 @@ async def update_evergreen_post(
     ctx: Context,
     id: PostId,
     cooldown_days: CooldownDays | None = None,
-    paused: bool | None = None,
+    paused: Annotated[bool | None, Field(description="Pause or resume")] = None,
     x_account_id: AccountId | None = None,
 ) -> CallToolResult:
     """Change an evergreen post's cooldown or pause/resume it."""
@@ -251,7 +250,7 @@ async def get_evergreen_history(
     ctx: Context,
     page: Page | None = None,
     limit: Limit | None = None,
-    source_id: PostId | None = None,
+    source_id: Annotated[PostId | None, Field(description="One source's clones")] = None,
     x_account_id: AccountId | None = None,
 ) -> CallToolResult:
     """Clones the evergreen scheduler published, newest first; source_id narrows to one."""

@@ -87,12 +87,12 @@ def _fenced(tweets: list[Any]) -> str:
 @declare(TOOLS, "Search inspiration", read_only=True)
 async def search_inspiration(
     ctx: Context,
-    q: Annotated[str, Field(min_length=1, max_length=512)],
+    q: Annotated[str, Field(min_length=1, max_length=512, description="Topic words")],
     max_results: Annotated[int | None, Field(ge=10, le=100)] = None,
     sort_order: Literal["relevancy", "recency"] | None = None,
-    lang: Annotated[str | None, Field(pattern="^[a-z]{2,3}$")] = None,
+    lang: Annotated[str | None, Field(pattern="^[a-z]{2,3}$", description="e.g. en")] = None,
     has_media: bool | None = None,
-    min_likes: Annotated[int | None, Field(ge=0)] = None,
+    min_likes: Annotated[int | None, Field(ge=0, description="Least likes")] = None,
     min_retweets: Annotated[int | None, Field(ge=0)] = None,
     x_account_id: AccountId | None = None,
 ) -> CallToolResult:
@@ -144,7 +144,7 @@ async def repurpose_tweet(
     tweet_text: Annotated[str, Field(min_length=1, max_length=4000)],
     tweet_author: Annotated[str | None, Field(max_length=64)] = None,
     instructions: Annotated[str | None, Field(max_length=1000)] = None,
-    tone: Annotated[str | None, Field(max_length=64)] = None,
+    tone: Annotated[str | None, Field(max_length=64, description="e.g. casual, witty")] = None,
     save_as_draft: Annotated[bool, Field(description="Keep true until the user reviewed")] = True,
     x_account_id: AccountId | None = None,
 ) -> Plan:

@@ -244,8 +244,7 @@ async def bulk_create_posts(
     platforms: Platforms | None = None,
     x_account_id: AccountId | None = None,
 ) -> Plan:
-    """Create 1–50 drafts or scheduled posts in one request, after one approval. Never
-    publishes."""
+    """Create 1–50 new drafts or scheduled posts in one request; never publishes now."""
     check_no_duplicates([p.text for p in posts])
     bodies = [p.body() | platforms_field(platforms) for p in posts]
     caller = services(ctx).caller(ctx)
@@ -286,7 +285,10 @@ async def bulk_create_posts(
 @declare(TOOLS, "List posts", read_only=True)
 async def list_posts(
     ctx: Context,
-    status: Literal["scheduled", "posted", "draft", "failed", "evergreen"] | None = None,
+    status: Annotated[
+        Literal["scheduled", "posted", "draft", "failed", "evergreen"] | None,
+        Field(description="evergreen: pool sources"),
+    ] = None,
     page: Page | None = None,
     limit: Limit | None = None,
     x_account_id: AccountId | None = None,
@@ -404,7 +406,7 @@ async def schedule_post(
     platforms: Platforms | None = None,
     x_account_id: AccountId | None = None,
 ) -> Plan:
-    """Schedule an existing draft for a future date, after approval."""
+    """Schedule an existing draft for a future date."""
     caller = services(ctx).caller(ctx)
     account = caller.account(x_account_id)
     sent = platforms_field(platforms)
@@ -435,7 +437,7 @@ async def publish_post(
     platforms: Platforms | None = None,
     x_account_id: AccountId | None = None,
 ) -> Plan:
-    """Publish an existing post to X now, after approval. Irreversible."""
+    """Publish an existing post to X now. Irreversible."""
     caller = services(ctx).caller(ctx)
     account = caller.account(x_account_id)
     sent = platforms_field(platforms)
@@ -473,7 +475,7 @@ async def batch_schedule_posts(
     platforms: Platforms | None = None,
     x_account_id: AccountId | None = None,
 ) -> Plan:
-    """Schedule 1–50 existing posts at their dates in one request, after one approval."""
+    """Schedule 1–50 existing posts, each at its own date, in one request."""
     ids = [s.post_id for s in schedules]
     check_no_duplicates(ids, what="schedules")
     caller = services(ctx).caller(ctx)
@@ -540,7 +542,7 @@ async def delete_post(
     delete_from_x: Annotated[bool, Field(description="Also delete the tweet from X")] = True,
     x_account_id: AccountId | None = None,
 ) -> Plan:
-    """Delete a post, after approval; by default also removes the published tweet from X."""
+    """Delete a post; by default its published tweet on X too."""
     caller = services(ctx).caller(ctx)
     account = caller.account(x_account_id)
     request = ops.delete_post(id, delete_from_x=delete_from_x, x_account_id=account)
