@@ -31,7 +31,7 @@ EXAMPLES = """examples:
   opentweet-mcp sandbox --port 8765                 the API simulator alone, for curl
   opentweet-mcp approvals                           what waits for your approval
 """
-COMMANDS = ("serve", "sandbox", "tools", "call", "approvals")
+COMMANDS = ("serve", "sandbox", "tools", "call", "approvals", "login")
 APPROVAL_ACTIONS = ("review", "list", "show", "approve", "decline", "open")
 
 
@@ -103,6 +103,18 @@ def _parser() -> argparse.ArgumentParser:
     approvals.add_argument("action", nargs="?", choices=APPROVAL_ACTIONS)
     approvals.add_argument("id", nargs="?", help="the approval's id, as `list` shows it")
     _server_flags(approvals)
+
+    login = commands.add_parser(
+        "login",
+        help="sign in to X with your X developer app (OAuth 2.0 with PKCE)",
+        description="Sign in to X in your browser: the app named by OPENTWEET_X_CLIENT_ID asks "
+        "for tweet.read, tweet.write, users.read, offline.access and media.write; the tokens "
+        "are kept in the state folder, readable by you alone.",
+    )
+    login.add_argument("service", choices=("x",))
+    login.add_argument(
+        "--no-browser", action="store_true", help="print the address instead of opening it"
+    )
     return parser
 
 
@@ -292,6 +304,39 @@ def _approvals(settings: Settings, action: str | None, approval_id: str | None) 
     return anyio.run(answering)
 
 
+def _login(settings: Settings, *, browser: bool) -> int:
+    """`opentweet-mcp login x`: the sign-in, through the person's browser."""
+    import webbrowser
+
+    from opentweet_mcp.guard.sqlite_ledger import state_folder
+    from opentweet_mcp.xapi.auth import SignInError, TokenFile, XApp, login
+
+    if not settings.x_client_id:
+        raise ConfigError(
+            "OPENTWEET_X_CLIENT_ID is not set: the OAuth 2.0 client id of your X developer app"
+        )
+    app = XApp(
+        settings.x_client_id,
+        settings.x_client_secret,
+        api_root=settings.x_api_root,
+        authorize_url=settings.x_authorize_url,
+        redirect_port=settings.x_redirect_port,
+    )
+    tokens = TokenFile(state_folder() / "x-tokens.json", app)
+
+    def show(url: str) -> None:
+        if not browser or not webbrowser.open(url):
+            print(f"Open this address to sign in to X:\n{url}", file=sys.stderr, flush=True)
+
+    try:
+        signed_in = login(app, tokens, show)
+    except SignInError as exc:
+        print(f"opentweet-mcp: {exc}", file=sys.stderr)
+        return 1
+    print(f"Signed in to X ({signed_in.scope}); tokens kept in {tokens.path} (yours alone).")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in (*COMMANDS, "-h", "--help", "--version"):
@@ -313,6 +358,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _tools(_settings(args, need_key=False), args.json)
         if args.command == "call":
             return _call(_settings(args), args.tool, args.arguments)
+        if args.command == "login":
+            return _login(load_settings(FlagValues(sandbox=True)), browser=not args.no_browser)
         if args.command == "approvals":
             return _approvals(_settings(args, need_key=False), args.action, args.id)
         return _serve(_settings(args))

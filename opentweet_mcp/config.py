@@ -168,6 +168,12 @@ class Settings:
     approval_wait: float = 60.0
     # where people reach the approvals page of an HTTP deployment (default: its bind address)
     public_url: str | None = None
+    # the X developer app `opentweet-mcp login x` signs in to, and where X is
+    x_client_id: str | None = None
+    x_client_secret: str | None = field(default=None, repr=False)
+    x_api_root: str = "https://api.x.com"
+    x_authorize_url: str = "https://x.com/i/oauth2/authorize"
+    x_redirect_port: int = 8976
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", api_root(self.base_url))
@@ -383,4 +389,19 @@ def load_settings(flags: FlagValues, env: Mapping[str, str] | None = None) -> Se
         log_level=log_level,  # type: ignore[arg-type]
         approval_wait=approval_wait,
         public_url=api_root(public_url) if public_url else None,
+        x_client_id=env.get(env_name("x_client_id")) or None,
+        x_client_secret=env.get(env_name("x_client_secret")) or None,
+        x_api_root=api_root(env.get(env_name("x_api_root")) or "https://api.x.com"),
+        x_authorize_url=env.get(env_name("x_authorize_url")) or "https://x.com/i/oauth2/authorize",
+        x_redirect_port=_port(env.get(env_name("x_redirect_port")) or "8976"),
     )
+
+
+def _port(raw: str) -> int:
+    try:
+        port = int(raw)
+    except ValueError:
+        raise ConfigError(f"a port is a whole number, got {raw!r}") from None
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"a port is 0 to 65535, got {port}")
+    return port

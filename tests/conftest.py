@@ -5,17 +5,23 @@ session (`sandbox_server`), reset before and after each test (`sandbox`)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import pytest
+import uvicorn
 from starlette.applications import Starlette
 
 from opentweet_mcp.sandbox.app import Sandbox
 from opentweet_mcp.sandbox.runner import SandboxServer
+from opentweet_mcp.xsim.app import XSimApp, create_x_app
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -90,3 +96,21 @@ def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxHandle]:
     sandbox_server.sandbox.reset()
     yield SandboxHandle(sandbox_server)
     sandbox_server.sandbox.reset()
+
+
+@pytest.fixture(scope="session")
+def xsim_server() -> Iterator[tuple[str, XSimApp]]:
+    """The X API simulator (opentweet_mcp/xsim) on a free loopback port, for the session."""
+    app = create_x_app()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}", app
+    server.should_exit = True
+    thread.join(10)
+    sock.close()

@@ -8,44 +8,24 @@ import asyncio
 import base64
 import hashlib
 import secrets
-import socket
-import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
 import pytest
-import uvicorn
 
-from opentweet_mcp.xsim.app import XSimApp, create_x_app
+from opentweet_mcp.xsim.app import XSimApp
 
 CLIENT = "test-client-id"
 REDIRECT = "http://127.0.0.1:8976/callback"
 SCOPES = "tweet.read tweet.write users.read offline.access media.write"
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[str, XSimApp]]:
-    app = create_x_app()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}", app
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
-
-
 @pytest.fixture
-async def x(served: tuple[str, XSimApp]) -> AsyncIterator[httpx2.AsyncClient]:
-    base, app = served
+async def x(xsim_server: tuple[str, XSimApp]) -> AsyncIterator[httpx2.AsyncClient]:
+    base, app = xsim_server
     app.xsim.reset()
     async with httpx2.AsyncClient(base_url=base, timeout=10) as http:
         yield http
@@ -127,8 +107,8 @@ async def test_a_wrong_verifier_or_reused_code_gets_no_token(x: httpx2.AsyncClie
     assert plain.status_code == 400 and "S256" in plain.json()["error_description"]
 
 
-async def test_access_tokens_expire(x: httpx2.AsyncClient, served: Any) -> None:
-    served[1].xsim.configure(access_token_ttl=0.2)
+async def test_access_tokens_expire(x: httpx2.AsyncClient, xsim_server: Any) -> None:
+    xsim_server[1].xsim.configure(access_token_ttl=0.2)
     tokens = await authorized(x)
     assert (await x.get("/2/users/me", headers=bearer(tokens))).status_code == 200
     await asyncio.sleep(0.3)
@@ -177,9 +157,9 @@ async def test_premium_users_post_long_tweets(x: httpx2.AsyncClient) -> None:
 
 
 async def test_chunked_video_is_processed_before_it_posts(
-    x: httpx2.AsyncClient, served: Any
+    x: httpx2.AsyncClient, xsim_server: Any
 ) -> None:
-    served[1].xsim.configure(processing_delay=0.4)
+    xsim_server[1].xsim.configure(processing_delay=0.4)
     auth = bearer(await authorized(x))
     video = b"\0\0\0\x18ftypmp42" + b"v" * 5000
     init = await x.post(
@@ -214,8 +194,10 @@ async def test_chunked_video_is_processed_before_it_posts(
     assert (await x.post("/2/tweets", json=early, headers=auth)).status_code == 201
 
 
-async def test_rate_limits_answer_429_with_the_reset(x: httpx2.AsyncClient, served: Any) -> None:
-    served[1].xsim.configure(tweets_per_window=2)
+async def test_rate_limits_answer_429_with_the_reset(
+    x: httpx2.AsyncClient, xsim_server: Any
+) -> None:
+    xsim_server[1].xsim.configure(tweets_per_window=2)
     auth = bearer(await authorized(x))
     for n in range(2):
         assert (await x.post("/2/tweets", json={"text": f"n{n}"}, headers=auth)).status_code == 201

@@ -187,13 +187,16 @@ async def _drop(send: Send, partial: bool) -> None:
 class FaultsAndLog:
     """Wraps the whole app (see the module docstring for why outermost)."""
 
-    def __init__(self, app: ASGIApp, store: Store, faults: Faults) -> None:
+    def __init__(
+        self, app: ASGIApp, store: Store, faults: Faults, api: tuple[str, ...] = ("/api/",)
+    ) -> None:
         self.app = app
         self.store = store
         self.faults = faults
+        self.api = api  # the paths of the simulated API: logged, and open to faults
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+        if scope["type"] != "http" or not scope["path"].startswith(self.api):
             await self.app(scope, receive, send)
             return
         body = b""

@@ -353,7 +353,9 @@ class XSimApp(Starlette):
     def __init__(self, xsim: XSim, routes: list[Route]) -> None:
         super().__init__(routes=routes)
         self.state.xsim = xsim
-        self._front = FaultsAndLog(super().__call__, store=xsim.store, faults=xsim.faults)
+        self._front = FaultsAndLog(
+            super().__call__, store=xsim.store, faults=xsim.faults, api=("/2/", "/1.1/", "/i/")
+        )
 
     @property
     def xsim(self) -> XSim:
