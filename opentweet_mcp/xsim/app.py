@@ -139,6 +139,9 @@ async def create_tweet(xsim: XSim, request: Request) -> Response:
     if not isinstance(body, dict):
         raise problem(400, "Invalid Request", "The request body must be a JSON object")
     tweet = _check_tweet(xsim, user, body)
+    fail_after = xsim.knob("tweets_fail_after")
+    if fail_after is not None and xsim.store.count(f"tweets:{user['id']}") >= int(fail_after):
+        raise problem(503, "Service Unavailable", "Service Unavailable")
     said = " ".join(tweet["text"].split()).casefold()
     recent = xsim.get("said", digest(f"{user['id']}\n{said}"))
     if said and recent is not None and recent["at"] > xsim.clock() - DAY:
@@ -148,6 +151,7 @@ async def create_tweet(xsim: XSim, request: Request) -> Response:
     tweet_id = xsim.new_id()
     tweet |= {"id": tweet_id, "edit_history_tweet_ids": [tweet_id], "created_at": xsim.clock()}
     xsim.store.save_post(user["id"], tweet)
+    xsim.store.bump(f"tweets:{user['id']}")
     if said:
         xsim.put("said", digest(f"{user['id']}\n{said}"), {"at": xsim.clock()})
     data = {"id": tweet_id, "text": tweet["text"], "edit_history_tweet_ids": [tweet_id]}

@@ -63,6 +63,7 @@ class XSim:
         "processing_fails": False,  # video processing ends in "failed"
         "tweets_per_window": 100,  # POST /2/tweets per user per 15 minutes
         "requests_per_window": 900,  # any other request per user per 15 minutes
+        "tweets_fail_after": None,  # after this many tweets, creating one answers 503
     }
 
     def knob(self, name: str) -> Any:

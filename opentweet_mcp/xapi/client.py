@@ -1,0 +1,198 @@
+"""Posting to X through the X API v2: tweets, and threads as reply chains that never repost.
+
+A thread goes out one tweet at a time, each a reply to the one before. What is already on X is
+written down after every tweet (`ThreadLog`, a file per thread in the state folder), so when
+tweet k fails the error says exactly which tweets are on X (ids and urls) and which are not,
+and calling again with the same thread continues from tweet k: nothing is posted twice.
+
+Every answer's rate-limit headers are read; a 429 is reported with the moment the window
+resets. X's error shapes (problem JSON, v1.1 `errors`) become one message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx2
+
+from opentweet_mcp.xapi.auth import TokenFile
+
+
+class XError(Exception):
+    """X refused or failed a request; `status` is its HTTP status (None: no answer)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class XRateLimited(XError):
+    """429: `reset` is when the window opens again (epoch seconds), when X said."""
+
+    def __init__(self, message: str, reset: int | None) -> None:
+        super().__init__(message, 429)
+        self.reset = reset
+
+
+@dataclass(frozen=True)
+class Posted:
+    id: str
+    url: str
+
+
+class ThreadBroken(XError):
+    """A thread stopped at tweet `failed_at` (1-based): `posted` are on X, the rest are not."""
+
+    def __init__(self, posted: Sequence[Posted], failed_at: int, total: int, cause: XError) -> None:
+        on_x = "; ".join(f"tweet {n} {p.url}" for n, p in enumerate(posted, 1)) or "none"
+        super().__init__(
+            f"the thread stopped at tweet {failed_at} of {total}: {cause}. On X: {on_x}. "
+            f"Not on X: tweets {failed_at}–{total}. Posting the same thread again continues "
+            f"from tweet {failed_at}; nothing already on X is posted again.",
+            cause.status,
+        )
+        self.posted = list(posted)
+        self.failed_at = failed_at
+        self.cause = cause
+
+
+@dataclass(frozen=True)
+class TweetSpec:
+    """One tweet as the X API takes it."""
+
+    text: str
+    media_ids: tuple[str, ...] = ()
+    poll_options: tuple[str, ...] = ()
+    poll_minutes: int | None = None
+    quote_tweet_id: str | None = None
+    reply_settings: str | None = None
+
+    def body(self, reply_to: str | None) -> dict[str, Any]:
+        body: dict[str, Any] = {"text": self.text}
+        if self.media_ids:
+            body["media"] = {"media_ids": list(self.media_ids)}
+        if self.poll_options:
+            body["poll"] = {
+                "options": list(self.poll_options),
+                "duration_minutes": self.poll_minutes,
+            }
+        if self.quote_tweet_id:
+            body["quote_tweet_id"] = self.quote_tweet_id
+        if self.reply_settings:
+            body["reply_settings"] = self.reply_settings
+        if reply_to:
+            body["reply"] = {"in_reply_to_tweet_id": reply_to}
+        return body
+
+
+@dataclass
+class ThreadLog:
+    """What of one thread is on X, kept in a file of the user's alone across calls and
+    restarts. The thread's key is its content: the same tweets are the same thread."""
+
+    folder: Path
+    tweets: Sequence[TweetSpec]
+    posted: list[Posted] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        canonical = json.dumps([t.body(None) for t in self.tweets], sort_keys=True)
+        self.path = (
+            self.folder / f"thread-{hashlib.sha256(canonical.encode()).hexdigest()[:24]}.json"
+        )
+        try:
+            saved = json.loads(self.path.read_text(encoding="utf-8"))
+            self.posted = [Posted(**item) for item in saved]
+        except FileNotFoundError:
+            self.posted = []
+
+    def add(self, posted: Posted) -> None:
+        self.posted.append(posted)
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fresh = self.path.with_suffix(f".{os.getpid()}.tmp")
+        fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            json.dump([p.__dict__ for p in self.posted], file)
+        os.replace(fresh, self.path)
+
+
+def _message(answer: httpx2.Response) -> str:
+    """The human part of any of X's error shapes."""
+    try:
+        body = answer.json()
+    except ValueError:
+        return answer.text[:200] or f"HTTP {answer.status_code}"
+    if isinstance(body, dict):
+        if body.get("detail"):
+            return str(body["detail"])
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            return str(errors[0].get("message") or errors[0])
+        if body.get("error_description"):
+            return str(body["error_description"])
+    return f"HTTP {answer.status_code}"
+
+
+class XClient:
+    """The X API for one signed-in user (its tokens in `tokens`)."""
+
+    def __init__(self, tokens: TokenFile, http: httpx2.AsyncClient, state: Path) -> None:
+        self.tokens = tokens
+        self.http = http
+        self.state = state
+        self.rate: dict[str, str] = {}  # the last rate-limit headers X sent
+        self._username: str | None = None
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {self.tokens.access_token()}"}
+        try:
+            answer = await self.http.request(
+                method, f"{self.tokens.app.api_root}{path}", headers=headers, **kwargs
+            )
+        except httpx2.HTTPError as exc:
+            raise XError(f"X could not be reached: {exc}") from None
+        self.rate = {k: v for k, v in answer.headers.items() if k.startswith("x-rate-limit-")}
+        if answer.status_code == 429:
+            reset = self.rate.get("x-rate-limit-reset")
+            raise XRateLimited(
+                f"X's rate limit is reached until {reset or 'later'} (epoch seconds)",
+                int(reset) if reset and reset.isdigit() else None,
+            )
+        if answer.status_code >= 400:
+            raise XError(
+                f"X answered HTTP {answer.status_code}: {_message(answer)}", answer.status_code
+            )
+        if answer.status_code == 204 or not answer.content:
+            return {}
+        data: dict[str, Any] = answer.json()
+        return data
+
+    async def username(self) -> str:
+        if self._username is None:
+            me = await self._call("GET", "/2/users/me")
+            self._username = str(me["data"]["username"])
+        return self._username
+
+    async def post(self, tweet: TweetSpec, reply_to: str | None = None) -> Posted:
+        data = (await self._call("POST", "/2/tweets", json=tweet.body(reply_to)))["data"]
+        return Posted(str(data["id"]), f"https://x.com/{await self.username()}/status/{data['id']}")
+
+    async def delete(self, tweet_id: str) -> bool:
+        return bool((await self._call("DELETE", f"/2/tweets/{tweet_id}"))["data"]["deleted"])
+
+    async def post_thread(self, tweets: Sequence[TweetSpec]) -> list[Posted]:
+        """Post `tweets` as a reply chain, continuing a thread that stopped part way."""
+        log = ThreadLog(self.state, tweets)
+        for index in range(len(log.posted), len(tweets)):
+            reply_to = log.posted[-1].id if log.posted else None
+            try:
+                posted = await self.post(tweets[index], reply_to)
+            except XError as exc:
+                raise ThreadBroken(log.posted, index + 1, len(tweets), exc) from exc
+            log.add(posted)
+        return list(log.posted)

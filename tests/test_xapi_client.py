@@ -1,0 +1,97 @@
+"""Posting to X through the X API v2 client, against the simulator over real sockets: tweets
+with a poll, a quote and media, threads that stop part way and continue without reposting,
+and rate limits reported with their reset."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+
+from opentweet_mcp.xapi.auth import TokenFile, XApp, login
+from opentweet_mcp.xapi.client import ThreadBroken, TweetSpec, XClient, XRateLimited
+from tests.test_xapi_auth import browser_that_approves
+
+
+@pytest.fixture
+async def x(xsim_server: tuple[str, Any], tmp_path: Path) -> AsyncIterator[XClient]:
+    base, app = xsim_server
+    app.xsim.reset()
+    x_app = XApp(
+        "test-client", api_root=base, authorize_url=f"{base}/i/oauth2/authorize", redirect_port=0
+    )
+    tokens = TokenFile(tmp_path / "x-tokens.json", x_app)
+    login(x_app, tokens, browser_that_approves, timeout=20)
+    async with httpx2.AsyncClient(timeout=10) as http:
+        yield XClient(tokens, http, tmp_path / "threads")
+
+
+def tweets_on_x(xsim_server: tuple[str, Any]) -> list[dict[str, Any]]:
+    return [
+        r
+        for r in xsim_server[1].xsim.store.requests()
+        if r["method"] == "POST" and r["path"] == "/2/tweets" and r["status"] == 201
+    ]
+
+
+async def test_a_poll_a_quote_and_a_delete(x: XClient) -> None:
+    poll = await x.post(TweetSpec("Which one?", poll_options=("a", "b"), poll_minutes=60))
+    assert poll.url == f"https://x.com/sandbox_user/status/{poll.id}"
+    quote = await x.post(TweetSpec("Worth reading", quote_tweet_id=poll.id))
+    assert quote.id != poll.id and int(x.rate["x-rate-limit-remaining"]) == 98
+    assert await x.delete(quote.id) is True
+
+
+async def test_a_thread_that_fails_at_tweet_3_continues_without_reposting(
+    x: XClient, xsim_server: tuple[str, Any]
+) -> None:
+    thread = [TweetSpec(f"{n}/4 a thread about retries") for n in range(1, 5)]
+    xsim_server[1].xsim.configure(tweets_fail_after=2)
+    with pytest.raises(ThreadBroken) as broken:
+        await x.post_thread(thread)
+    assert broken.value.failed_at == 3 and len(broken.value.posted) == 2
+    said = str(broken.value)
+    assert "stopped at tweet 3 of 4" in said and "HTTP 503" in said
+    assert "Not on X: tweets 3–4" in said and broken.value.posted[1].url in said
+    assert len(tweets_on_x(xsim_server)) == 2
+
+    xsim_server[1].xsim.configure(tweets_fail_after=None)
+    posted = await x.post_thread(thread)  # the same thread again: it continues
+    assert posted[:2] == broken.value.posted and len(posted) == 4
+    created = tweets_on_x(xsim_server)
+    assert len(created) == 4  # tweets 1 and 2 were not posted again
+    assert [r["body"].get("reply", {}).get("in_reply_to_tweet_id") for r in created] == [
+        None,
+        *[p.id for p in posted[:3]],
+    ]
+    assert await x.post_thread(thread) == posted  # done: nothing more goes out
+    assert len(tweets_on_x(xsim_server)) == 4
+
+
+async def test_media_with_alt_text_goes_out_once_processed(
+    x: XClient, xsim_server: tuple[str, Any]
+) -> None:
+    auth = {"Authorization": f"Bearer {x.tokens.access_token()}"}
+    base = xsim_server[0]
+    async with httpx2.AsyncClient(base_url=base, headers=auth) as http:
+        uploaded = await http.post(
+            "/1.1/media/upload.json", files={"media": ("a.png", b"\x89PNG" + b"0" * 64)}
+        )
+        media_id = uploaded.json()["media_id_string"]
+        alt = {"media_id": media_id, "alt_text": {"text": "A chart of weekly posts"}}
+        assert (await http.post("/1.1/media/metadata/create.json", json=alt)).status_code == 200
+    posted = await x.post(TweetSpec("With a chart", media_ids=(media_id,)))
+    assert posted.id
+
+
+async def test_a_rate_limit_says_when_it_resets(x: XClient, xsim_server: tuple[str, Any]) -> None:
+    xsim_server[1].xsim.configure(tweets_per_window=1)
+    await x.post(TweetSpec("the only one this window"))
+    with pytest.raises(XRateLimited) as limited:
+        await x.post(TweetSpec("one too many"))
+    assert limited.value.reset is not None and limited.value.reset > time.time()
+    assert "rate limit is reached until" in str(limited.value)
