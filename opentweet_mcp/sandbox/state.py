@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from opentweet_mcp.sandbox import rules
 from opentweet_mcp.sandbox.faults import Fault, Faults
+from opentweet_mcp.sandbox.knobs import Knobs
 from opentweet_mcp.sandbox.rules import Rejected, Subscription, bad
 from opentweet_mcp.sandbox.store import Store, key_hash, new_id
 
@@ -62,7 +63,7 @@ class User:
 
 
 @dataclass
-class Sandbox:
+class Sandbox(Knobs):
     """State and controls of one simulator; tests reach it as `app.state.sandbox`."""
 
     store: Store
@@ -87,17 +88,6 @@ class Sandbox:
         # search ignores min_likes/min_retweets, as the live API is said to (client-side filters)
         "search_ignores_minimums": False,
     }
-
-    def knob(self, name: str) -> Any:
-        return self.config.get(name, self.DEFAULTS[name])
-
-    def configure(self, **knobs: Any) -> dict[str, Any]:
-        """Set knobs; an unknown name is a ValueError (a typo must not pass silently)."""
-        unknown = set(knobs) - set(self.DEFAULTS)
-        if unknown:
-            raise ValueError(f"unknown knobs: {sorted(unknown)}; known: {sorted(self.DEFAULTS)}")
-        self.config.update(knobs)
-        return {**self.DEFAULTS, **self.config}
 
     def requests(self) -> list[dict[str, Any]]:
         """The request log, oldest first."""

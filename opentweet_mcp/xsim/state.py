@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from starlette.requests import Request
 
 from opentweet_mcp.sandbox.faults import Faults
+from opentweet_mcp.sandbox.knobs import Knobs
 from opentweet_mcp.sandbox.store import Store
 
 DAY = 86_400.0
@@ -49,7 +50,7 @@ def digest(secret: str) -> str:
 
 
 @dataclass
-class XSim:
+class XSim(Knobs):
     """The simulator's state and knobs; tests reach it as `app.state.xsim`."""
 
     store: Store
@@ -65,16 +66,6 @@ class XSim:
         "requests_per_window": 900,  # any other request per user per 15 minutes
         "tweets_fail_after": None,  # after this many tweets, creating one answers 503
     }
-
-    def knob(self, name: str) -> Any:
-        return self.config.get(name, self.DEFAULTS[name])
-
-    def configure(self, **knobs: Any) -> dict[str, Any]:
-        unknown = set(knobs) - set(self.DEFAULTS)
-        if unknown:
-            raise ValueError(f"unknown knobs: {sorted(unknown)}; known: {sorted(self.DEFAULTS)}")
-        self.config.update(knobs)
-        return {**self.DEFAULTS, **self.config}
 
     def reset(self) -> None:
         self.store.reset()
