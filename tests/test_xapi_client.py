@@ -13,7 +13,7 @@ import httpx2
 import pytest
 
 from opentweet_mcp.xapi.auth import TokenFile, XApp, login
-from opentweet_mcp.xapi.client import ThreadBroken, TweetSpec, XClient, XRateLimited
+from opentweet_mcp.xapi.client import CHUNK, ThreadBroken, TweetSpec, XClient, XError, XRateLimited
 from tests.test_xapi_auth import browser_that_approves
 
 
@@ -95,3 +95,34 @@ async def test_a_rate_limit_says_when_it_resets(x: XClient, xsim_server: tuple[s
         await x.post(TweetSpec("one too many"))
     assert limited.value.reset is not None and limited.value.reset > time.time()
     assert "rate limit is reached until" in str(limited.value)
+
+
+async def test_a_video_is_uploaded_in_chunks_and_followed_until_ready(
+    x: XClient, xsim_server: tuple[str, Any]
+) -> None:
+    xsim_server[1].xsim.configure(processing_delay=0.4)
+    video = b"\0\0\0\x18ftypmp42" + b"v" * (CHUNK + 1000)  # two chunks
+    media_id = await x.upload_media(video, "video/mp4", alt_text="The launch, in 10 seconds")
+    assert xsim_server[1].xsim.get("media", media_id)["alt_text"] == "The launch, in 10 seconds"
+    uploads = [
+        r for r in xsim_server[1].xsim.store.requests() if r["path"] == "/1.1/media/upload.json"
+    ]
+    posts = [r for r in uploads if r["method"] == "POST"]
+    statuses = [r for r in uploads if r["method"] == "GET" and "command=STATUS" in r["query"]]
+    assert len(posts) == 4 and statuses  # INIT, two APPENDs, FINALIZE; then STATUS until ready
+    posted = await x.post(TweetSpec("Launch day", media_ids=(media_id,)))
+    assert posted.id
+
+
+async def test_failed_processing_and_oversized_files_are_errors(
+    x: XClient, xsim_server: tuple[str, Any]
+) -> None:
+    xsim_server[1].xsim.configure(processing_delay=0.1, processing_fails=True)
+    with pytest.raises(XError, match=r"could not process media .*Unsupported video"):
+        await x.upload_media(b"\0\0\0\x18ftypmp42" + b"v" * 100, "video/mp4")
+    before = len(xsim_server[1].xsim.store.requests())
+    with pytest.raises(XError, match="image/png files are 1 byte to 5 MB"):
+        await x.upload_media(b"\x89PNG" + b"0" * (5 * 1024 * 1024), "image/png")
+    with pytest.raises(XError, match="not 'application/pdf'"):
+        await x.upload_media(b"%PDF", "application/pdf")
+    assert len(xsim_server[1].xsim.store.requests()) == before  # refused before any request

@@ -14,14 +14,29 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx2
 
 from opentweet_mcp.xapi.auth import TokenFile
+
+UPLOAD_PATH = "/1.1/media/upload.json"
+CHUNK = 4 * 1024 * 1024  # bytes per APPEND (the guide sends 5 MB; X takes up to 5 MB)
+MIB = 1024 * 1024
+# X's limits per type (the X guide): images 5 MB, GIFs 15 MB, videos 512 MB
+MEDIA_LIMITS = {
+    "image/jpeg": 5 * MIB,
+    "image/png": 5 * MIB,
+    "image/webp": 5 * MIB,
+    "image/gif": 15 * MIB,
+    "video/mp4": 512 * MIB,
+    "video/quicktime": 512 * MIB,
+}
 
 
 class XError(Exception):
@@ -181,6 +196,63 @@ class XClient:
     async def post(self, tweet: TweetSpec, reply_to: str | None = None) -> Posted:
         data = (await self._call("POST", "/2/tweets", json=tweet.body(reply_to)))["data"]
         return Posted(str(data["id"]), f"https://x.com/{await self.username()}/status/{data['id']}")
+
+    async def upload_media(
+        self,
+        content: bytes,
+        media_type: str,
+        *,
+        alt_text: str | None = None,
+        wait: float = 60.0,
+    ) -> str:
+        """Upload a file as the guide says, checked against X's limits first: an image in one
+        request; a video (or a GIF) in chunks, then its processing followed until it is ready
+        (at most `wait` seconds); then its alt text. The media id to attach."""
+        limit = MEDIA_LIMITS.get(media_type)
+        if limit is None:
+            raise XError(f"X takes {', '.join(sorted(MEDIA_LIMITS))}, not {media_type!r}")
+        if not content or len(content) > limit:
+            raise XError(f"{media_type} files are 1 byte to {limit // (1024 * 1024)} MB on X")
+        if media_type.startswith("image/") and media_type != "image/gif":
+            file = {"media": ("media", content, media_type)}
+            answer = await self._call("POST", UPLOAD_PATH, files=file)
+            media_id = str(answer["media_id_string"])
+        else:
+            media_id = await self._chunked(content, media_type, wait)
+        if alt_text:
+            body = {"media_id": media_id, "alt_text": {"text": alt_text}}
+            await self._call("POST", "/1.1/media/metadata/create.json", json=body)
+        return media_id
+
+    async def _chunked(self, content: bytes, media_type: str, wait: float) -> str:
+        category = "tweet_gif" if media_type == "image/gif" else "tweet_video"
+        init = {
+            "command": "INIT",
+            "total_bytes": str(len(content)),
+            "media_type": media_type,
+            "media_category": category,
+        }
+        media_id = str((await self._call("POST", UPLOAD_PATH, data=init))["media_id_string"])
+        for index, start in enumerate(range(0, len(content), CHUNK)):
+            await self._call(
+                "POST",
+                UPLOAD_PATH,
+                data={"command": "APPEND", "media_id": media_id, "segment_index": str(index)},
+                files={"media": ("chunk", content[start : start + CHUNK])},
+            )
+        final = {"command": "FINALIZE", "media_id": media_id}
+        info = (await self._call("POST", UPLOAD_PATH, data=final)).get("processing_info")
+        deadline = time.monotonic() + wait
+        while info and info.get("state") in ("pending", "in_progress"):
+            if time.monotonic() > deadline:
+                raise XError(f"media {media_id} is still processing after {wait:.0f} s")
+            await anyio.sleep(min(float(info.get("check_after_secs") or 1), 5.0))
+            status = {"command": "STATUS", "media_id": media_id}
+            info = (await self._call("GET", UPLOAD_PATH, params=status)).get("processing_info")
+        if info and info.get("state") == "failed":
+            said = (info.get("error") or {}).get("message") or "processing failed"
+            raise XError(f"X could not process media {media_id}: {said}")
+        return media_id
 
     async def delete(self, tweet_id: str) -> bool:
         return bool((await self._call("DELETE", f"/2/tweets/{tweet_id}"))["data"]["deleted"])

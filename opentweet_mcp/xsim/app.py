@@ -242,7 +242,8 @@ async def upload_media(xsim: XSim, request: Request) -> Response:
         if media_type not in VIDEO_TYPES | IMAGE_TYPES:
             raise v1_error(400, 323, f"Unsupported media_type {media_type!r}")
         total = int(str(fields.get("total_bytes") or 0))
-        cap = 512 * 1024 * 1024 if media_type in VIDEO_TYPES else 5 * 1024 * 1024
+        caps = {"image/gif": 15 * 1024 * 1024} | dict.fromkeys(VIDEO_TYPES, 512 * 1024 * 1024)
+        cap = caps.get(media_type, 5 * 1024 * 1024)
         if not 0 < total <= cap:
             raise v1_error(400, 324, f"total_bytes must be 1 to {cap} for {media_type}")
         media_id = xsim.new_id()
