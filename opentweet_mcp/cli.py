@@ -31,7 +31,7 @@ EXAMPLES = """examples:
   opentweet-mcp sandbox --port 8765                 the API simulator alone, for curl
   opentweet-mcp approvals                           what waits for your approval
 """
-COMMANDS = ("serve", "sandbox", "tools", "call", "approvals", "login")
+COMMANDS = ("serve", "sandbox", "tools", "call", "approvals", "login", "scheduler")
 APPROVAL_ACTIONS = ("review", "list", "show", "approve", "decline", "open")
 
 
@@ -114,6 +114,18 @@ def _parser() -> argparse.ArgumentParser:
     login.add_argument("service", choices=("x",))
     login.add_argument(
         "--no-browser", action="store_true", help="print the address instead of opening it"
+    )
+
+    scheduler = commands.add_parser(
+        "scheduler",
+        help="publish the posts scheduled locally for X when they are due",
+        description="Publish each post scheduled locally (posting directly to X) once it is "
+        "due, at most once however many schedulers run; a post found later than the grace "
+        "period after its time is marked missed, not published.",
+    )
+    scheduler.add_argument("--once", action="store_true", help="one pass, then exit")
+    scheduler.add_argument(
+        "--grace", type=float, default=15.0, help="minutes a due post may be late (default 15)"
     )
     return parser
 
@@ -309,19 +321,9 @@ def _login(settings: Settings, *, browser: bool) -> int:
     import webbrowser
 
     from opentweet_mcp.guard.sqlite_ledger import state_folder
-    from opentweet_mcp.xapi.auth import SignInError, TokenFile, XApp, login
+    from opentweet_mcp.xapi.auth import SignInError, TokenFile, login
 
-    if not settings.x_client_id:
-        raise ConfigError(
-            "OPENTWEET_X_CLIENT_ID is not set: the OAuth 2.0 client id of your X developer app"
-        )
-    app = XApp(
-        settings.x_client_id,
-        settings.x_client_secret,
-        api_root=settings.x_api_root,
-        authorize_url=settings.x_authorize_url,
-        redirect_port=settings.x_redirect_port,
-    )
+    app = _x_app(settings)
     tokens = TokenFile(state_folder() / "x-tokens.json", app)
 
     def show(url: str) -> None:
@@ -335,6 +337,56 @@ def _login(settings: Settings, *, browser: bool) -> int:
         return 1
     print(f"Signed in to X ({signed_in.scope}); tokens kept in {tokens.path} (yours alone).")
     return 0
+
+
+def _scheduler(settings: Settings, *, once: bool, grace: float) -> int:
+    """`opentweet-mcp scheduler`: publish what is due, every 30 s (or once)."""
+    import anyio
+    import httpx2
+
+    from opentweet_mcp.guard.sqlite_ledger import state_folder
+    from opentweet_mcp.xapi.auth import SignInError, TokenFile
+    from opentweet_mcp.xapi.client import XClient
+    from opentweet_mcp.xapi.schedule import LocalSchedule, publish_due
+
+    tokens = TokenFile(state_folder() / "x-tokens.json", _x_app(settings))
+    schedule = LocalSchedule(state_folder() / "x-posts.sqlite3")
+
+    async def passes() -> None:
+        async with httpx2.AsyncClient(timeout=settings.timeout) as http:
+            client = XClient(tokens, http, state_folder() / "x-threads")
+            while True:
+                done = await publish_due(schedule, client, grace=grace)
+                if any(done.values()) or once:
+                    print(json.dumps(done), flush=True)
+                if once:
+                    return
+                await anyio.sleep(30)
+
+    try:
+        anyio.run(passes)
+    except SignInError as exc:
+        print(f"opentweet-mcp: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        schedule.close()
+    return 0
+
+
+def _x_app(settings: Settings) -> Any:
+    from opentweet_mcp.xapi.auth import XApp
+
+    if not settings.x_client_id:
+        raise ConfigError(
+            "OPENTWEET_X_CLIENT_ID is not set: the OAuth 2.0 client id of your X developer app"
+        )
+    return XApp(
+        settings.x_client_id,
+        settings.x_client_secret,
+        api_root=settings.x_api_root,
+        authorize_url=settings.x_authorize_url,
+        redirect_port=settings.x_redirect_port,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -358,6 +410,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _tools(_settings(args, need_key=False), args.json)
         if args.command == "call":
             return _call(_settings(args), args.tool, args.arguments)
+        if args.command == "scheduler":
+            settings = load_settings(FlagValues(sandbox=True))
+            return _scheduler(settings, once=args.once, grace=args.grace * 60)
         if args.command == "login":
             return _login(load_settings(FlagValues(sandbox=True)), browser=not args.no_browser)
         if args.command == "approvals":

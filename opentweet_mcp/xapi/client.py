@@ -109,17 +109,18 @@ class TweetSpec:
 @dataclass
 class ThreadLog:
     """What of one thread is on X, kept in a file of the user's alone across calls and
-    restarts. The thread's key is its content: the same tweets are the same thread."""
+    restarts. A thread is named by `key` (a scheduled post's id), else by its content: the
+    same tweets posted again are the same thread."""
 
     folder: Path
     tweets: Sequence[TweetSpec]
+    key: str | None = None
     posted: list[Posted] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         canonical = json.dumps([t.body(None) for t in self.tweets], sort_keys=True)
-        self.path = (
-            self.folder / f"thread-{hashlib.sha256(canonical.encode()).hexdigest()[:24]}.json"
-        )
+        name = self.key or canonical
+        self.path = self.folder / f"thread-{hashlib.sha256(name.encode()).hexdigest()[:24]}.json"
         try:
             saved = json.loads(self.path.read_text(encoding="utf-8"))
             self.posted = [Posted(**item) for item in saved]
@@ -257,9 +258,12 @@ class XClient:
     async def delete(self, tweet_id: str) -> bool:
         return bool((await self._call("DELETE", f"/2/tweets/{tweet_id}"))["data"]["deleted"])
 
-    async def post_thread(self, tweets: Sequence[TweetSpec]) -> list[Posted]:
-        """Post `tweets` as a reply chain, continuing a thread that stopped part way."""
-        log = ThreadLog(self.state, tweets)
+    async def post_thread(
+        self, tweets: Sequence[TweetSpec], key: str | None = None
+    ) -> list[Posted]:
+        """Post `tweets` as a reply chain, continuing a thread (named by `key`, else by its
+        content) that stopped part way."""
+        log = ThreadLog(self.state, tweets, key)
         for index in range(len(log.posted), len(tweets)):
             reply_to = log.posted[-1].id if log.posted else None
             try:
