@@ -195,8 +195,10 @@ class XClient:
         return self._username
 
     async def post(self, tweet: TweetSpec, reply_to: str | None = None) -> Posted:
+        # the handle first: nothing may fail between X taking the tweet and the log noting it
+        username = await self.username()
         data = (await self._call("POST", "/2/tweets", json=tweet.body(reply_to)))["data"]
-        return Posted(str(data["id"]), f"https://x.com/{await self.username()}/status/{data['id']}")
+        return Posted(str(data["id"]), f"https://x.com/{username}/status/{data['id']}")
 
     async def upload_media(
         self,
