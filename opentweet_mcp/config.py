@@ -243,27 +243,11 @@ def load_settings(flags: FlagValues, env: Mapping[str, str] | None = None) -> Se
             f"unknown toolset {unknown[0]!r}; choose from {', '.join(TOOLSET_NAMES)} or 'all'"
         )
 
-    read_only = bool(flags.read_only)
-    read_only_env = env.get(env_name("read_only"))
-    if not read_only and read_only_env:
-        read_only = parse_bool(env_name("read_only"), read_only_env)
-
-    long_posts = bool(flags.long_posts)
-    long_posts_env = env.get(env_name("long_posts"))
-    if not long_posts and long_posts_env:
-        long_posts = parse_bool(env_name("long_posts"), long_posts_env)
+    read_only = _switch(flags.read_only, env, "read_only")
+    long_posts = _switch(flags.long_posts, env, "long_posts")
 
     limit_raw = _pick(flags.daily_publish_limit, env, env_name("daily_publish_limit"))
-    daily_limit: int | None = None
-    if limit_raw is not None:
-        try:
-            daily_limit = int(limit_raw)
-        except ValueError:
-            raise ConfigError(
-                f"daily publish limit must be a whole number, got {limit_raw!r}"
-            ) from None
-        if daily_limit < 0:
-            raise ConfigError("daily publish limit must be 0 or more")
+    daily_limit = _whole("daily publish limit", limit_raw, 0) if limit_raw is not None else None
 
     confirm = _pick(flags.confirm, env, env_name("confirm")) or "auto"
     if confirm not in CONFIRM_MODES:
@@ -287,12 +271,7 @@ def load_settings(flags: FlagValues, env: Mapping[str, str] | None = None) -> Se
         raise ConfigError("timeout must be between 0 and 600 seconds")
 
     rate_raw = _pick(flags.rate_per_minute, env, env_name("rate_per_minute")) or "60"
-    try:
-        rate_per_minute = int(rate_raw)
-    except ValueError:
-        raise ConfigError(f"rate per minute must be a whole number, got {rate_raw!r}") from None
-    if rate_per_minute < 1:
-        raise ConfigError("rate per minute must be 1 or more")
+    rate_per_minute = _whole("rate per minute", rate_raw, 1)
 
     if flags.media_dirs:
         media_raw: list[str] = list(flags.media_dirs)
@@ -323,16 +302,8 @@ def load_settings(flags: FlagValues, env: Mapping[str, str] | None = None) -> Se
             'print(secrets.token_urlsafe(32))")'
         )
 
-    stateless = bool(flags.stateless)
-    if not stateless and env.get(env_name("stateless")):
-        stateless = parse_bool(env_name("stateless"), env[env_name("stateless")])
-    workers_raw = _pick(flags.workers, env, env_name("workers")) or "1"
-    try:
-        workers = int(workers_raw)
-    except ValueError:
-        raise ConfigError(f"workers must be a whole number, got {workers_raw!r}") from None
-    if not 1 <= workers <= 64:
-        raise ConfigError("workers must be between 1 and 64")
+    stateless = _switch(flags.stateless, env, "stateless")
+    workers = _whole("workers", _pick(flags.workers, env, env_name("workers")) or "1", 1, 64)
     if workers > 1 and (transport != "http" or not stateless):
         raise ConfigError(
             "--workers needs --transport http --stateless: a session lives in one process, so "
@@ -393,15 +364,25 @@ def load_settings(flags: FlagValues, env: Mapping[str, str] | None = None) -> Se
         x_client_secret=env.get(env_name("x_client_secret")) or None,
         x_api_root=api_root(env.get(env_name("x_api_root")) or "https://api.x.com"),
         x_authorize_url=env.get(env_name("x_authorize_url")) or "https://x.com/i/oauth2/authorize",
-        x_redirect_port=_port(env.get(env_name("x_redirect_port")) or "8976"),
+        x_redirect_port=_whole(
+            "the X redirect port", env.get(env_name("x_redirect_port")) or "8976", 0, 65535
+        ),
     )
 
 
-def _port(raw: str) -> int:
+def _switch(flag: bool | None, env: Mapping[str, str], name: str) -> bool:
+    """A boolean setting: on by its flag, else as its environment variable says."""
+    raw = env.get(env_name(name))
+    return bool(flag) or (parse_bool(env_name(name), raw) if raw else False)
+
+
+def _whole(what: str, raw: str, low: int, high: int | None = None) -> int:
+    """A whole-number setting within its range, or one clear line."""
     try:
-        port = int(raw)
+        value = int(raw)
     except ValueError:
-        raise ConfigError(f"a port is a whole number, got {raw!r}") from None
-    if not 0 <= port <= 65535:
-        raise ConfigError(f"a port is 0 to 65535, got {port}")
-    return port
+        raise ConfigError(f"{what} must be a whole number, got {raw!r}") from None
+    if value < low or (high is not None and value > high):
+        bounds = f"between {low} and {high}" if high is not None else f"{low} or more"
+        raise ConfigError(f"{what} must be {bounds}")
+    return value
