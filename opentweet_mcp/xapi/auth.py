@@ -198,6 +198,17 @@ def login(
 # --- keeping the tokens ----------------------------------------------------------------------
 
 
+def write_private(path: Path, value: Any) -> None:
+    """`value` as JSON in a file of the user's alone (0600, in a 0700 folder), written
+    atomically: a new file renamed over the old, so a reader never sees half of it."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fresh = path.with_suffix(f".{os.getpid()}.tmp")
+    fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        json.dump(value, file)
+    os.replace(fresh, path)
+
+
 class TokenFile:
     """The tokens in a file of the user's alone (0600), refreshed under an exclusive lock."""
 
@@ -217,13 +228,7 @@ class TokenFile:
             ) from None
 
     def save(self, tokens: Tokens) -> None:
-        """Write atomically (a new file renamed over the old), readable by the user alone."""
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fresh = self.path.with_suffix(f".{os.getpid()}.tmp")
-        fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            json.dump(asdict(tokens), file)
-        os.replace(fresh, self.path)
+        write_private(self.path, asdict(tokens))
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:

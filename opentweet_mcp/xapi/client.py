@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from typing import Any
 import anyio
 import httpx2
 
-from opentweet_mcp.xapi.auth import TokenFile
+from opentweet_mcp.xapi.auth import TokenFile, write_private
 
 UPLOAD_PATH = "/1.1/media/upload.json"
 CHUNK = 4 * 1024 * 1024  # bytes per APPEND (the guide sends 5 MB; X takes up to 5 MB)
@@ -129,12 +128,7 @@ class ThreadLog:
 
     def add(self, posted: Posted) -> None:
         self.posted.append(posted)
-        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fresh = self.path.with_suffix(f".{os.getpid()}.tmp")
-        fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            json.dump([p.__dict__ for p in self.posted], file)
-        os.replace(fresh, self.path)
+        write_private(self.path, [p.__dict__ for p in self.posted])
 
 
 def _message(answer: httpx2.Response) -> str:
