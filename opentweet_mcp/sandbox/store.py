@@ -71,6 +71,10 @@ class Store:
                 "INSERT OR REPLACE INTO users VALUES (?, ?)", (digest, json.dumps(doc))
             )
 
+    def delete_user(self, digest: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM users WHERE key_hash=?", (digest,))
+
     # posts
     def save_post(self, user: str, post: dict[str, Any]) -> dict[str, Any]:
         with self._lock:

@@ -87,7 +87,7 @@ async def token(xsim: XSim, request: Request) -> Response:
     grant = form.get("grant_type")
     if grant == "authorization_code":
         record = xsim.get("code", digest(form.get("code", "")))
-        if record is None or record.get("gone") or record["expires_at"] <= xsim.clock():
+        if record is None or record["expires_at"] <= xsim.clock():
             raise oauth_error(
                 "invalid_request", "Value passed for the authorization code was invalid."
             )
@@ -102,7 +102,7 @@ async def token(xsim: XSim, request: Request) -> Response:
     if grant == "refresh_token":
         key = digest(form.get("refresh_token", ""))
         record = xsim.get("refresh", key)
-        if record is None or record.get("gone") or record["client_id"] != client_id:
+        if record is None or record["client_id"] != client_id:
             raise oauth_error("invalid_request", "Value passed for the token was invalid.")
         xsim.drop("refresh", key)  # single use: the answer carries the next one
         return JSONResponse(_issue(xsim, record["user"], client_id, record["scopes"]))

@@ -80,7 +80,7 @@ class XSim(Knobs):
         self.store.save_user(f"{kind}:{key}", doc)
 
     def drop(self, kind: str, key: str) -> None:
-        self.put(kind, key, {"gone": True})
+        self.store.delete_user(f"{kind}:{key}")
 
     def new_id(self) -> str:
         return str(1_900_000_000_000_000_000 + self.store.bump("xsim:ids"))
@@ -90,7 +90,7 @@ class XSim(Knobs):
     def user_of(self, request: Request) -> dict[str, Any]:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         record = self.get("access", digest(token.strip())) if scheme.lower() == "bearer" else None
-        if record is None or record.get("gone"):
+        if record is None:
             raise problem(401, "Unauthorized", "Unauthorized")
         if record["expires_at"] <= self.clock():
             raise problem(401, "Unauthorized", "Unauthorized: the access token has expired")
