@@ -28,8 +28,7 @@ from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, NamedTuple
 
 import httpx2
 from mcp import Client, ClientSession, StdioServerParameters, stdio_client
@@ -496,10 +495,17 @@ async def load(
         latencies.append(time.perf_counter() - started)
 
 
+class Served(NamedTuple):
+    url: str
+    pid: int
+
+
 @contextmanager
-def http_server(sandbox: Sandbox, *flags: str, env: dict[str, str] | None = None) -> Iterator[str]:
-    """Our server over streamable HTTP on a free port, its base URL; `flags` as on the
-    command line (e.g. --stateless --workers 2)."""
+def http_server(
+    sandbox: Sandbox, *flags: str, env: dict[str, str] | None = None
+) -> Iterator[Served]:
+    """Our server over streamable HTTP on a free port: its base URL and process; `flags` as
+    on the command line (e.g. --stateless --workers 2)."""
     port = free_port()
     server = subprocess.Popen(
         [*OURS, "--transport", "http", "--host", "127.0.0.1", "--port", str(port), *flags],
@@ -509,45 +515,39 @@ def http_server(sandbox: Sandbox, *flags: str, env: dict[str, str] | None = None
     )
     try:
         wait_for_port(port)
-        yield f"http://127.0.0.1:{port}"
+        yield Served(f"http://127.0.0.1:{port}", server.pid)
     finally:
         server.terminate()
         server.wait(10)
 
 
-def tree_cpu_seconds(url: str) -> float:
-    """CPU time of the server listening at `url` and its workers."""
-    port = urlsplit(url).port
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/cmdline"):
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its children (the workers)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            if f"--port\0{port}\0".encode() in stat.read_bytes():
-                total += cpu_seconds(int(stat.parent.name))
-                total += sum(
-                    cpu_seconds(int(child.parent.name))
-                    for child in Path("/proc").glob("[0-9]*/stat")
-                    if child.read_text().rsplit(")", 1)[1].split()[1] == stat.parent.name
-                )
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                children.append(int(stat.parent.name))
         except (OSError, ValueError, IndexError):
             continue
-    return total
+    return cpu_seconds(pid) + sum(cpu_seconds(child) for child in children)
 
 
-async def http_load(url: str, clients: int, seconds: float) -> dict[str, Any]:
+async def http_load(served: Served, clients: int, seconds: float) -> dict[str, Any]:
     call = {"name": "list_posts", "arguments": {"limit": 20}}
     limits = httpx2.Limits(max_connections=clients)
-    async with httpx2.AsyncClient(base_url=url, limits=limits, timeout=60) as http:
+    async with httpx2.AsyncClient(base_url=served.url, limits=limits, timeout=60) as http:
         sessions = [RawHttpSession(http) for _ in range(clients)]
         for session in sessions:
             await session.open()
             await session.request("tools/call", call)  # warm
         latencies: list[float] = []
         deadline = time.perf_counter() + seconds
-        cpu_before = tree_cpu_seconds(url)
+        cpu_before = tree_cpu_seconds(served.pid)
         began = time.perf_counter()
         await asyncio.gather(*(load(s, call, deadline, latencies) for s in sessions))
         elapsed = time.perf_counter() - began
-        cpu = tree_cpu_seconds(url) - cpu_before
+        cpu = tree_cpu_seconds(served.pid) - cpu_before
     return {
         "calls/s": len(latencies) / elapsed,
         **ms(latencies),
@@ -559,18 +559,18 @@ async def http_load(url: str, clients: int, seconds: float) -> dict[str, Any]:
 async def http_throughput(sandbox: Sandbox, seconds: float) -> dict[str, Any]:
     """One stateful process at 1, 8 and 32 clients; then stateless with 1 and 2 workers."""
     figures: dict[str, Any] = {}
-    with http_server(sandbox) as url:
+    with http_server(sandbox) as served:
         for clients in (1, 8, 32):
-            figures[f"{clients} clients"] = await http_load(url, clients, seconds)
+            figures[f"{clients} clients"] = await http_load(served, clients, seconds)
     figures["p99 at 32 / median at 1"] = (
         figures["32 clients"]["p99"] / figures["1 clients"]["median"]
     )
     for workers in (1, 2):
-        with http_server(sandbox, "--stateless", "--workers", str(workers)) as url:
+        with http_server(sandbox, "--stateless", "--workers", str(workers)) as served:
             await asyncio.sleep(1.0 if workers > 1 else 0)  # the workers start after the bind
             for clients in (1, 32):
                 name = f"stateless, {workers} worker{'s' if workers > 1 else ''}, {clients} clients"
-                figures[name] = await http_load(url, clients, seconds)
+                figures[name] = await http_load(served, clients, seconds)
     one, two = "stateless, 1 worker, 32 clients", "stateless, 2 workers, 32 clients"
     figures["2 workers / 1 worker calls/s"] = figures[two]["calls/s"] / figures[one]["calls/s"]
     figures["p99 at 32 / median at 1, 2 workers"] = (
@@ -583,12 +583,8 @@ async def many_keys(sandbox: Sandbox, keys: int) -> dict[str, Any]:
     """Peak RSS of a multi-user server before and after `keys` users, each a distinct
     X-OpenTweet-Key calling get_account once (a real upstream call for each)."""
     env = {"OPENTWEET_API_KEY": ""}  # multi-user: every request brings its key
-    with http_server(sandbox, "--stateless", env=env) as url:
-        pid = next(
-            int(p.parent.name)
-            for p in Path("/proc").glob("[0-9]*/cmdline")
-            if f"--port\0{urlsplit(url).port}\0".encode() in p.read_bytes()
-        )
+    with http_server(sandbox, "--stateless", env=env) as served:
+        url, pid = served
         call = {"name": "get_account", "arguments": {}}
         limits = httpx2.Limits(max_connections=16)
         async with httpx2.AsyncClient(base_url=url, limits=limits, timeout=60) as http:
