@@ -146,23 +146,16 @@ def test_the_login_command_signs_in_through_the_browser(
         "OPENTWEET_X_AUTHORIZE_URL": f"{xsim_server[0]}/i/oauth2/authorize",
         "OPENTWEET_X_REDIRECT_PORT": "0",
     }
-    proc = subprocess.run(
-        [sys.executable, "-m", "opentweet_mcp", "login", "x"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+
+    def login_x(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "opentweet_mcp", "login", "x"]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+    proc = login_x(env)
     assert proc.returncode == 0, proc.stderr
     saved = tmp_path / "state" / "opentweet-mcp" / "x-tokens.json"
     assert f"tokens kept in {saved}" in proc.stdout
     assert stat.S_IMODE(saved.stat().st_mode) == 0o600
     unset = {k: v for k, v in env.items() if k != "OPENTWEET_X_CLIENT_ID"}
-    missing = subprocess.run(
-        [sys.executable, "-m", "opentweet_mcp", "login", "x"],
-        env=unset,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    missing = login_x(unset)
     assert missing.returncode == 2 and "OPENTWEET_X_CLIENT_ID is not set" in missing.stderr
