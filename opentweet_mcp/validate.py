@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field
@@ -157,7 +157,6 @@ def check_media_urls(urls: list[str]) -> list[str]:
 
 
 Platform = Literal["x", "bluesky", "linkedin"]
-PLATFORMS: tuple[str, ...] = get_args(Platform)
 
 
 def platforms_field(chosen: Sequence[str] | None) -> dict[str, list[str]]:
