@@ -402,6 +402,14 @@ async def schema_cost(sandbox: Sandbox, tokens: Tokens) -> dict[str, Any]:
         tools = model_facing(await listing(only))
         per_toolset[toolset] = {"tools": len(tools), "tokens": tokens({"tools": tools})}
     full = {"tools": every}
+    # hosts hand a model each tool's name, description and input schema; the rest of a tool
+    # (annotations, _meta, outputSchema) is for the host, and is counted here apart
+    read = [{k: t[k] for k in ("name", "description", "inputSchema")} for t in every]
+    host_only = {
+        field: tokens(full) - tokens({"tools": [_without(t, field) for t in every]})
+        for field in ("annotations", "_meta", "outputSchema")
+    }
+    described = [p for t in every for p in _parameters(t["inputSchema"])]
     return {
         "method": tokens.method,
         "full": {
@@ -409,11 +417,24 @@ async def schema_cost(sandbox: Sandbox, tokens: Tokens) -> dict[str, Any]:
             "bytes": len(compact_json(full).encode()),
             "tokens": tokens(full),
         },
+        "model reads": tokens({"tools": read}),
+        "host-only fields": host_only,
+        "parameters described": f"{sum('description' in p for p in described)}/{len(described)}",
         "app-only": [t["name"] for t in listed if t not in every],
         "per toolset": per_toolset,
         "per tool": per_tool,
         "largest": sorted(per_tool.items(), key=lambda kv: -kv[1])[:5],
     }
+
+
+def _without(tool: dict[str, Any], field: str) -> dict[str, Any]:
+    return {k: v for k, v in tool.items() if k != field}
+
+
+def _parameters(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every property of an input schema, its $defs' included."""
+    objects = [schema, *schema.get("$defs", {}).values()]
+    return [p for o in objects for p in o.get("properties", {}).values()]
 
 
 def result_tokens(result: Any, tokens: Tokens) -> dict[str, int]:
@@ -744,8 +765,12 @@ def _per_call_lines(p: dict[str, Any]) -> list[str]:
 def _tools_lines(t: dict[str, Any]) -> list[str]:
     return [
         f"tools/list: {t['full']['tools']} tools, {t['full']['bytes']} bytes, "
-        f"{t['full']['tokens']} tokens ({t['method']}; target <= 4,500 (issue 17); app-only "
+        f"{t['full']['tokens']} tokens ({t['method']}; app-only "
         f"{', '.join(t['app-only'])} not counted)",
+        f"  what a model reads (name, description, inputSchema): {t['model reads']} tokens "
+        "(target <= 4,500, issue 17); for the host only: "
+        + ", ".join(f"{k} {v}" for k, v in t["host-only fields"].items()),
+        f"  parameters described: {t['parameters described']}",
         "  per toolset: "
         + ", ".join(f"{k} {v['tokens']} ({v['tools']})" for k, v in t["per toolset"].items()),
         "  largest: " + ", ".join(f"{name} {n}" for name, n in t["largest"]),

@@ -31,7 +31,8 @@ def compact(schema: Any, *, nullable: bool) -> Any:
     if isinstance(options, list) and _NULL in options:
         rest = [option for option in options if option != _NULL]
         if len(rest) == 1 and isinstance(rest[0], dict):
-            merged = {k: v for k, v in out.items() if k != "anyOf"} | rest[0]
+            # what the outer annotation says (its description) wins over the inner type's
+            merged = rest[0] | {k: v for k, v in out.items() if k != "anyOf"}
             if not nullable:
                 return merged
             if isinstance(merged.get("type"), str):

@@ -180,15 +180,20 @@ def check_idempotency_key(value: str) -> str:
 
 
 # tools/list is paid for in the model's context on every turn, so a parameter's description is
-# a few words, and only where its name does not say it (tdqs scores the rest): what ids, dates
-# and media URLs look like is said once, in the server instructions. The validators still check
-# each value before any request.
-PostId = Annotated[str, AfterValidator(check_object_id)]
+# a few words, given once here for a type every tool shares: not every host passes the server
+# instructions (where ids, dates and media URLs are explained) to the model. The validators
+# still check each value before any request.
+PostId = Annotated[str, AfterValidator(check_object_id), Field(description="Post id")]
 TweetText = Annotated[str, AfterValidator(check_tweet)]
 FutureDate = Annotated[
     str, AfterValidator(parse_future_date), Field(description="ISO 8601, future")
 ]
-MediaUrls = Annotated[list[str], AfterValidator(check_media_urls)]
+# undescribed: it is also the item of ThreadMedia, where a description would be repeated
+MediaList = Annotated[list[str], AfterValidator(check_media_urls)]
+MediaUrls = Annotated[MediaList, Field(description="From upload_media")]
+FirstTweet = Annotated[TweetText, Field(description="First tweet")]
+ThreadTweets = Annotated[list[TweetText], Field(description="Later tweets")]
+ThreadMedia = Annotated[list[MediaList], Field(description="Per thread tweet")]
 
 
 def check_account_id(value: str) -> str:
@@ -219,11 +224,14 @@ def check_token_length(value: str) -> str:
 AccountId = Annotated[
     str, AfterValidator(check_account_id), Field(description="From list_accounts")
 ]
-CommunityId = Annotated[str, AfterValidator(check_community_id)]
-RetweetOffset = Annotated[int, Field(ge=1, le=10080)]
-Page = Annotated[int, Field(ge=1)]
-Limit = Annotated[int, Field(ge=1, le=100)]
-CooldownDays = Annotated[int, Field(ge=1, le=90)]
+CommunityId = Annotated[str, AfterValidator(check_community_id), Field(description="X community")]
+ShareWithFollowers = Annotated[bool, Field(description="Also to followers")]
+IsThread = Annotated[bool, Field(description="Implied by thread_tweets")]
+AutoRetweet = Annotated[bool, Field(description="Retweet it later")]
+RetweetOffset = Annotated[int, Field(ge=1, le=10080, description="Minutes after posting")]
+Page = Annotated[int, Field(ge=1, description="Page number")]
+Limit = Annotated[int, Field(ge=1, le=100, description="Per page")]
+CooldownDays = Annotated[int, Field(ge=1, le=90, description="Days between repeats")]
 IdempotencyKey = Annotated[
     str, AfterValidator(check_idempotency_key), Field(description="Retry key")
 ]

@@ -112,11 +112,22 @@ def test_every_spec_tool_with_its_flags() -> None:
 
 
 def test_tools_list_stays_within_its_context_budget() -> None:
-    """tools/list is in the model's context on every turn. 19,700 bytes of compact JSON is
-    about 4,500 cl100k tokens (`python bench/run.py` counts them exactly when tiktoken is
-    installed): a change that grows it past that must make room first."""
+    """tools/list is in the model's context on every turn. 20,800 bytes of compact JSON is
+    about 4,700 cl100k tokens, of which a model reads about 3,400 (name, description and input
+    schema; `python bench/run.py` counts both): a change that grows it must make room first."""
     dumped = json.dumps({"tools": listing()}, separators=(",", ":"), ensure_ascii=False)
-    assert len(dumped.encode()) <= 19_700, len(dumped.encode())
+    assert len(dumped.encode()) <= 20_800, len(dumped.encode())
+
+
+def test_every_parameter_is_described_in_its_schema() -> None:
+    """Not every host hands the server's instructions to the model: each parameter says what
+    it is where the model reads it, in a few words."""
+    for tool in listing():
+        schema = tool["inputSchema"]
+        for owner in (schema, *schema.get("$defs", {}).values()):
+            for name, prop in owner.get("properties", {}).items():
+                words = prop.get("description", "").split()
+                assert 1 <= len(words) <= 8, (tool["name"], name, prop)
 
 
 def test_the_approval_card_tools_are_for_the_card_only() -> None:

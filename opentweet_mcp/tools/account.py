@@ -32,7 +32,7 @@ def _object(value: Any) -> dict[str, Any]:
 
 @declare(TOOLS, "Get account", read_only=True)
 async def get_account(ctx: Context) -> CallToolResult:
-    """Check the connection first: plan, today's limits, connected X accounts."""
+    """Plan, daily limits and connected X accounts; check it first."""
     caller = services(ctx).caller(ctx)
     data = await caller.client.send(ops.get_account())
     caller.facts.learn(data)
@@ -60,7 +60,7 @@ async def get_account(ctx: Context) -> CallToolResult:
 
 @declare(TOOLS, "List X accounts", read_only=True)
 async def list_accounts(ctx: Context) -> CallToolResult:
-    """Connected X accounts and their ids (for x_account_id)."""
+    """Connected X accounts and their ids."""
     caller = services(ctx).caller(ctx)
     data = await caller.client.send(ops.list_accounts())
     caller.facts.learn(data)

@@ -52,7 +52,7 @@ async def get_tweet_analytics(
     ] = None,
     x_account_id: AccountId | None = None,
 ) -> CallToolResult:
-    """Per-tweet engagement, top/worst performers, best hours (Advanced plan only)."""
+    """Per-tweet engagement, top and worst tweets, best hours (Advanced plan)."""
     caller = services(ctx).caller(ctx)
     try:
         data = await caller.client.send(
@@ -88,7 +88,7 @@ def _best_times_summary(data: dict[str, Any]) -> str:
 
 @declare(TOOLS, "Best posting times", read_only=True)
 async def get_best_times(ctx: Context, x_account_id: AccountId | None = None) -> CallToolResult:
-    """Best times to post; says whether engagement_weighted or frequency_only."""
+    """Best hours to post, engagement_weighted or frequency_only."""
     caller = services(ctx).caller(ctx)
     data = await caller.client.send(ops.get_best_times(x_account_id=caller.account(x_account_id)))
     return success(_best_times_summary(data), data)
@@ -98,9 +98,9 @@ async def get_best_times(ctx: Context, x_account_id: AccountId | None = None) ->
 async def analyze_best_times(
     ctx: Context,
     x_account_id: AccountId | None = None,
-    wait: Annotated[bool, Field(description="Poll until ready, with progress")] = False,
+    wait: Annotated[bool, Field(description="Until ready")] = False,
 ) -> CallToolResult:
-    """Start a fresh engagement analysis of recent tweets (cooldown between runs)."""
+    """Start a fresh engagement analysis (cooldown between runs)."""
     caller = services(ctx).caller(ctx)
     account = caller.account(x_account_id)
     data = await caller.client.send(

@@ -18,7 +18,7 @@ from opentweet_mcp.validate import InvalidArguments, check_media_urls
 TOOLS: list[ToolSpec] = []
 
 # Default: the account's own limit (280, or 25,000 with long posts), said in the result.
-MaxLength = Annotated[int, Field(ge=10, le=LONG, description="Default: the account's")]
+MaxLength = Annotated[int, Field(ge=10, le=LONG, description="Default: account's")]
 
 
 class CheckOut(Out):
@@ -86,13 +86,12 @@ def _media_problems(label: str, urls: list[str]) -> list[str]:
 async def check_post(
     ctx: Context,
     text: Annotated[str, Field(description="First tweet")],
-    thread_tweets: Annotated[list[str] | None, Field(description="Tweets after it")] = None,
-    media_urls: list[str] | None = None,
-    thread_media: list[list[str]] | None = None,
+    thread_tweets: Annotated[list[str] | None, Field(description="Later tweets")] = None,
+    media_urls: Annotated[list[str] | None, Field(description="First tweet's")] = None,
+    thread_media: Annotated[list[list[str]] | None, Field(description="Per thread tweet")] = None,
     max_length: MaxLength | None = None,
 ) -> Annotated[CallToolResult, CheckOut]:
-    """Check tweets before creating them: weighted length as X counts it, characters left,
-    media rules, every problem. No network."""
+    """Check tweets locally: weighted length as X counts it, media rules."""
     limit = _limit(ctx, max_length)
     config = V3._replace(max_weighted_length=limit.chars)
     tweets = [text, *(thread_tweets or [])]
@@ -131,12 +130,11 @@ async def check_post(
 @declare(TOOLS, "Split into thread", read_only=True, open_world=False)
 async def split_thread(
     ctx: Context,
-    text: Annotated[str, Field(min_length=1, max_length=100_000)],
-    numbering: Annotated[bool, Field(description='Append " i/n" to each part')] = False,
+    text: Annotated[str, Field(min_length=1, max_length=100_000, description="To split")],
+    numbering: Annotated[bool, Field(description='Add " i/n"')] = False,
     max_length: MaxLength | None = None,
 ) -> Annotated[CallToolResult, SplitOut]:
-    """Split long text into thread tweets that each fit: at blank lines, then sentences, then
-    words. No network."""
+    """Split text into tweets that fit: at blank lines, then sentences, then words."""
     limit = _limit(ctx, max_length)
     config = V3._replace(max_weighted_length=limit.chars)
     try:

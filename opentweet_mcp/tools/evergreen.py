@@ -20,11 +20,13 @@ from opentweet_mcp.validate import (
     AccountId,
     CooldownDays,
     InvalidArguments,
+    IsThread,
     Limit,
     MediaUrls,
     Page,
     PostId,
     StateRefused,
+    ThreadTweets,
     TweetText,
     check_thread,
     drop_none,
@@ -80,7 +82,7 @@ def _settings_summary(data: dict[str, Any]) -> str:
 
 @declare(TOOLS, "Get evergreen settings", read_only=True)
 async def get_evergreen_settings(ctx: Context) -> CallToolResult:
-    """Evergreen queue settings, pool counts and plan limits (not on trial plans)."""
+    """Evergreen queue settings, pool counts and plan limits."""
     data = await services(ctx).caller(ctx).client.send(ops.get_evergreen_settings())
     return success(_settings_summary(data), data)
 
@@ -88,12 +90,12 @@ async def get_evergreen_settings(ctx: Context) -> CallToolResult:
 @declare(TOOLS, "Update evergreen settings", idempotent=True)
 async def update_evergreen_settings(
     ctx: Context,
-    enabled: bool | None = None,
+    enabled: Annotated[bool | None, Field(description="Queue on or off")] = None,
     posts_per_day: Annotated[int | None, Field(ge=1, le=50, description="Capped by plan")] = None,
     posting_times: PostingTimes | None = None,
     default_cooldown_days: CooldownDays | None = None,
 ) -> CallToolResult:
-    """Change evergreen settings; only the fields given change."""
+    """Change the given evergreen queue settings."""
     body = drop_none(
         {
             "enabled": enabled,
@@ -117,10 +119,10 @@ async def list_evergreen_posts(
     ctx: Context,
     page: Page | None = None,
     limit: Limit | None = None,
-    paused: Annotated[bool | None, Field(description="Only paused, or only active")] = None,
+    paused: Annotated[bool | None, Field(description="Paused or active only")] = None,
     x_account_id: AccountId | None = None,
 ) -> CallToolResult:
-    """List the evergreen pool with cooldowns, times posted and paused state."""
+    """The evergreen pool with cooldowns, times posted and paused state."""
     caller = services(ctx).caller(ctx)
     data = await caller.client.send(
         ops.list_evergreen_posts(
@@ -136,15 +138,15 @@ async def list_evergreen_posts(
 async def add_to_evergreen(
     ctx: Context,
     post_id: Annotated[PostId | None, Field(description="An existing post")] = None,
-    text: Annotated[TweetText | None, Field(description="Or a new one")] = None,
-    category: str | None = None,
-    is_thread: bool | None = None,
-    thread_tweets: list[TweetText] | None = None,
+    text: Annotated[TweetText | None, Field(description="Or new text")] = None,
+    category: Annotated[str | None, Field(description="e.g. Tips")] = None,
+    is_thread: IsThread | None = None,
+    thread_tweets: ThreadTweets | None = None,
     media_urls: MediaUrls | None = None,
     cooldown_days: CooldownDays | None = None,
     x_account_id: AccountId | None = None,
 ) -> Plan:
-    """Add a post (post_id) or new text to the evergreen queue, which republishes it."""
+    """Add a post or new text to the evergreen queue, which republishes it."""
     if (post_id is None) == (text is None):
         raise InvalidArguments(
             "give exactly one of post_id (convert an existing post) or text (a new one)"
@@ -200,7 +202,7 @@ async def add_to_evergreen(
 async def get_evergreen_post(
     ctx: Context, id: PostId, x_account_id: AccountId | None = None
 ) -> CallToolResult:
-    """One evergreen post with its last 5 published clones and their X urls."""
+    """An evergreen post with its last 5 clones and their X urls."""
     caller = services(ctx).caller(ctx)
     data = await caller.client.send(
         ops.get_evergreen_post(id, x_account_id=caller.account(x_account_id))
@@ -220,7 +222,7 @@ async def update_evergreen_post(
     paused: Annotated[bool | None, Field(description="Pause or resume")] = None,
     x_account_id: AccountId | None = None,
 ) -> CallToolResult:
-    """Change an evergreen post's cooldown or pause/resume it."""
+    """Set an evergreen post's cooldown or pause it."""
     caller = services(ctx).caller(ctx)
     body = drop_none({"cooldown_days": cooldown_days, "paused": paused})
     if not body:
@@ -235,7 +237,7 @@ async def update_evergreen_post(
 async def remove_from_evergreen(
     ctx: Context, id: PostId, x_account_id: AccountId | None = None
 ) -> CallToolResult:
-    """Take a post out of the evergreen pool; it becomes a draft (not deleted)."""
+    """Take a post out of the evergreen pool; it becomes a draft."""
     caller = services(ctx).caller(ctx)
     data = await caller.client.send(
         ops.remove_from_evergreen(id, x_account_id=caller.account(x_account_id))
@@ -253,7 +255,7 @@ async def get_evergreen_history(
     source_id: Annotated[PostId | None, Field(description="One source's clones")] = None,
     x_account_id: AccountId | None = None,
 ) -> CallToolResult:
-    """Clones the evergreen scheduler published, newest first; source_id narrows to one."""
+    """Clones the evergreen queue published, newest first."""
     caller = services(ctx).caller(ctx)
     data = await caller.client.send(
         ops.get_evergreen_history(

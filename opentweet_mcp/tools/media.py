@@ -129,13 +129,16 @@ def read_media_file(path: str, media_dirs: tuple[Path, ...]) -> tuple[bytes, str
 @declare(TOOLS, "Upload media")
 async def upload_media(
     ctx: Context,
-    path: Annotated[str | None, Field(description="File in a media folder")] = None,
-    data_base64: Annotated[str | None, Field(max_length=28 * MIB)] = None,
-    filename: Annotated[str | None, Field(max_length=255)] = None,
+    path: Annotated[str | None, Field(description="In a media folder, or data_base64")] = None,
+    data_base64: Annotated[
+        str | None, Field(max_length=28 * MIB, description="Base64 file, with filename")
+    ] = None,
+    filename: Annotated[
+        str | None, Field(max_length=255, description="e.g. a.png, for the type")
+    ] = None,
     x_account_id: AccountId | None = None,
 ) -> Annotated[CallToolResult, UploadOut]:
-    """Upload an image (JPG/PNG/GIF/WebP ≤5 MiB) or video (MP4/MOV ≤20 MiB) for media_urls:
-    give path, or data_base64 and filename."""
+    """Upload an image (JPG, PNG, GIF, WebP ≤5 MiB) or video (MP4, MOV ≤20 MiB)."""
     svc = services(ctx)
     if (path is None) == (data_base64 is None):
         raise InvalidArguments("give exactly one of path or data_base64 (with filename)")

@@ -33,16 +33,22 @@ from opentweet_mcp.tools.spec import ToolSpec, declare
 from opentweet_mcp.validate import (
     MAX_BULK,
     AccountId,
+    AutoRetweet,
     CommunityId,
+    FirstTweet,
     FutureDate,
     InvalidArguments,
+    IsThread,
     Limit,
     MediaUrls,
     Page,
     Platforms,
     PostId,
     RetweetOffset,
+    ShareWithFollowers,
     StateRefused,
+    ThreadMedia,
+    ThreadTweets,
     TweetText,
     check_no_duplicates,
     check_thread,
@@ -52,8 +58,6 @@ from opentweet_mcp.validate import (
 
 TOOLS: list[ToolSpec] = []
 
-ThreadTweets = Annotated[list[TweetText], Field(description="Tweets after the first")]
-ThreadMedia = Annotated[list[MediaUrls], Field(description="One media list per thread tweet")]
 LIST_PAGE = 100  # the most posts one list request returns
 READS_AT_ONCE = 4
 # A listed post is taken as read only if it carries every field a preview shows.
@@ -63,15 +67,15 @@ _PREVIEW_FIELDS = ("text", "status", "thread_tweets", "media_urls")
 class NewPost(BaseModel):
     # one post of a bulk create (a comment, not a docstring: it would be a schema description)
     model_config = ConfigDict(extra="forbid")
-    text: TweetText
-    is_thread: bool | None = None
+    text: FirstTweet
+    is_thread: IsThread | None = None
     thread_tweets: ThreadTweets | None = None
     media_urls: MediaUrls | None = None
     thread_media: ThreadMedia | None = None
     scheduled_date: FutureDate | None = None
     community_id: CommunityId | None = None
-    share_with_followers: bool | None = None
-    auto_retweet_enabled: bool | None = None
+    share_with_followers: ShareWithFollowers | None = None
+    auto_retweet_enabled: AutoRetweet | None = None
     auto_retweet_offset_minutes: RetweetOffset | None = None
 
     def body(self) -> dict[str, Any]:
@@ -172,22 +176,21 @@ def _refuse_evergreen(post: dict[str, Any], post_id: str, what: str) -> None:
 @declare(TOOLS, "Create post or thread", destructive=True, gated=True, idempotency_key=True)
 async def create_post(
     ctx: Context,
-    text: TweetText,
-    is_thread: bool | None = None,
+    text: FirstTweet,
+    is_thread: IsThread | None = None,
     thread_tweets: ThreadTweets | None = None,
     media_urls: MediaUrls | None = None,
     thread_media: ThreadMedia | None = None,
     scheduled_date: FutureDate | None = None,
-    publish_now: bool = False,
+    publish_now: Annotated[bool, Field(description="After approval")] = False,
     community_id: CommunityId | None = None,
-    share_with_followers: bool | None = None,
-    auto_retweet_enabled: bool | None = None,
+    share_with_followers: ShareWithFollowers | None = None,
+    auto_retweet_enabled: AutoRetweet | None = None,
     auto_retweet_offset_minutes: RetweetOffset | None = None,
     platforms: Platforms | None = None,
     x_account_id: AccountId | None = None,
 ) -> Plan:
-    """Create a draft; with scheduled_date or publish_now it schedules or publishes, after
-    approval. A thread is text plus thread_tweets."""
+    """Create a draft, or schedule or publish it after approval."""
     if publish_now and scheduled_date:
         raise InvalidArguments("publish_now cannot be combined with scheduled_date")
     new = NewPost(
@@ -240,11 +243,13 @@ async def create_post(
 @declare(TOOLS, "Bulk create posts", destructive=True, gated=True, idempotency_key=True)
 async def bulk_create_posts(
     ctx: Context,
-    posts: Annotated[list[NewPost], Field(min_length=1, max_length=MAX_BULK)],
+    posts: Annotated[
+        list[NewPost], Field(min_length=1, max_length=MAX_BULK, description="As create_post")
+    ],
     platforms: Platforms | None = None,
     x_account_id: AccountId | None = None,
 ) -> Plan:
-    """Create 1–50 new drafts or scheduled posts in one request; never publishes now."""
+    """Create up to 50 drafts or scheduled posts; never publishes now."""
     check_no_duplicates([p.text for p in posts])
     bodies = [p.body() | platforms_field(platforms) for p in posts]
     caller = services(ctx).caller(ctx)
@@ -293,7 +298,7 @@ async def list_posts(
     limit: Limit | None = None,
     x_account_id: AccountId | None = None,
 ) -> CallToolResult:
-    """List posts, newest first, optionally by status (evergreen = pool sources)."""
+    """List posts, newest first."""
     caller = services(ctx).caller(ctx)
     data = await caller.client.send(
         ops.list_posts(
@@ -314,7 +319,7 @@ async def list_posts(
 async def get_post(
     ctx: Context, id: PostId, x_account_id: AccountId | None = None
 ) -> CallToolResult:
-    """Read one post: text, status, dates, X url once posted."""
+    """One post with its status, dates and X url."""
     caller = services(ctx).caller(ctx)
     data = await caller.client.send(ops.get_post(id, x_account_id=caller.account(x_account_id)))
     return success(describe_post(unwrap_post(data)), data)
@@ -327,17 +332,16 @@ async def get_post(
 async def update_post(
     ctx: Context,
     id: PostId,
-    text: TweetText | None = None,
+    text: Annotated[TweetText | None, Field(description="New text")] = None,
     media_urls: MediaUrls | None = None,
     scheduled_date: FutureDate | None = None,
     unschedule: Annotated[bool, Field(description="Back to draft")] = False,
-    auto_retweet_enabled: bool | None = None,
+    auto_retweet_enabled: AutoRetweet | None = None,
     auto_retweet_offset_minutes: RetweetOffset | None = None,
     platforms: Platforms | None = None,
     x_account_id: AccountId | None = None,
 ) -> Plan:
-    """Change an unpublished post (only the fields given). Needs approval if it is
-    scheduled, evergreen, or gets a date."""
+    """Change an unpublished post; approval if scheduled, evergreen or dated."""
     if unschedule and scheduled_date:
         raise InvalidArguments("unschedule cannot be combined with scheduled_date")
     caller = services(ctx).caller(ctx)
@@ -433,7 +437,7 @@ async def schedule_post(
 async def publish_post(
     ctx: Context,
     id: PostId,
-    override_schedule: Annotated[bool, Field(description="Publish a scheduled post now")] = False,
+    override_schedule: Annotated[bool, Field(description="Even if scheduled")] = False,
     platforms: Platforms | None = None,
     x_account_id: AccountId | None = None,
 ) -> Plan:
@@ -469,13 +473,15 @@ async def publish_post(
 @declare(TOOLS, "Batch schedule posts", destructive=True, gated=True, idempotency_key=True)
 async def batch_schedule_posts(
     ctx: Context,
-    schedules: Annotated[list[Schedule], Field(min_length=1, max_length=MAX_BULK)],
+    schedules: Annotated[
+        list[Schedule], Field(min_length=1, max_length=MAX_BULK, description="A date per post")
+    ],
     community_id: CommunityId | None = None,
-    share_with_followers: bool | None = None,
+    share_with_followers: ShareWithFollowers | None = None,
     platforms: Platforms | None = None,
     x_account_id: AccountId | None = None,
 ) -> Plan:
-    """Schedule 1–50 existing posts, each at its own date, in one request."""
+    """Schedule up to 50 existing posts in one request."""
     ids = [s.post_id for s in schedules]
     check_no_duplicates(ids, what="schedules")
     caller = services(ctx).caller(ctx)
@@ -539,10 +545,10 @@ def _batch_summary(data: Any, sent: int) -> tuple[str, bool]:
 async def delete_post(
     ctx: Context,
     id: PostId,
-    delete_from_x: Annotated[bool, Field(description="Also delete the tweet from X")] = True,
+    delete_from_x: Annotated[bool, Field(description="Its tweet on X too")] = True,
     x_account_id: AccountId | None = None,
 ) -> Plan:
-    """Delete a post; by default its published tweet on X too."""
+    """Delete a post. Irreversible."""
     caller = services(ctx).caller(ctx)
     account = caller.account(x_account_id)
     request = ops.delete_post(id, delete_from_x=delete_from_x, x_account_id=account)
