@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opentweet_mcp.api import operations as ops
-from opentweet_mcp.api.client import OpenTweetClient
 from opentweet_mcp.long_posts import AccountFacts, TweetLimit
+from opentweet_mcp.providers import Upstream
 
 
 def key_digest(api_key: str, upstream: str) -> str:
@@ -22,10 +22,11 @@ def key_digest(api_key: str, upstream: str) -> str:
 
 @dataclass(frozen=True)
 class Caller:
-    """The key a call acts with, and its client; approvals and budgets bind to `key_digest`.
-    `facts` is what OpenTweet said about the key's accounts; `long_posts` the setting."""
+    """The key a call acts with, and its upstream (the provider's, `providers.py`); approvals
+    and budgets bind to `key_digest`. `facts` is what the upstream said about the key's
+    accounts; `long_posts` the setting."""
 
-    client: OpenTweetClient
+    client: Upstream
     key_digest: str
     default_account: str | None
     facts: AccountFacts = field(default_factory=AccountFacts)

@@ -21,7 +21,7 @@ from opentweet_mcp.config import ConfigError, FlagValues, Settings, load_setting
 from opentweet_mcp.options import OPTIONS, environment_help
 
 if TYPE_CHECKING:
-    from opentweet_mcp.sandbox.runner import SandboxServer
+    from opentweet_mcp.sandbox.runner import BackgroundServer
 
 EXAMPLES = """examples:
   opentweet-mcp call get_account --sandbox          try one tool, no account needed
@@ -143,7 +143,13 @@ def _settings(args: argparse.Namespace, *, need_key: bool = True) -> Settings:
     return settings
 
 
-def _start_sandbox(settings: Settings) -> tuple[Settings, SandboxServer]:
+def _start_sandbox(settings: Settings) -> tuple[Settings, BackgroundServer]:
+    if settings.provider == "x":
+        from opentweet_mcp.xsim.runner import XSimServer, signed_in
+
+        simulator = XSimServer(db=settings.sandbox_db or ":memory:").start()
+        logging.getLogger("opentweet_mcp").info("X simulator serving at %s", simulator.base_url)
+        return signed_in(settings, simulator.base_url, simulator.folder), simulator
     from opentweet_mcp.sandbox.runner import DEMO_KEY, SandboxServer
 
     sandbox = SandboxServer(db=settings.sandbox_db or ":memory:")
@@ -206,6 +212,10 @@ def _tools(settings: Settings, as_json: bool) -> int:
         )
         first_line = (tool.description or "").splitlines()[0] if tool.description else ""
         print(f"{tool.name:<26} {flags or '-':<4} {first_line}")
+    from opentweet_mcp.providers import UNSERVED
+
+    for toolset, why in UNSERVED[settings.provider].items():
+        print(f"not served by --provider {settings.provider}: the {toolset} tools ({why})")
     return 0
 
 
@@ -219,7 +229,7 @@ def _state_ledger(settings: Settings) -> Settings:
     from opentweet_mcp.guard.sqlite_ledger import default_path
 
     if not settings.sandbox:
-        path = default_path(settings.base_url)
+        path = default_path(settings.upstream)
     elif settings.sandbox_db and settings.sandbox_db != ":memory:":
         path = Path(f"{Path(settings.sandbox_db).resolve()}.ledger")
     else:
@@ -321,9 +331,9 @@ def _login(settings: Settings, *, browser: bool) -> int:
     import webbrowser
 
     from opentweet_mcp.guard.sqlite_ledger import state_folder
-    from opentweet_mcp.xapi.auth import SignInError, TokenFile, login
+    from opentweet_mcp.xapi.auth import SignInError, TokenFile, XApp, login
 
-    app = _x_app(settings)
+    app = XApp.from_settings(settings)
     tokens = TokenFile(state_folder() / "x-tokens.json", app)
 
     def show(url: str) -> None:
@@ -344,49 +354,26 @@ def _scheduler(settings: Settings, *, once: bool, grace: float) -> int:
     import anyio
     import httpx2
 
-    from opentweet_mcp.guard.sqlite_ledger import state_folder
-    from opentweet_mcp.xapi.auth import SignInError, TokenFile
-    from opentweet_mcp.xapi.client import XClient
-    from opentweet_mcp.xapi.schedule import LocalSchedule, publish_due
+    from opentweet_mcp.xapi.auth import SignInError
+    from opentweet_mcp.xapi.upstream import open_x_upstream, run_scheduler
 
-    tokens = TokenFile(state_folder() / "x-tokens.json", _x_app(settings))
-    schedule = LocalSchedule(state_folder() / "x-posts.sqlite3")
+    def report(done: dict[str, list[str]]) -> None:
+        print(json.dumps(done), flush=True)
 
     async def passes() -> None:
         async with httpx2.AsyncClient(timeout=settings.timeout) as http:
-            client = XClient(tokens, http, state_folder() / "x-threads")
-            while True:
-                done = await publish_due(schedule, client, grace=grace)
-                if any(done.values()) or once:
-                    print(json.dumps(done), flush=True)
-                if once:
-                    return
-                await anyio.sleep(30)
+            upstream = open_x_upstream(settings, http)
+            try:
+                await run_scheduler(upstream, grace=grace, once=once, report=report)
+            finally:
+                upstream.store.close()
 
     try:
         anyio.run(passes)
     except SignInError as exc:
         print(f"opentweet-mcp: {exc}", file=sys.stderr)
         return 1
-    finally:
-        schedule.close()
     return 0
-
-
-def _x_app(settings: Settings) -> Any:
-    from opentweet_mcp.xapi.auth import XApp
-
-    if not settings.x_client_id:
-        raise ConfigError(
-            "OPENTWEET_X_CLIENT_ID is not set: the OAuth 2.0 client id of your X developer app"
-        )
-    return XApp(
-        settings.x_client_id,
-        settings.x_client_secret,
-        api_root=settings.x_api_root,
-        authorize_url=settings.x_authorize_url,
-        redirect_port=settings.x_redirect_port,
-    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

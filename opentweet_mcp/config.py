@@ -18,7 +18,7 @@ from typing import Literal, get_args
 from urllib.parse import urlsplit
 
 from opentweet_mcp.addresses import canonical_host
-from opentweet_mcp.options import CONFIRM_CHOICES, env_name
+from opentweet_mcp.options import CONFIRM_CHOICES, PROVIDERS, env_name
 
 TOOLSET_NAMES: tuple[str, ...] = (
     "account",
@@ -35,6 +35,7 @@ CONFIRM_MODES: tuple[str, ...] = get_args(ConfirmMode)
 assert CONFIRM_MODES == CONFIRM_CHOICES  # the flag's choices are the type's values
 Transport = Literal["stdio", "sse", "http"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+Provider = Literal["opentweet", "x"]
 
 DEFAULT_BASE_URL = "https://opentweet.io"
 MIN_AUTH_TOKEN = 32  # characters of OPENTWEET_MCP_AUTH_TOKEN
@@ -174,6 +175,12 @@ class Settings:
     x_api_root: str = "https://api.x.com"
     x_authorize_url: str = "https://x.com/i/oauth2/authorize"
     x_redirect_port: int = 8976
+    # where posts go: OpenTweet, or X directly (xapi/); and whether this process publishes
+    # the X provider's due posts
+    provider: Provider = "opentweet"
+    scheduler: bool = False
+    # where the X provider keeps its sign-in, posts and files (None: the state folder)
+    x_state: Path | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", api_root(self.base_url))
@@ -182,6 +189,8 @@ class Settings:
     def upstream(self) -> str:
         """What state (approvals, budgets, idempotency results) is kept for: the API root, or
         for a file-backed sandbox its database, whatever port this run serves it on."""
+        if self.provider == "x":
+            return "sandbox:x" if self.sandbox else f"x:{self.x_api_root}"
         if self.sandbox and self.sandbox_db and self.sandbox_db != ":memory:":
             return f"sandbox:{Path(self.sandbox_db).resolve()}"
         return self.base_url
@@ -221,6 +230,8 @@ class FlagValues:
     sandbox: bool = False
     sandbox_db: str | None = None
     log_level: str | None = None
+    provider: str | None = None
+    scheduler: bool | None = None
 
 
 def _pick(flag: object, env: Mapping[str, str], name: str) -> str | None:
@@ -314,8 +325,20 @@ def load_settings(flags: FlagValues, env: Mapping[str, str] | None = None) -> Se
         flags.allowed_origins or parse_csv(env.get(env_name("allowed_origins")))
     )
 
+    provider = _pick(flags.provider, env, env_name("provider")) or "opentweet"
+    if provider not in PROVIDERS:
+        raise ConfigError(f"provider must be {' or '.join(PROVIDERS)}, got {provider!r}")
+    scheduler = _switch(flags.scheduler, env, "scheduler")
+    if scheduler and provider != "x":
+        raise ConfigError("--scheduler publishes the X provider's posts: add --provider x")
+
+    if provider == "x" and not flags.sandbox and not env.get(env_name("x_client_id")):
+        raise ConfigError(
+            f"--provider x needs {env_name('x_client_id')}: the OAuth 2.0 client id of your X "
+            "developer app, then `opentweet-mcp login x` (or try --provider x --sandbox)"
+        )
     api_key = env.get(env_name("api_key")) or None
-    if not flags.sandbox and not api_key and transport == "stdio":
+    if provider == "opentweet" and not flags.sandbox and not api_key and transport == "stdio":
         raise ConfigError(
             f"{env_name('api_key')} is not set: set it to your OpenTweet API key, "
             "or run with --sandbox to try the server without an account"
@@ -367,6 +390,8 @@ def load_settings(flags: FlagValues, env: Mapping[str, str] | None = None) -> Se
         x_redirect_port=_whole(
             "the X redirect port", env.get(env_name("x_redirect_port")) or "8976", 0, 65535
         ),
+        provider=provider,  # type: ignore[arg-type]  # checked against PROVIDERS above
+        scheduler=scheduler,
     )
 
 

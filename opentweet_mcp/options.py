@@ -15,6 +15,7 @@ from typing import Any
 CONFIRM_CHOICES = ("auto", "person", "elicit", "token")
 TRANSPORTS = ("stdio", "sse", "http")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+PROVIDERS = ("opentweet", "x")
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,24 @@ OPTIONS: tuple[Option, ...] = (
         None,
         "—",
         "shared state for several replicas (needs the redis extra)",
+    ),
+    Option(
+        "provider",
+        "OPENTWEET_MCP_PROVIDER",
+        "--provider",
+        "opentweet",
+        "where posts go: opentweet (its API) or x (the X API directly, after "
+        "`opentweet-mcp login x`; drafts and the schedule kept locally)",
+        {"choices": PROVIDERS},
+    ),
+    Option(
+        "scheduler",
+        "OPENTWEET_MCP_SCHEDULER",
+        "--scheduler",
+        "off",
+        "with --provider x: publish due scheduled posts from this server process too (else run "
+        "`opentweet-mcp scheduler`)",
+        {"action": "store_true", "default": None},
     ),
     Option(
         "x_client_id",

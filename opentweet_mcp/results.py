@@ -68,6 +68,8 @@ def describe_post(post: Mapping[str, Any]) -> str:
     text = str(post.get("text") or "")
     if text:
         parts.append(f'"{preview_text(text)}"')
+    if post.get("warning"):  # the X provider: no scheduler running to publish it
+        parts.append(f"WARNING: {post['warning']}")
     return ", ".join(parts)
 
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
+import anyio
 from mcp.server import MCPServer, ServerRequestContext
 from mcp.server.apps import client_supports_apps
 from mcp.server.extension import Extension
@@ -21,11 +22,12 @@ from mcp.types import CallToolResult, InputRequiredResult, ListToolsResult, Pagi
 
 from opentweet_mcp import __version__
 from opentweet_mcp.api.retry import RetryPolicy
-from opentweet_mcp.config import ConfigError, Settings
+from opentweet_mcp.config import ConfigError, Provider, Settings
 from opentweet_mcp.guard.confirm import Guard
 from opentweet_mcp.guard.ledger import Ledger, MemoryLedger
 from opentweet_mcp.guard.tokens import ConfirmationTokens
 from opentweet_mcp.prompts import register_prompts
+from opentweet_mcp.providers import LACKS, THROUGH, UNSERVED, WHY_LACKS, media_origin
 from opentweet_mcp.resources import READING, register_resources
 from opentweet_mcp.results import tool_errors
 from opentweet_mcp.schemas import compact
@@ -34,11 +36,12 @@ from opentweet_mcp.tools import TOOLSETS
 from opentweet_mcp.tools.gating import registered
 from opentweet_mcp.tools.spec import ToolSpec
 from opentweet_mcp.validate import UPLOAD_ORIGIN, argument_problem
+from opentweet_mcp.xapi.schedule import PASS_EVERY
 
 SERVER_NAME = "opentweet"
 
 INSTRUCTIONS = """\
-Manage the user's X (Twitter) account through OpenTweet. Call get_account first to check the \
+Manage the user's X (Twitter) account {through}. Call get_account first to check the \
 plan, today's limits and connected accounts. Never invent ids, dates or URLs: post ids are \
 24-hex ObjectIds taken from tool results. Dates (scheduled_date) are ISO 8601 with an offset \
 and must lie in the future. media_urls are URLs returned by upload_media: up to 4 images or 1 \
@@ -70,9 +73,16 @@ class OpenTweetServer(MCPServer):
     resources for the request's own user; and that serves stdio without a thread hop per
     message."""
 
-    def __init__(self, *args: Any, upload_origin: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        upload_origin: str | None = None,
+        provider: Provider = "opentweet",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._upload_origin = upload_origin
+        self._provider = provider
         self.state: dict[str, Services] = {}  # filled by the lifespan
 
     def services(self) -> Services:
@@ -83,6 +93,12 @@ class OpenTweetServer(MCPServer):
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
         problem = argument_problem(arguments)
+        # null is what a replayed call (an approval's) gives every parameter it left out
+        lacked = sorted(
+            n for n in LACKS[self._provider] & set(arguments) if arguments[n] is not None
+        )
+        if lacked and problem is None:
+            problem = f"{lacked[0]}: {WHY_LACKS[self._provider]}"
         if problem is not None:
             raise ToolError(
                 f"Error executing tool {name}: invalid arguments, nothing was sent: {problem}"
@@ -126,12 +142,19 @@ class OpenTweetServer(MCPServer):
 
 
 def selected_tools(settings: Settings) -> list[ToolSpec]:
-    """The toolsets' tools, plus --tools, minus --exclude-tools; --read-only beats all."""
+    """The toolsets' tools, plus --tools, minus --exclude-tools; --read-only beats all; none
+    the provider cannot serve."""
     every = {spec.name: spec for specs in TOOLSETS.values() for spec in specs}
+    unserved = UNSERVED[settings.provider]
     for name in (*settings.tools, *settings.exclude_tools):
         if name not in every:
             raise ConfigError(f"unknown tool {name!r}; see `opentweet-mcp tools` for the names")
-    names = [s.name for ts in settings.toolsets for s in TOOLSETS.get(ts, [])]
+    for toolset, why in unserved.items():
+        named = [s.name for s in TOOLSETS[toolset] if s.name in settings.tools]
+        if named:
+            raise ConfigError(f"--provider {settings.provider} has no {named[0]}: {why}")
+    served = [ts for ts in settings.toolsets if ts not in unserved]
+    names = [s.name for ts in served for s in TOOLSETS.get(ts, [])]
     names += [n for n in settings.tools if n not in names]
     chosen = [every[n] for n in names if n not in settings.exclude_tools]
     if settings.read_only:
@@ -163,7 +186,11 @@ def build_server(settings: Settings, *, retry: RetryPolicy | None = None) -> Ope
         services = Services(settings, Guard(settings, tokens, ledger), retry=retry)
         server.state["services"] = services
         try:
-            yield services
+            async with anyio.create_task_group() as background:
+                if settings.scheduler:
+                    background.start_soon(_scheduler, services)
+                yield services
+                background.cancel_scope.cancel()
         finally:
             await services.aclose()
             await ledger.aclose()
@@ -174,10 +201,11 @@ def build_server(settings: Settings, *, retry: RetryPolicy | None = None) -> Ope
     server = OpenTweetServer(
         SERVER_NAME,
         version=__version__,
-        instructions=INSTRUCTIONS,
+        instructions=INSTRUCTIONS.format(through=THROUGH[settings.provider]),
         lifespan=lifespan,
         log_level=settings.log_level,
-        upload_origin=urlsplit(settings.base_url)._replace(path="").geturl(),
+        upload_origin=media_origin(settings),
+        provider=settings.provider,
         extensions=[_card()] if card else [],
         request_state_security=_sealing(settings.secret),
     )
@@ -189,10 +217,27 @@ def build_server(settings: Settings, *, retry: RetryPolicy | None = None) -> Ope
             annotations=spec.annotations(),
             meta=_card_meta() if card and spec.gated else None,
         )
-    _compact_registered_schemas(server)
+    _compact_registered_schemas(server, LACKS[settings.provider])
     register_resources(server, server.state)
     register_prompts(server)
     return server
+
+
+async def _scheduler(services: Services) -> None:
+    """--scheduler: the X provider's due posts published from this process, every 30 s, for
+    as long as it serves. A pass that fails (X unreachable, the sign-in gone) is logged and
+    the next one tried."""
+    from opentweet_mcp.xapi.upstream import XUpstream, run_scheduler
+
+    log = logging.getLogger("opentweet_mcp.scheduler")
+    upstream = services.caller(None).client
+    assert isinstance(upstream, XUpstream)
+    while True:
+        try:
+            await run_scheduler(upstream, report=lambda done: log.info("scheduler: %s", done))
+        except Exception as exc:  # one failed pass must not end the server
+            log.warning("scheduler pass failed: %s", exc)
+            await anyio.sleep(PASS_EVERY)
 
 
 def _sealing(secret: bytes | None) -> RequestStateSecurity | None:
@@ -218,9 +263,14 @@ def _card_meta() -> dict[str, Any]:
     return UI_META
 
 
-def _compact_registered_schemas(server: MCPServer) -> None:
+def _compact_registered_schemas(server: MCPServer, lacks: frozenset[str]) -> None:
+    """Each tool's schemas as tools/list serves them: compact, and without the parameters the
+    provider has no use for (`providers.LACKS`)."""
     for tool in server._tool_manager.list_tools():
         tool.parameters = compact(tool.parameters, nullable=False)
+        for owner in (tool.parameters, *tool.parameters.get("$defs", {}).values()):
+            for name in lacks & set(owner.get("properties", {})):
+                del owner["properties"][name]
         if tool.output_schema is not None:
             # the cached schema dict is the one list_tools serves: update it in place
             smaller = compact(tool.output_schema, nullable=True)

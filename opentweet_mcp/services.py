@@ -20,6 +20,7 @@ from opentweet_mcp.users import PerKey, api_key_for
 
 if TYPE_CHECKING:
     from opentweet_mcp.approvals.page import PageListener
+    from opentweet_mcp.xapi.upstream import XUpstream
 
 
 @dataclass
@@ -34,6 +35,7 @@ class Services:
     _pages: PageListener | None = None
     _http: httpx2.AsyncClient | None = None
     _callers: PerKey[Caller] = field(init=False)
+    _x: XUpstream | None = None
 
     def __post_init__(self) -> None:
         self.guard.page = self.approval_page
@@ -62,6 +64,13 @@ class Services:
     def _new_caller(self, api_key: str) -> Caller:
         settings = self.settings
         digest = key_digest(api_key, settings.upstream)
+        if settings.provider == "x":  # the one seam: which upstream serves the operations
+            from opentweet_mcp.xapi.upstream import open_x_upstream
+
+            if self._x is None:  # one person's posts: opened once, whatever the key cache does
+                self._http = httpx2.AsyncClient(timeout=settings.timeout)
+                self._x = open_x_upstream(settings, self._http)
+            return Caller(self._x, digest, None, AccountFacts(), settings.long_posts)
         if self._http is None:
             self._http = shared_http(settings.base_url, timeout=settings.timeout)
         client = OpenTweetClient(
@@ -83,6 +92,9 @@ class Services:
 
     async def aclose(self) -> None:
         self._callers.clear()
+        if self._x is not None:
+            self._x.store.close()
+            self._x = None
         if self._http is not None:
             await self._http.aclose()
             self._http = None

@@ -3,7 +3,8 @@
 A server is single-user or multi-user, never both. With `OPENTWEET_API_KEY` set (and always on
 stdio) every request acts with that key, and a request that brings another key in
 `X-OpenTweet-Key` is refused. Without it every request must bring its own key. No request ever
-acts with another user's key or the operator's.
+acts with another user's key or the operator's. With `--provider x` there is no key: every
+request acts for the one person signed in to X on this computer (`opentweet-mcp login x`).
 
 What is kept per key (its upstream client with its rate limiter, and what OpenTweet said about
 its accounts) lives in a bounded cache: least recently used first out, idle entries expire, so
@@ -23,6 +24,7 @@ from opentweet_mcp.api.errors import OpenTweetError
 from opentweet_mcp.config import Settings
 
 KEY_HEADER = "x-opentweet-key"
+SIGNED_IN_TO_X = "x-provider"  # who every request acts for with --provider x
 MAX_KEYS = 1024  # users whose state is kept at once
 IDLE_SECONDS = 900.0  # a user's state is dropped after this long without a request
 
@@ -36,12 +38,14 @@ class ForeignApiKey(OpenTweetError):
 
 
 def multi_user(settings: Settings) -> bool:
-    """Every request brings its own key: HTTP without a configured key."""
-    return settings.transport != "stdio" and not settings.api_key
+    """Every request brings its own key: HTTP without a configured key, through OpenTweet."""
+    return settings.transport != "stdio" and not settings.api_key and settings.provider != "x"
 
 
 def api_key_for(settings: Settings, headers: Mapping[str, str] | None) -> str:
     """The key a request acts with, by the rule above; refused requests raise."""
+    if settings.provider == "x":
+        return SIGNED_IN_TO_X
     if settings.transport == "stdio" or headers is None:
         given = None
     else:

@@ -241,6 +241,18 @@ ApprovalId = Annotated[
 ConfirmationToken = Annotated[
     str, AfterValidator(check_token_length), Field(description="From the preview")
 ]
+# What only the X provider posts (providers.LACKS hides them from OpenTweet's listing).
+PollOptions = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=25)]],
+    Field(min_length=2, max_length=4, description="2–4 choices"),
+]
+PollMinutes = Annotated[int, Field(ge=5, le=10080, description="Default 1440")]
+QuoteTweetId = Annotated[str, Field(pattern="^[0-9]{1,19}$", description="Tweet to quote")]
+ReplySettings = Annotated[
+    Literal["following", "mentionedUsers", "subscribers", "verified"],
+    Field(description="Who may reply"),
+]
+AltText = Annotated[str, Field(min_length=1, max_length=1000, description="For screen readers")]
 # The networks a publish goes to: sent as ["x"] when not given, since a request that names none
 # follows the account's cross-post setting and may reach other networks too.
 Platforms = Annotated[

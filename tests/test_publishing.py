@@ -72,9 +72,7 @@ async def test_a_publish_that_ends_failed_is_a_failure(sandbox: Any) -> None:
         post_id = await draft(client, "Doomed")
         result = await confirmed(client, "publish_post", {"id": post_id})
         said = text(result)
-        assert result.is_error and said.startswith(
-            f"NOT PUBLISHED — OpenTweet reports post {post_id} failed"
-        )
+        assert result.is_error and said.startswith(f"NOT PUBLISHED — post {post_id} failed")
         assert "could not be published (simulated)" in said and "x: failed" in said
     assert len(publishes(sandbox)) == 1
 

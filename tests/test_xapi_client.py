@@ -12,6 +12,7 @@ from typing import Any
 import httpx2
 import pytest
 
+from opentweet_mcp.sandbox.faults import Fault
 from opentweet_mcp.xapi.auth import TokenFile, XApp, login
 from opentweet_mcp.xapi.client import CHUNK, ThreadBroken, TweetSpec, XClient, XError, XRateLimited
 from tests.test_xapi_auth import browser_that_approves
@@ -90,11 +91,24 @@ async def test_media_with_alt_text_goes_out_once_processed(
 
 async def test_a_rate_limit_says_when_it_resets(x: XClient, xsim_server: tuple[str, Any]) -> None:
     xsim_server[1].xsim.configure(tweets_per_window=1)
+    x.rate_wait = 0  # never wait: however near the window's end this runs
     await x.post(TweetSpec("the only one this window"))
     with pytest.raises(XRateLimited) as limited:
         await x.post(TweetSpec("one too many"))
     assert limited.value.reset is not None and limited.value.reset > time.time()
     assert "rate limit is reached until" in str(limited.value)
+
+
+async def test_a_window_that_opens_soon_is_waited_out(
+    x: XClient, xsim_server: tuple[str, Any]
+) -> None:
+    xsim_server[1].xsim.configure(tweets_per_window=1, window_seconds=2)
+    first = await x.post(TweetSpec("the only one this window"))
+    started = time.monotonic()
+    second = await x.post(TweetSpec("the first of the next window"))  # waits, then goes out
+    assert second.id != first.id and time.monotonic() - started < 5
+    refused = [r for r in xsim_server[1].xsim.store.requests() if r["status"] == 429]
+    assert len(refused) <= 1  # asked once in the full window, then once when it opened
 
 
 async def test_a_video_is_uploaded_in_chunks_and_followed_until_ready(
@@ -126,3 +140,19 @@ async def test_failed_processing_and_oversized_files_are_errors(
     with pytest.raises(XError, match="not 'application/pdf'"):
         await x.upload_media(b"%PDF", "application/pdf")
     assert len(xsim_server[1].xsim.store.requests()) == before  # refused before any request
+
+
+async def test_a_tweet_whose_answer_was_lost_is_found_on_x_not_posted_twice(
+    x: XClient, xsim_server: tuple[str, Any]
+) -> None:
+    xsim = xsim_server[1].xsim
+    await x.username()  # signed in; then tweet 1 is taken by X and the connection drops
+    xsim.faults.add(Fault.from_json({"action": "reset_after", "path": "/2/tweets", "times": 1}))
+    thread = [TweetSpec(f"{n}/3 lost and found") for n in (1, 2, 3)]
+    posted = await x.post_thread(thread)
+    on_x = xsim.store.posts(await x.user_id())[::-1]  # oldest first
+    assert [t["text"] for t in on_x] == [t.text for t in thread]  # none twice
+    assert [p.id for p in posted] == [t["id"] for t in on_x]
+    assert [t.get("in_reply_to_tweet_id") for t in on_x] == [None, on_x[0]["id"], on_x[1]["id"]]
+    looked = [r for r in xsim.store.requests() if r["path"].startswith("/2/users/1")]
+    assert len(looked) == 1  # the timeline, read once: after the lost answer

@@ -17,8 +17,10 @@ import httpx2
 import pytest
 
 from opentweet_mcp.xapi.auth import TokenFile, XApp, login
-from opentweet_mcp.xapi.client import TweetSpec, XClient
-from opentweet_mcp.xapi.schedule import STALE_CLAIM, LocalSchedule, publish_due
+from opentweet_mcp.xapi.client import XClient
+from opentweet_mcp.xapi.media import MediaFolder
+from opentweet_mcp.xapi.publish import publish_due
+from opentweet_mcp.xapi.schedule import STALE_CLAIM, LocalSchedule
 from tests.test_xapi_auth import browser_that_approves
 
 
@@ -39,6 +41,18 @@ async def client(xsim_server: tuple[str, Any], tmp_path: Path) -> AsyncIterator[
         yield XClient(tokens, http, tmp_path / "threads")
 
 
+NOTHING: dict[str, list[str]] = {"posted": [], "failed": [], "missed": [], "scheduled": []}
+
+
+def post(text: str, **fields: Any) -> dict[str, Any]:
+    return {"text": text, **fields}
+
+
+@pytest.fixture
+def media(tmp_path: Path) -> MediaFolder:
+    return MediaFolder(tmp_path / "media")
+
+
 def created(xsim_server: tuple[str, Any]) -> list[str]:
     return [
         r["body"]["text"]
@@ -48,33 +62,33 @@ def created(xsim_server: tuple[str, Any]) -> list[str]:
 
 
 async def test_due_posts_go_out_once_late_ones_are_missed(
-    client: XClient, xsim_server: tuple[str, Any], tmp_path: Path
+    client: XClient, xsim_server: tuple[str, Any], tmp_path: Path, media: MediaFolder
 ) -> None:
     path = tmp_path / "x-posts.sqlite3"
     schedule = LocalSchedule(path)
     now = time.time()
-    due = schedule.add([TweetSpec("due now")], now - 1)
-    late = schedule.add([TweetSpec("an hour late")], now - 3600)
-    later = schedule.add([TweetSpec("tomorrow")], now + 86400)
-    draft = schedule.add([TweetSpec("a draft")])
-    done = await publish_due(schedule, client)
-    assert done == {"posted": [due], "failed": [], "missed": [late]}
+    due = schedule.add(post("due now"), now - 1)
+    late = schedule.add(post("an hour late"), now - 3600)
+    later = schedule.add(post("tomorrow"), now + 86400)
+    draft = schedule.add(post("a draft"))
+    done = await publish_due(schedule, client, media)
+    assert done == {"posted": [due], "failed": [], "missed": [late], "scheduled": []}
     assert [schedule.get(p)["status"] for p in (due, late, later, draft)] == [  # type: ignore[index]
         "posted",
         "missed",
         "scheduled",
         "draft",
     ]
-    assert schedule.get(due)["result"][0]["url"].startswith("https://x.com/sandbox_user/")  # type: ignore[index]
+    assert schedule.get(due)["result"]["tweets"][0]["url"].startswith("https://x.com/sandbox_user/")  # type: ignore[index]
     restarted = LocalSchedule(path)  # a restart finds nothing more to do
-    assert await publish_due(restarted, client) == {"posted": [], "failed": [], "missed": []}
+    assert await publish_due(restarted, client, media) == NOTHING
     assert created(xsim_server) == ["due now"]
 
 
 def test_two_schedulers_never_claim_one_post_twice(tmp_path: Path) -> None:
     path = tmp_path / "x-posts.sqlite3"
     first = LocalSchedule(path)
-    ids = {first.add([TweetSpec(f"post {n}")], time.time() - 1) for n in range(20)}
+    ids = {first.add(post(f"post {n}"), time.time() - 1) for n in range(20)}
     claims: list[set[str]] = [set(), set()]
 
     def claim(index: int) -> None:
@@ -91,28 +105,28 @@ def test_two_schedulers_never_claim_one_post_twice(tmp_path: Path) -> None:
 
 
 async def test_an_interrupted_thread_continues_without_reposting(
-    client: XClient, xsim_server: tuple[str, Any], tmp_path: Path
+    client: XClient, xsim_server: tuple[str, Any], tmp_path: Path, media: MediaFolder
 ) -> None:
     now = [time.time()]
     schedule = LocalSchedule(tmp_path / "x-posts.sqlite3", clock=lambda: now[0])
-    thread = [TweetSpec(f"{n}/3 scheduled thread") for n in (1, 2, 3)]
-    post_id = schedule.add(thread, now[0] - 1)
+    thread = [f"{n}/3 scheduled thread" for n in (1, 2, 3)]
+    post_id = schedule.add(post(thread[0], thread_tweets=thread[1:]), now[0] - 1)
     xsim_server[1].xsim.configure(tweets_fail_after=1)
-    assert (await publish_due(schedule, client))["failed"] == [post_id]
+    assert (await publish_due(schedule, client, media))["failed"] == [post_id]
     assert created(xsim_server) == ["1/3 scheduled thread"]
     # the scheduler stopped after tweet 1: later, the post is published again, and continues
     xsim_server[1].xsim.configure(tweets_fail_after=None)
     schedule.finish(post_id, "scheduled", None)
     now[0] += 60
-    done = await publish_due(schedule, client, grace=3600)
+    done = await publish_due(schedule, client, media, grace=3600)
     assert done["posted"] == [post_id]
-    assert created(xsim_server) == [t.text for t in thread]  # tweet 1 not posted again
+    assert created(xsim_server) == thread  # tweet 1 not posted again
     # and one claimed by a scheduler that died is taken up again once its claim is stale
-    stuck = schedule.add([TweetSpec("claimed, then the process died")], now[0] - 1)
+    stuck = schedule.add(post("claimed, then the process died"), now[0] - 1)
     schedule.claim_due()
-    assert (await publish_due(schedule, client))["posted"] == []
+    assert (await publish_due(schedule, client, media))["posted"] == []
     now[0] += STALE_CLAIM + 1
-    assert (await publish_due(schedule, client, grace=3600))["posted"] == [stuck]
+    assert (await publish_due(schedule, client, media, grace=3600))["posted"] == [stuck]
 
 
 def test_the_scheduler_command_publishes_what_is_due(
@@ -123,7 +137,7 @@ def test_the_scheduler_command_publishes_what_is_due(
     tokens = TokenFile(state / "opentweet-mcp" / "x-tokens.json", x_app(xsim_server[0]))
     login(tokens.app, tokens, browser_that_approves, timeout=20)
     schedule = LocalSchedule(state / "opentweet-mcp" / "x-posts.sqlite3")
-    post_id = schedule.add([TweetSpec("from the scheduler")], time.time() - 1)
+    post_id = schedule.add(post("from the scheduler"), time.time() - 1)
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": str(tmp_path),
@@ -134,7 +148,7 @@ def test_the_scheduler_command_publishes_what_is_due(
     run = [sys.executable, "-m", "opentweet_mcp", "scheduler", "--once"]
     proc = subprocess.run(run, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout) == {"posted": [post_id], "failed": [], "missed": []}
+    assert json.loads(proc.stdout) == NOTHING | {"posted": [post_id]}
     again = subprocess.run(run, env=env, capture_output=True, text=True, timeout=60)
-    assert json.loads(again.stdout) == {"posted": [], "failed": [], "missed": []}
+    assert json.loads(again.stdout) == NOTHING
     assert created(xsim_server) == ["from the scheduler"]

@@ -170,12 +170,13 @@ def upload_media(
     content: bytes,
     content_type: str,
     x_account_id: str | None = None,
+    alt_text: str | None = None,  # the X provider's alone (providers.LACKS)
 ) -> ApiRequest:
     return ApiRequest(
         "POST",
         "/api/v1/upload",
         files=UploadFile(filename=filename, content=content, content_type=content_type),
-        form=query(x_account_id=x_account_id),
+        form=query(x_account_id=x_account_id, alt_text=alt_text),
     )
 
 

@@ -124,6 +124,7 @@ class PublishState:
     failed: bool
     error: str | None
     results: tuple[Delivery, ...] = ()
+    on_x: tuple[str, ...] = ()  # a failed thread's tweets that are on X all the same (their urls)
 
     @property
     def pending(self) -> bool:
@@ -189,4 +190,7 @@ def publish_state(data: Any, *, request: ApiRequest | None = None) -> PublishSta
         failed=failed,
         error=_text_field(holders, "error") or (on_x.error if on_x else None),
         results=results,
+        on_x=next(
+            (tuple(map(str, h["on_x"])) for h in holders if isinstance(h.get("on_x"), list)), ()
+        ),
     )

@@ -160,6 +160,14 @@ def _post(
     if post.community_id:
         shared = ", also shared with followers" if post.share_with_followers else ""
         lines.append(f"  Posted to X community {_field(post.community_id)}{shared}")
+    if post.poll:
+        lines.append(
+            f"  Poll: {' / '.join(_field(o) for o in post.poll)}, open {post.poll_minutes} minutes"
+        )
+    if post.quote_tweet_id:
+        lines.append(f"  Quotes tweet {_field(post.quote_tweet_id)}")
+    if post.reply_settings:
+        lines.append(f"  Who may reply: {_field(post.reply_settings)}")
     if post.auto_retweet:
         delay = (
             f"{post.auto_retweet_minutes} minutes"
@@ -187,6 +195,10 @@ def _post(
         "auto_retweet_minutes": post.auto_retweet_minutes,
         "cooldown_days": post.cooldown_days,
         "platforms": list(post.platforms) or None,
+        "poll": list(post.poll) or None,
+        "poll_minutes": post.poll_minutes,
+        "quote_tweet_id": post.quote_tweet_id,
+        "reply_settings": post.reply_settings,
     }
     return lines, _compact(data)
 

@@ -47,6 +47,11 @@ class Outgoing:
     cooldown_days: int | None = None  # evergreen: the least number of days between repeats
     # the networks it goes to; () when the request names none: the account's cross-post setting
     platforms: tuple[str, ...] = ()
+    # what only the X provider posts with the first tweet
+    poll: tuple[str, ...] = ()
+    poll_minutes: int | None = None
+    quote_tweet_id: str | None = None
+    reply_settings: str | None = None
 
     @property
     def armed(self) -> bool:
@@ -167,6 +172,7 @@ def outgoing(
     """A post (as OpenTweet holds it, or as a create body describes it) going out `when`."""
     offset = post.get("auto_retweet_offset_minutes")
     account = post.get("x_account_id")
+    poll: Mapping[str, Any] = post.get("poll") or {}
     community = post.get("community_id")
     return Outgoing(
         post_id=post_id,
@@ -183,4 +189,8 @@ def outgoing(
         ),
         cooldown_days=cooldown_days,
         platforms=_strings(post.get("platforms")),
+        poll=_strings(poll.get("options")),
+        poll_minutes=poll.get("duration_minutes") if poll else None,
+        quote_tweet_id=str(post["quote_tweet_id"]) if post.get("quote_tweet_id") else None,
+        reply_settings=str(post["reply_settings"]) if post.get("reply_settings") else None,
     )

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from types import TracebackType
-from typing import TextIO
+from typing import Any, Self, TextIO
 
 import uvicorn
 
@@ -20,39 +20,18 @@ DEMO_KEY = "pro_sandbox_demo"
 PORT_COUNTER = "sandbox:port"  # where a file-backed sandbox remembers the port it served on
 
 
-class SandboxServer:
-    """The sandbox on its own uvicorn loop in a daemon thread; the port is bound at construction
-    (port 0 = a free one), so `base_url` is known before `start()`.
+class BackgroundServer:
+    """An ASGI app served by uvicorn on its own loop in a daemon thread, on `sock` (bound by
+    the caller, so `base_url` is known before `start()`)."""
 
-    A file-backed sandbox asked for any port takes the one it served on last time when that is
-    free, so the media URLs it handed out (`http://127.0.0.1:<port>/media/…`) keep working from
-    one `opentweet-mcp call --sandbox DB` to the next."""
-
-    def __init__(self, db: str = ":memory:", host: str = "127.0.0.1", port: int = 0) -> None:
-        self.app: SandboxApp = create_app(db)
-        self.host = host
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        # proto must be IPPROTO_TCP (not 0): asyncio only sets TCP_NODELAY on accepted sockets
-        # that say so, and without it every keep-alive response waits ~40 ms for a delayed ACK.
-        self._socket = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        store = self.sandbox.store
-        remembered = store.count(PORT_COUNTER) if db != ":memory:" else 0
-        try:
-            self._socket.bind((host, port or remembered))
-        except OSError:
-            if port or not remembered:
-                raise
-            self._socket.bind((host, 0))
-        self.port: int = self._socket.getsockname()[1]
-        if db != ":memory:" and self.port != remembered:
-            store.bump(PORT_COUNTER, self.port - remembered)
+    def __init__(self, app: Any, sock: socket.socket) -> None:
+        self._socket = sock
+        host, self.port = sock.getsockname()[:2]
         self.base_url = (
             f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
         )
-        self.sandbox.base_url = self.base_url
         config = uvicorn.Config(
-            self.app,
+            app,
             log_level="warning",
             lifespan="off",
             access_log=False,
@@ -62,22 +41,17 @@ class SandboxServer:
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 
-    @property
-    def sandbox(self) -> Sandbox:
-        """The controls in Python (same object as `app.state.sandbox`)."""
-        return self.app.sandbox
-
-    def start(self) -> SandboxServer:
+    def start(self) -> Self:
         self._thread = threading.Thread(
             target=lambda: asyncio.run(self._server.serve(sockets=[self._socket])),
-            name="opentweet-sandbox",
+            name=type(self).__name__,
             daemon=True,
         )
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
             if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the sandbox did not start")
+                raise RuntimeError(f"{type(self).__name__} did not start")
             time.sleep(0.005)
         return self
 
@@ -88,7 +62,7 @@ class SandboxServer:
             self._thread = None
         self._socket.close()
 
-    def __enter__(self) -> SandboxServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(
@@ -103,6 +77,47 @@ class SandboxServer:
         """Serve in the foreground (the `opentweet-mcp sandbox` command) until interrupted."""
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(self._server.serve(sockets=[self._socket]))
+
+
+def tcp_socket(host: str) -> socket.socket:
+    """A listening-to-be TCP socket. proto must be IPPROTO_TCP (not 0): asyncio only sets
+    TCP_NODELAY on accepted sockets that say so, and without it every keep-alive response
+    waits ~40 ms for a delayed ACK."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    return sock
+
+
+class SandboxServer(BackgroundServer):
+    """The sandbox in the background (port 0 = a free one).
+
+    A file-backed sandbox asked for any port takes the one it served on last time when that is
+    free, so the media URLs it handed out (`http://127.0.0.1:<port>/media/…`) keep working from
+    one `opentweet-mcp call --sandbox DB` to the next."""
+
+    def __init__(self, db: str = ":memory:", host: str = "127.0.0.1", port: int = 0) -> None:
+        self.app: SandboxApp = create_app(db)
+        self.host = host
+        sock = tcp_socket(host)
+        store = self.sandbox.store
+        remembered = store.count(PORT_COUNTER) if db != ":memory:" else 0
+        try:
+            sock.bind((host, port or remembered))
+        except OSError:
+            if port or not remembered:
+                raise
+            sock.bind((host, 0))
+        bound = sock.getsockname()[1]
+        if db != ":memory:" and bound != remembered:
+            store.bump(PORT_COUNTER, bound - remembered)
+        super().__init__(self.app, sock)
+        self.sandbox.base_url = self.base_url
+
+    @property
+    def sandbox(self) -> Sandbox:
+        """The controls in Python (same object as `app.state.sandbox`)."""
+        return self.app.sandbox
 
 
 def banner(server: SandboxServer, db: str) -> str:

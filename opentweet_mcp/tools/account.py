@@ -41,10 +41,16 @@ async def get_account(ctx: Context) -> CallToolResult:
     trial = " (trial)" if sub.get("is_trialing") is True else ""
     lines = [
         f"Authenticated: {data.get('authenticated')}. Plan {sub.get('plan', '?')}{trial}, "
-        f"status {sub.get('status', '?')}, has_access {sub.get('has_access')}.",
-        f"Posts today: {limits.get('posts_today', '?')} of {limits.get('daily_limit', '?')}, "
-        f"remaining {limits.get('remaining_posts_today', '?')}, can_post {limits.get('can_post')}.",
+        f"status {sub.get('status', '?')}, has_access {sub.get('has_access')}."
     ]
+    if limits:
+        lines.append(
+            f"Posts today: {limits.get('posts_today', '?')} of {limits.get('daily_limit', '?')}, "
+            f"remaining {limits.get('remaining_posts_today', '?')}, "
+            f"can_post {limits.get('can_post')}."
+        )
+    if data.get("scheduler"):  # the X provider: whether scheduled posts will go out
+        lines.append(f"Scheduler: {data['scheduler']}.")
     stats = _object(data.get("stats"))
     if stats:
         lines.append(

@@ -22,7 +22,7 @@ from opentweet_mcp.media_types import KINDS, MIB, VIDEO_LIMIT, sniff
 from opentweet_mcp.results import Out, success
 from opentweet_mcp.services import services
 from opentweet_mcp.tools.spec import ToolSpec, declare
-from opentweet_mcp.validate import AccountId, InvalidArguments
+from opentweet_mcp.validate import AccountId, AltText, InvalidArguments
 
 TOOLS: list[ToolSpec] = []
 
@@ -136,6 +136,7 @@ async def upload_media(
     filename: Annotated[
         str | None, Field(max_length=255, description="e.g. a.png, for the type")
     ] = None,
+    alt_text: AltText | None = None,
     x_account_id: AccountId | None = None,
 ) -> Annotated[CallToolResult, UploadOut]:
     """Upload an image (JPG, PNG, GIF, WebP ≤5 MiB) or video (MP4, MOV ≤20 MiB)."""
@@ -160,7 +161,11 @@ async def upload_media(
     await ctx.report_progress(0, len(content), f"uploading {upload_name}")
     data: Any = await caller.client.send(
         ops.upload_media(
-            upload_name, content, content_type, x_account_id=caller.account(x_account_id)
+            upload_name,
+            content,
+            content_type,
+            x_account_id=caller.account(x_account_id),
+            alt_text=alt_text,
         )
     )
     await ctx.report_progress(len(content), len(content), "uploaded")

@@ -43,7 +43,11 @@ from opentweet_mcp.validate import (
     MediaUrls,
     Page,
     Platforms,
+    PollMinutes,
+    PollOptions,
     PostId,
+    QuoteTweetId,
+    ReplySettings,
     RetweetOffset,
     ShareWithFollowers,
     StateRefused,
@@ -188,11 +192,19 @@ async def create_post(
     auto_retweet_enabled: AutoRetweet | None = None,
     auto_retweet_offset_minutes: RetweetOffset | None = None,
     platforms: Platforms | None = None,
+    poll_options: PollOptions | None = None,
+    poll_minutes: PollMinutes | None = None,
+    quote_tweet_id: QuoteTweetId | None = None,
+    reply_settings: ReplySettings | None = None,
     x_account_id: AccountId | None = None,
 ) -> Plan:
     """Create a draft, or schedule or publish it after approval."""
     if publish_now and scheduled_date:
         raise InvalidArguments("publish_now cannot be combined with scheduled_date")
+    if poll_minutes is not None and not poll_options:
+        raise InvalidArguments("poll_minutes needs poll_options")
+    if poll_options and media_urls:
+        raise InvalidArguments("a tweet takes a poll or media, not both")
     new = NewPost(
         text=text,
         is_thread=is_thread,
@@ -208,6 +220,9 @@ async def create_post(
     caller = services(ctx).caller(ctx)
     account = caller.account(x_account_id)
     body = new.body() | platforms_field(platforms) | drop_none({"x_account_id": account})
+    if poll_options:
+        body["poll"] = {"options": poll_options, "duration_minutes": poll_minutes or 1440}
+    body |= drop_none({"quote_tweet_id": quote_tweet_id, "reply_settings": reply_settings})
     if publish_now:
         body["publish_now"] = True
     request = ops.create_post(body)

@@ -70,12 +70,18 @@ def told(state: PublishState, data: Any, *, note: str = "") -> CallToolResult:
             data,
         )
     if state.failed:
+        on_x = (
+            f"\nPart of it IS on X: {', '.join(state.on_x)}. Tell the user; publishing it again "
+            "(with their approval again) continues the thread after those, never reposting them."
+            if state.on_x
+            else "\nNothing is on X from this attempt. Tell the user; publishing it again needs "
+            "their approval again."
+        )
         result = success(
-            f"NOT PUBLISHED — OpenTweet reports post {state.post_id} failed"
+            f"NOT PUBLISHED — post {state.post_id} failed"
             + (f": {state.error}" if state.error else "")
             + networks_line(state)
-            + "\nNothing is on X from this attempt. Tell the user; publishing it again needs "
-            "their approval again.",
+            + on_x,
             data,
         )
         return result.model_copy(update={"is_error": True})

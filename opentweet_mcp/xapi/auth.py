@@ -31,6 +31,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx2
 
+from opentweet_mcp.config import ConfigError, Settings
+
 SCOPES = ("tweet.read", "tweet.write", "users.read", "offline.access", "media.write")
 REFRESH_AHEAD = 300.0  # seconds before expiry a token is refreshed
 CALLBACK_PATH = "/callback"
@@ -51,6 +53,21 @@ class XApp:
     # X accepts only the callback URLs registered for the app, port included: register
     # http://127.0.0.1:8976/callback (0 takes any free port: tests and simulators)
     redirect_port: int = 8976
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> XApp:
+        if not settings.x_client_id:
+            raise ConfigError(
+                "OPENTWEET_X_CLIENT_ID is not set: the OAuth 2.0 client id of your X developer "
+                'app (README, "Post directly to X")'
+            )
+        return cls(
+            settings.x_client_id,
+            settings.x_client_secret,
+            api_root=settings.x_api_root,
+            authorize_url=settings.x_authorize_url,
+            redirect_port=settings.x_redirect_port,
+        )
 
     def token_request(self, form: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
         """The form and headers of a token request: a confidential client authenticates with

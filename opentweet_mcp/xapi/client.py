@@ -27,6 +27,7 @@ from opentweet_mcp.xapi.auth import TokenFile, write_private
 UPLOAD_PATH = "/1.1/media/upload.json"
 CHUNK = 4 * 1024 * 1024  # bytes per APPEND (the guide sends 5 MB; X takes up to 5 MB)
 MIB = 1024 * 1024
+RATE_WAIT = 60.0  # seconds of a rate-limit window worth waiting out rather than failing
 # X's limits per type (the X guide): images 5 MB, GIFs 15 MB, videos 512 MB
 MEDIA_LIMITS = {
     "image/jpeg": 5 * MIB,
@@ -52,6 +53,10 @@ class XRateLimited(XError):
     def __init__(self, message: str, reset: int | None) -> None:
         super().__init__(message, 429)
         self.reset = reset
+
+
+class XOutcomeUnknown(XError):
+    """The request may have reached X, but its answer was lost."""
 
 
 @dataclass(frozen=True)
@@ -156,23 +161,34 @@ class XClient:
         self.http = http
         self.state = state
         self.rate: dict[str, str] = {}  # the last rate-limit headers X sent
-        self._username: str | None = None
+        self._me: dict[str, Any] | None = None
+        self.rate_wait = RATE_WAIT
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {self.tokens.access_token()}"}
-        try:
-            answer = await self.http.request(
-                method, f"{self.tokens.app.api_root}{path}", headers=headers, **kwargs
-            )
-        except httpx2.HTTPError as exc:
-            raise XError(f"X could not be reached: {exc}") from None
-        self.rate = {k: v for k, v in answer.headers.items() if k.startswith("x-rate-limit-")}
-        if answer.status_code == 429:
-            reset = self.rate.get("x-rate-limit-reset")
-            raise XRateLimited(
-                f"X's rate limit is reached until {reset or 'later'} (epoch seconds)",
-                int(reset) if reset and reset.isdigit() else None,
-            )
+        """One request; a 429 whose window opens within RATE_WAIT seconds is waited out once
+        (X took nothing, so asking again is safe), a later one is reported with its reset."""
+        for attempt in range(2):
+            # a refresh (every 2 h) is a blocking request under a file lock: off the loop
+            token = await anyio.to_thread.run_sync(self.tokens.access_token)
+            headers = {"Authorization": f"Bearer {token}"}
+            try:
+                answer = await self.http.request(
+                    method, f"{self.tokens.app.api_root}{path}", headers=headers, **kwargs
+                )
+            except (httpx2.ConnectError, httpx2.ConnectTimeout) as exc:  # never sent
+                raise XError(f"X could not be reached: {exc}") from None
+            except httpx2.HTTPError as exc:
+                raise XOutcomeUnknown(f"X's answer was lost: {exc!r}") from None
+            self.rate = {k: v for k, v in answer.headers.items() if k.startswith("x-rate-limit-")}
+            if answer.status_code != 429:
+                break
+            raw = self.rate.get("x-rate-limit-reset")
+            reset = int(raw) if raw and raw.isdigit() else None
+            wait = reset - time.time() if reset is not None else None
+            if attempt or wait is None or wait > self.rate_wait:
+                when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(reset)) if reset else None
+                raise XRateLimited(f"X's rate limit is reached until {when or 'later'}", reset)
+            await anyio.sleep(max(wait, 0) + 1)
         if answer.status_code >= 400:
             raise XError(
                 f"X answered HTTP {answer.status_code}: {_message(answer)}", answer.status_code
@@ -182,17 +198,44 @@ class XClient:
         data: dict[str, Any] = answer.json()
         return data
 
+    async def me(self) -> dict[str, Any]:
+        """The signed-in user (id, username, name, verified_type), asked once."""
+        if self._me is None:
+            answer = await self._call("GET", "/2/users/me", params={"user.fields": "verified_type"})
+            self._me = dict(answer["data"])
+        return self._me
+
     async def username(self) -> str:
-        if self._username is None:
-            me = await self._call("GET", "/2/users/me")
-            self._username = str(me["data"]["username"])
-        return self._username
+        return str((await self.me())["username"])
+
+    async def user_id(self) -> str:
+        return str((await self.me())["id"])
 
     async def post(self, tweet: TweetSpec, reply_to: str | None = None) -> Posted:
+        """Post one tweet. When the answer is lost, X may have it: the user's latest tweets
+        are read, and the tweet found there (same text, same parent) is taken as posted
+        rather than posted twice."""
         # the handle first: nothing may fail between X taking the tweet and the log noting it
         username = await self.username()
-        data = (await self._call("POST", "/2/tweets", json=tweet.body(reply_to)))["data"]
+        try:
+            data = (await self._call("POST", "/2/tweets", json=tweet.body(reply_to)))["data"]
+        except XOutcomeUnknown:
+            found = await self._find(tweet.text, reply_to)
+            if found is None:
+                raise
+            data = {"id": found}
         return Posted(str(data["id"]), f"https://x.com/{username}/status/{data['id']}")
+
+    async def _find(self, text: str, reply_to: str | None) -> str | None:
+        """The id of the user's recent tweet with this text replying to `reply_to`, if any."""
+        query = {"max_results": "20", "tweet.fields": "referenced_tweets"}
+        recent = await self._call("GET", f"/2/users/{await self.user_id()}/tweets", params=query)
+        for item in recent.get("data") or []:
+            parents = [r.get("id") for r in item.get("referenced_tweets") or []]
+            same_parent = parents[:1] == [reply_to] if reply_to else not parents
+            if item.get("text") == text and same_parent:
+                return str(item["id"])
+        return None
 
     async def upload_media(
         self,

@@ -1,11 +1,12 @@
 """Drafts and scheduled posts kept locally, and the scheduler that publishes them to X.
 
-X has no scheduling API for this, so the posts live in SQLite in the state folder. The
-scheduler publishes each due post at most once: it claims the post in a transaction (scheduled
-→ publishing) before anything is sent, so two schedulers, or one restarted, never both send it.
+X has no scheduling API for this, so the posts live in SQLite in the state folder. Every
+publish — now, or by the scheduler — first claims the post in one statement (to `publishing`,
+only from draft, scheduled or failed), so two processes, or one restarted, never both send it.
 A post claimed but left unfinished (the process stopped mid-thread) is taken up again after a
 while, and its thread continues where it stopped (`ThreadLog`): nothing is posted twice. A post
 found too late — past the grace period after its time — is marked `missed`, not published.
+Each pass of a scheduler is noted (`beat`), so a tool can tell when none is running.
 """
 
 from __future__ import annotations
@@ -14,69 +15,123 @@ import json
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from opentweet_mcp.xapi.client import Posted, TweetSpec, XClient, XError
-
 GRACE = 15 * 60.0  # seconds after its time a post may still go out
 STALE_CLAIM = 10 * 60.0  # seconds after which an unfinished claim is taken up again
+PASS_EVERY = 30.0  # seconds between a scheduler's passes
+ALIVE = 3 * PASS_EVERY  # a scheduler that has not passed for this long is taken as stopped
+ARMABLE = ("draft", "scheduled", "failed")  # statuses a post may be published or changed from
+_ARMABLE_SQL = "(" + ", ".join(f"'{status}'" for status in ARMABLE) + ")"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS posts (
-    id TEXT PRIMARY KEY,
-    tweets TEXT NOT NULL,
-    due REAL,
-    status TEXT NOT NULL,
-    claimed REAL,
-    result TEXT
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS posts (
+        id TEXT PRIMARY KEY,
+        fields TEXT NOT NULL,
+        due REAL,
+        status TEXT NOT NULL,
+        claimed REAL,
+        result TEXT,
+        created REAL NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS posts_created ON posts (created)",
+    "CREATE TABLE IF NOT EXISTS beats (name TEXT PRIMARY KEY, at REAL NOT NULL)",
 )
-"""
 
 
 class LocalSchedule:
-    """The posts, in a SQLite file of the user's alone."""
+    """The posts, in a SQLite file of the user's alone. A post is its fields (text, thread,
+    media, poll…), a status, a due time for a scheduled one, and what publishing it left
+    (tweets on X, or the error)."""
 
-    def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    def __init__(self, path: Path | str, clock: Callable[[], float] = time.time) -> None:
+        if path != ":memory:":
+            Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.path = path
         self.clock = clock
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(_SCHEMA)
-        path.chmod(0o600)
+        for statement in _SCHEMA:
+            self._db.execute(statement)
+        if path != ":memory:":
+            Path(path).chmod(0o600)
 
-    def add(self, tweets: Sequence[TweetSpec], due: float | None = None) -> str:
-        """A new post: a draft, or scheduled for `due` (epoch seconds)."""
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def add(self, fields: Mapping[str, Any], due: float | None = None) -> str:
+        """A new post: a draft, or scheduled for `due` (epoch seconds). Its id has the shape
+        of OpenTweet's (24 hex digits), so every tool takes it alike."""
         post_id = secrets.token_hex(12)
         status = "scheduled" if due is not None else "draft"
         self._db.execute(
-            "INSERT INTO posts (id, tweets, due, status) VALUES (?, ?, ?, ?)",
-            (post_id, json.dumps([asdict(t) for t in tweets]), due, status),
+            "INSERT INTO posts (id, fields, due, status, created) VALUES (?, ?, ?, ?, ?)",
+            (post_id, json.dumps(dict(fields)), due, status, self.clock()),
         )
         return post_id
 
     def get(self, post_id: str) -> dict[str, Any] | None:
-        row = self._db.execute(
-            "SELECT id, tweets, due, status, result FROM posts WHERE id = ?", (post_id,)
-        ).fetchone()
-        if row is None:
-            return None
-        return {
-            "id": row[0],
-            "tweets": json.loads(row[1]),
-            "due": row[2],
-            "status": row[3],
-            "result": json.loads(row[4]) if row[4] else None,
-        }
+        rows = self._rows("WHERE id = ?", (post_id,))
+        return rows[0] if rows else None
+
+    def page(self, status: str | None, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+        """Newest first, of one status or all; and how many there are in all."""
+        where, args = ("WHERE status = ?", (status,)) if status else ("", ())
+        total = self._db.execute(f"SELECT COUNT(*) FROM posts {where}", args).fetchone()[0]
+        rows = self._rows(f"{where} ORDER BY created DESC LIMIT ? OFFSET ?", (*args, limit, offset))
+        return rows, int(total)
+
+    def _rows(self, clause: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
+        found = self._db.execute(
+            f"SELECT id, fields, due, status, result, created FROM posts {clause}", args
+        ).fetchall()
+        return [
+            {
+                "id": row[0],
+                "fields": json.loads(row[1]),
+                "due": row[2],
+                "status": row[3],
+                "result": json.loads(row[4]) if row[4] else None,
+                "created": row[5],
+            }
+            for row in found
+        ]
+
+    def change(
+        self, post_id: str, fields: Mapping[str, Any], due: float | None, status: str
+    ) -> bool:
+        """Replace a post's fields, due time and status, if it is still unpublished."""
+        changed = self._db.execute(
+            "UPDATE posts SET fields = ?, due = ?, status = ?, result = NULL "
+            f"WHERE id = ? AND status IN {_ARMABLE_SQL}",
+            (json.dumps(dict(fields)), due, status, post_id),
+        )
+        return changed.rowcount == 1
+
+    def claim(self, post_id: str) -> bool:
+        """Take an unpublished post for publishing now: True for exactly one caller."""
+        taken = self._db.execute(
+            "UPDATE posts SET status = 'publishing', claimed = ? "
+            f"WHERE id = ? AND status IN {_ARMABLE_SQL}",
+            (self.clock(), post_id),
+        )
+        return taken.rowcount == 1
 
     def claim_due(self, grace: float = GRACE) -> tuple[list[dict[str, Any]], list[str]]:
         """The posts to publish now, each claimed for this caller alone, and the ids of those
         found too late (now marked `missed`). One transaction: a post is claimed once."""
         now = self.clock()
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             rows = self._db.execute(
                 "SELECT id, due, status FROM posts WHERE (status = 'scheduled' AND due <= ?) "
                 "OR (status = 'publishing' AND claimed <= ?)",
@@ -93,43 +148,37 @@ class LocalSchedule:
                         (now, post_id),
                     )
                     claimed.append(post_id)
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
         posts = [post for post in (self.get(post_id) for post_id in claimed) if post]
         return posts, missed
 
-    def finish(self, post_id: str, status: str, result: Any) -> None:
+    def finish(self, post_id: str, status: str, result: Any, due: float | None = None) -> None:
+        """What publishing a claimed post came to: posted, failed, or (rate-limited by X)
+        scheduled again for `due`."""
+        if due is None:
+            self._db.execute(
+                "UPDATE posts SET status = ?, result = ? WHERE id = ?",
+                (status, json.dumps(result), post_id),
+            )
+        else:
+            self._db.execute(
+                "UPDATE posts SET status = ?, result = ?, due = ? WHERE id = ?",
+                (status, json.dumps(result), due, post_id),
+            )
+
+    def delete(self, post_id: str) -> bool:
+        return self._db.execute("DELETE FROM posts WHERE id = ?", (post_id,)).rowcount == 1
+
+    def beat(self) -> None:
+        """A scheduler passed now."""
         self._db.execute(
-            "UPDATE posts SET status = ?, result = ? WHERE id = ?",
-            (status, json.dumps(result), post_id),
+            "INSERT INTO beats (name, at) VALUES ('scheduler', ?) "
+            "ON CONFLICT (name) DO UPDATE SET at = excluded.at",
+            (self.clock(),),
         )
+
+    def scheduler_running(self) -> bool:
+        row = self._db.execute("SELECT at FROM beats WHERE name = 'scheduler'").fetchone()
+        return row is not None and self.clock() - row[0] < ALIVE
 
     def close(self) -> None:
         self._db.close()
-
-
-def _tweet(fields: dict[str, Any]) -> TweetSpec:
-    lists = {"media_ids": tuple(fields["media_ids"]), "poll_options": tuple(fields["poll_options"])}
-    return TweetSpec(**(fields | lists))
-
-
-async def publish_due(
-    schedule: LocalSchedule, client: XClient, grace: float = GRACE
-) -> dict[str, list[str]]:
-    """One pass of the scheduler: every due post published once (threads continue where they
-    stopped), the late ones marked missed. What happened, by outcome."""
-    posts, missed = schedule.claim_due(grace)
-    done: dict[str, list[str]] = {"posted": [], "failed": [], "missed": missed}
-    for post in posts:
-        tweets = [_tweet(fields) for fields in post["tweets"]]
-        try:
-            posted: list[Posted] = await client.post_thread(tweets, key=post["id"])
-        except XError as exc:
-            schedule.finish(post["id"], "failed", {"error": str(exc)})
-            done["failed"].append(post["id"])
-            continue
-        schedule.finish(post["id"], "posted", [asdict(p) for p in posted])
-        done["posted"].append(post["id"])
-    return done

@@ -171,6 +171,31 @@ async def get_tweet(xsim: XSim, request: Request) -> Response:
     )
 
 
+async def user_tweets(xsim: XSim, request: Request) -> Response:
+    """The user's timeline, newest first (`max_results` 5–100); `tweet.fields=referenced_tweets`
+    adds what each replies to."""
+    user = xsim.user_of(request)
+    headers = xsim.count(user, "user_tweets", int(xsim.knob("requests_per_window")))
+    if request.path_params["id"] != user["id"]:
+        raise problem(403, "Forbidden", "You can only read your own timeline here.")
+    try:
+        count = int(request.query_params.get("max_results", "10"))
+    except ValueError:
+        count = 0
+    if not 5 <= count <= 100:
+        raise problem(400, "Invalid Request", "max_results must be between 5 and 100")
+    replies = "referenced_tweets" in request.query_params.get("tweet.fields", "")
+    data = []
+    for tweet in xsim.store.posts(user["id"])[:count]:
+        item = {"id": tweet["id"], "text": tweet["text"]}
+        if replies and tweet.get("in_reply_to_tweet_id"):
+            item["referenced_tweets"] = [
+                {"type": "replied_to", "id": tweet["in_reply_to_tweet_id"]}
+            ]
+        data.append(item)
+    return JSONResponse({"data": data, "meta": {"result_count": len(data)}}, headers=headers)
+
+
 async def delete_tweet(xsim: XSim, request: Request) -> Response:
     user = xsim.user_of(request)
     headers = xsim.count(user, "delete_tweet", int(xsim.knob("requests_per_window")))
@@ -377,6 +402,7 @@ def create_x_app(db: str = ":memory:") -> XSimApp:
         Route("/i/oauth2/authorize", _endpoint(authorize)),
         Route("/2/oauth2/token", _endpoint(token), methods=["POST"]),
         Route("/2/users/me", _endpoint(users_me)),
+        Route("/2/users/{id}/tweets", _endpoint(user_tweets)),
         Route("/2/tweets", _endpoint(create_tweet), methods=["POST"]),
         Route("/2/tweets/{id}", _endpoint(get_tweet), methods=["GET"]),
         Route("/2/tweets/{id}", _endpoint(delete_tweet), methods=["DELETE"]),

@@ -4,6 +4,7 @@ SQLite store, the knobs, rate limits, and the error shapes of the X API."""
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -65,6 +66,7 @@ class XSim(Knobs):
         "tweets_per_window": 100,  # POST /2/tweets per user per 15 minutes
         "requests_per_window": 900,  # any other request per user per 15 minutes
         "tweets_fail_after": None,  # after this many tweets, creating one answers 503
+        "window_seconds": WINDOW,  # the length of a rate-limit window
     }
 
     def reset(self) -> None:
@@ -101,8 +103,9 @@ class XSim(Knobs):
     def count(self, user: dict[str, Any], name: str, limit: int) -> dict[str, str]:
         """Spend one request of `name` in the user's window; the rate-limit headers, or 429."""
         now = self.clock()
-        window = int(now // WINDOW)
-        reset = str(int((window + 1) * WINDOW))
+        length = float(self.knob("window_seconds"))
+        window = int(now // length)
+        reset = str(math.ceil((window + 1) * length))
         used = self.store.bump(f"rate:{user['id']}:{name}:{window}")
         headers = {
             "x-rate-limit-limit": str(limit),

@@ -1,0 +1,62 @@
+"""Files uploaded for the X provider, kept in the state folder until a post goes out.
+
+X's media ids expire (a day after upload), so a file is sent to X when its post is published,
+not when it is uploaded: `upload_media` keeps the file here and hands back a URL that names it.
+The URLs live under an origin that resolves nowhere (`.invalid`), so nothing but this server
+ever reads them; validation accepts them as the upload host's own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from opentweet_mcp.xapi.auth import write_private
+
+ORIGIN = "https://media.opentweet-mcp.invalid"
+PREFIX = f"{ORIGIN}/media/"
+
+
+@dataclass(frozen=True)
+class StoredMedia:
+    content: bytes
+    content_type: str
+    alt_text: str | None
+
+
+class MediaFolder:
+    """One folder of files, each with a small JSON beside it (its type and alt text)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def save(self, content: bytes, extension: str, content_type: str, alt_text: str | None) -> str:
+        """Keep a file; the URL to attach it by. The same file with the same alt text is kept
+        once."""
+        digest = hashlib.sha256(content + b"\0" + (alt_text or "").encode()).hexdigest()[:32]
+        name = f"{digest}.{extension}"
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = self.folder / name
+        if not path.exists():
+            path.write_bytes(content)
+            path.chmod(0o600)
+        write_private(
+            self.folder / f"{name}.json", {"content_type": content_type, "alt_text": alt_text}
+        )
+        return PREFIX + name
+
+    def load(self, url: str) -> StoredMedia | None:
+        """The file a URL from `save` names; None for any other URL or a file gone."""
+        if not url.startswith(PREFIX):
+            return None
+        name = url[len(PREFIX) :]
+        if "/" in name or name.startswith("."):
+            return None
+        try:
+            about = json.loads((self.folder / f"{name}.json").read_text(encoding="utf-8"))
+            content = (self.folder / name).read_bytes()
+        except (OSError, ValueError):
+            return None
+        return StoredMedia(content, str(about["content_type"]), about.get("alt_text"))

@@ -1,0 +1,93 @@
+"""Publishing one local post to X, now or when due: its files uploaded, its tweets posted as a
+reply chain that continues where an earlier attempt stopped, and the outcome written back.
+
+One function for both paths, so a post published by a tool and one published by the scheduler
+go out the same way, each only after its claim (`LocalSchedule.claim` / `claim_due`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from typing import Any
+
+from opentweet_mcp.xapi.client import ThreadBroken, TweetSpec, XClient, XError, XRateLimited
+from opentweet_mcp.xapi.media import MediaFolder
+from opentweet_mcp.xapi.schedule import GRACE, LocalSchedule
+
+
+class MediaGone(XError):
+    """A post names a file this server no longer holds."""
+
+
+async def tweets_of(fields: dict[str, Any], x: XClient, media: MediaFolder) -> list[TweetSpec]:
+    """The post's tweets as X takes them, its files uploaded (each with its alt text)."""
+    texts = [fields["text"], *(fields.get("thread_tweets") or [])]
+    media_lists = [fields.get("media_urls") or [], *(fields.get("thread_media") or [])]
+    tweets = []
+    for index, text in enumerate(texts):
+        ids = []
+        for url in media_lists[index] if index < len(media_lists) else []:
+            stored = media.load(url)
+            if stored is None:
+                raise MediaGone(f"{url} is no longer kept here: upload the file again")
+            ids.append(
+                await x.upload_media(stored.content, stored.content_type, alt_text=stored.alt_text)
+            )
+        first = index == 0
+        poll = fields.get("poll") if first else None
+        tweets.append(
+            TweetSpec(
+                text,
+                media_ids=tuple(ids),
+                poll_options=tuple(poll["options"]) if poll else (),
+                poll_minutes=poll["duration_minutes"] if poll else None,
+                quote_tweet_id=fields.get("quote_tweet_id") if first else None,
+                reply_settings=fields.get("reply_settings") if first else None,
+            )
+        )
+    return tweets
+
+
+async def publish(
+    store: LocalSchedule,
+    x: XClient,
+    media: MediaFolder,
+    post: dict[str, Any],
+    *,
+    by_scheduler: bool,
+) -> str:
+    """Publish a claimed post; its new status. Rate-limited by X, the scheduler's post is
+    scheduled again for when the window opens (its thread continues then); a post published
+    now fails, saying when X takes tweets again."""
+    post_id = post["id"]
+    try:
+        tweets = await tweets_of(post["fields"], x, media)
+        posted = await x.post_thread(tweets, key=post_id)
+    except XError as exc:
+        cause = exc.cause if isinstance(exc, ThreadBroken) else exc
+        on_x = [asdict(p) for p in exc.posted] if isinstance(exc, ThreadBroken) else []
+        result: dict[str, Any] = {"error": str(exc), "tweets": on_x}
+        if isinstance(cause, XRateLimited) and by_scheduler:
+            # due again when X's window opens: within the grace from then, never "missed"
+            reset = float(cause.reset or time.time() + 15 * 60)
+            store.finish(post_id, "scheduled", result, due=max(reset, time.time()) + 1)
+            return "scheduled"
+        store.finish(post_id, "failed", result)
+        return "failed"
+    store.finish(post_id, "posted", {"tweets": [asdict(p) for p in posted]})
+    return "posted"
+
+
+async def publish_due(
+    store: LocalSchedule, x: XClient, media: MediaFolder, grace: float = GRACE
+) -> dict[str, list[str]]:
+    """One pass of the scheduler: every due post published once (threads continue where they
+    stopped), the late ones marked missed. What happened, by outcome."""
+    store.beat()
+    posts, missed = store.claim_due(grace)
+    done: dict[str, list[str]] = {"posted": [], "failed": [], "missed": missed, "scheduled": []}
+    for post in posts:
+        status = await publish(store, x, media, post, by_scheduler=True)
+        done[status].append(post["id"])
+    return done

@@ -1,0 +1,408 @@
+"""The X provider's side of the operation catalog: every operation the posts, media and account
+tools make (`api/operations.py`), served from the local store and the X API.
+
+The answers have the shapes OpenTweet's do (a post with `id`, `status`, `scheduled_date`, `url`
+once on X), and refusals are the same `ApiError`s with a status and a hint, so the tools, the
+approval gate and the results work unchanged whichever provider runs. What only OpenTweet does
+(auto-retweets, communities, other networks, links to media) is refused, saying so; nothing is
+quietly dropped.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+import httpx2
+
+from opentweet_mcp.api.errors import ApiError, RateLimited, error_for_status
+from opentweet_mcp.api.operations import ApiRequest
+from opentweet_mcp.config import Settings
+from opentweet_mcp.guard.sqlite_ledger import state_folder
+from opentweet_mcp.media_types import KINDS, sniff
+from opentweet_mcp.xapi.auth import SignInError, TokenFile, XApp
+from opentweet_mcp.xapi.client import XClient, XError, XRateLimited
+from opentweet_mcp.xapi.media import MediaFolder
+from opentweet_mcp.xapi.publish import publish, publish_due
+from opentweet_mcp.xapi.schedule import ARMABLE, GRACE, PASS_EVERY, LocalSchedule
+
+OPENTWEET_ONLY = (
+    "community_id",
+    "share_with_followers",
+    "auto_retweet_enabled",
+    "auto_retweet_offset_minutes",
+    "category",
+)
+POST_FIELDS = (
+    "text",
+    "thread_tweets",
+    "media_urls",
+    "thread_media",
+    "poll",
+    "quote_tweet_id",
+    "reply_settings",
+)
+NO_SCHEDULER = (
+    "no scheduler is running, so this post will not go out at its time: start "
+    "`opentweet-mcp scheduler` (or serve HTTP with --scheduler) and keep it running"
+)
+
+Handler = Callable[..., Awaitable[dict[str, Any]]]
+
+
+class Refused(Exception):
+    """A request this provider turns down: the HTTP status and message OpenTweet would give."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def iso(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _epoch(value: Any, now: float) -> float:
+    try:
+        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise Refused(400, f"scheduled_date {value!r} is not an ISO 8601 date") from None
+    if when.tzinfo is None:
+        raise Refused(400, "scheduled_date needs a time zone offset, e.g. Z or +02:00")
+    epoch = when.timestamp()
+    if epoch <= now:
+        raise Refused(400, "scheduled_date must be in the future")
+    return epoch
+
+
+class XUpstream:
+    """The operations for one signed-in X user: posts in `store`, files in `media`."""
+
+    def __init__(self, x: XClient, store: LocalSchedule, media: MediaFolder) -> None:
+        self.x = x
+        self.store = store
+        self.media = media
+
+    async def send(self, request: ApiRequest) -> dict[str, Any]:
+        for method, pattern, handler in ROUTES:
+            found = re.fullmatch(pattern, request.path)
+            if found and request.method == method:
+                try:
+                    answer: dict[str, Any] = await handler(self, request, *found.groups())
+                except Refused as exc:
+                    raise error_for_status(
+                        exc.status, {"error": str(exc)}, method=method, path=request.path
+                    ) from None
+                except XRateLimited as exc:
+                    raise _rate_limited(exc, request) from None
+                except SignInError as exc:
+                    raise error_for_status(
+                        401, {"error": str(exc)}, method=method, path=request.path
+                    ) from None
+                except XError as exc:
+                    raise error_for_status(
+                        exc.status or 502, {"error": str(exc)}, method=method, path=request.path
+                    ) from None
+                return answer
+        raise error_for_status(
+            404,
+            {"error": "--provider x has no such operation (it serves posts, media and account)"},
+            method=request.method,
+            path=request.path,
+        )
+
+    # --- what a post looks like -----------------------------------------------------------
+
+    def shape(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """A stored post as OpenTweet shows one."""
+        fields, result = row["fields"], row["result"] or {}
+        post: dict[str, Any] = {
+            "id": row["id"],
+            "text": fields["text"],
+            "is_thread": bool(fields.get("thread_tweets")),
+            "thread_tweets": fields.get("thread_tweets") or [],
+            "media_urls": fields.get("media_urls") or [],
+            "thread_media": fields.get("thread_media") or [],
+            "platforms": ["x"],
+            "status": row["status"],
+            "scheduled_date": iso(row["due"]),
+            "created_at": iso(row["created"]),
+        }
+        post |= {k: fields[k] for k in ("poll", "quote_tweet_id", "reply_settings") if k in fields}
+        tweets = result.get("tweets") or []
+        if row["status"] == "posted" and tweets:
+            post |= {"x_post_id": tweets[0]["id"], "url": tweets[0]["url"], "tweets": tweets}
+        if result.get("error"):
+            post["error"] = result["error"]
+            post["on_x"] = [t["url"] for t in tweets]
+        if row["status"] == "scheduled" and not self.store.scheduler_running():
+            post["warning"] = NO_SCHEDULER
+        return post
+
+    def _row(self, post_id: str) -> dict[str, Any]:
+        row = self.store.get(post_id)
+        if row is None:
+            raise Refused(404, f"post {post_id} not found")
+        return row
+
+    async def _account(self, body: Mapping[str, Any]) -> None:
+        """An x_account_id, when given, must be the signed-in user's own."""
+        named = body.get("x_account_id")
+        if named and named != await self.x.user_id():
+            raise Refused(404, f"X account {named} is not the one signed in (see list_accounts)")
+
+    def _fields(self, body: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, Any]:
+        """A post's fields after `body` changes them, checked for what X can take."""
+        for name in OPENTWEET_ONLY:
+            if body.get(name) not in (None, False):
+                raise Refused(400, f"{name} is an OpenTweet feature; --provider x has none")
+        platforms = body.get("platforms")
+        if platforms is not None and list(platforms) != ["x"]:
+            raise Refused(400, 'with --provider x, posts go to X alone: platforms ["x"]')
+        fields = dict(base)
+        for name in POST_FIELDS:
+            if name in body:
+                fields[name] = body[name]
+        if not isinstance(fields.get("text"), str):
+            raise Refused(400, "text is required")
+        media = [fields.get("media_urls") or [], *(fields.get("thread_media") or [])]
+        for url in (url for urls in media for url in urls or []):
+            if self.media.load(url) is None:
+                raise Refused(
+                    400,
+                    f"{url} is not a file uploaded here: X takes files, not links, so upload "
+                    "it with upload_media and attach the URL that gives",
+                )
+        return fields
+
+    # --- posts ----------------------------------------------------------------------------
+
+    async def create_post(self, request: ApiRequest) -> dict[str, Any]:
+        body = request.json or {}
+        await self._account(body)
+        now = self.store.clock()
+        checked = []  # every post checked before any is kept: a refusal keeps none
+        for item in body.get("posts", [body]):
+            due = item.get("scheduled_date")
+            fields = self._fields({"platforms": body.get("platforms")} | item, {})
+            checked.append((fields, _epoch(due, now) if due else None))
+        created = [self.store.add(fields, due) for fields, due in checked]
+        if body.get("publish_now"):
+            return await self._publish(created[0])
+        posts = [self.shape(self._row(post_id)) for post_id in created]
+        return {"success": True, "count": len(posts), "posts": posts}
+
+    async def list_posts(self, request: ApiRequest) -> dict[str, Any]:
+        query = dict(request.params)
+        await self._account(query)
+        page, limit = int(query.get("page", 1)), int(query.get("limit", 20))
+        status = query.get("status")
+        rows: list[dict[str, Any]] = []
+        total = 0
+        if status != "evergreen":  # X has no evergreen pool: none of its sources here
+            rows, total = self.store.page(status, (page - 1) * limit, limit)
+        pages = max(1, math.ceil(total / limit))
+        return {
+            "posts": [self.shape(row) for row in rows],
+            "pagination": {"page": page, "limit": limit, "total": total, "pages": pages},
+        }
+
+    async def get_post(self, request: ApiRequest, post_id: str) -> dict[str, Any]:
+        return {"success": True, "post": self.shape(self._row(post_id))}
+
+    async def update_post(self, request: ApiRequest, post_id: str) -> dict[str, Any]:
+        body = request.json or {}
+        await self._account(body)
+        row = self._row(post_id)
+        fields = self._fields(body, row["fields"])
+        due, status = row["due"], row["status"]
+        if "scheduled_date" in body:
+            when = body["scheduled_date"]
+            due = _epoch(when, self.store.clock()) if when is not None else None
+            status = "scheduled" if due is not None else "draft"
+        return self._change(row, fields, due, status)
+
+    def _change(
+        self, row: Mapping[str, Any], fields: Mapping[str, Any], due: float | None, status: str
+    ) -> dict[str, Any]:
+        if status == "failed":  # a failed post, changed, is a draft again (or scheduled)
+            status = "scheduled" if due is not None else "draft"
+        if not self.store.change(row["id"], fields, due, status):
+            raise Refused(
+                409, f"post {row['id']} is {self._row(row['id'])['status']}: it cannot change"
+            )
+        return {"success": True, "post": self.shape(self._row(row["id"]))}
+
+    async def schedule_post(self, request: ApiRequest, post_id: str) -> dict[str, Any]:
+        body = request.json or {}
+        await self._account(body)
+        row = self._row(post_id)
+        fields = self._fields(body, row["fields"])
+        if body.get("scheduled_date") is None:
+            raise Refused(400, "scheduled_date is required")
+        return self._change(
+            row, fields, _epoch(body["scheduled_date"], self.store.clock()), "scheduled"
+        )
+
+    async def batch_schedule_posts(self, request: ApiRequest) -> dict[str, Any]:
+        body = request.json or {}
+        await self._account(body)
+        now = self.store.clock()
+        plan = [
+            (item["post_id"], _epoch(item["scheduled_date"], now)) for item in body["schedules"]
+        ]
+        done, failed = [], []
+        for post_id, due in plan:
+            try:
+                row = self._row(post_id)
+                fields = self._fields({"platforms": body.get("platforms")} | body, row["fields"])
+                done.append(self._change(row, fields, due, "scheduled")["post"])
+            except Refused as exc:
+                failed.append({"post_id": post_id, "error": str(exc)})
+        return {"success": not failed, "scheduled": len(done), "posts": done, "failed": failed}
+
+    async def publish_post(self, request: ApiRequest, post_id: str) -> dict[str, Any]:
+        body = request.json or {}
+        await self._account(body)
+        row = self._row(post_id)
+        self._fields(body, row["fields"])
+        return await self._publish(post_id)
+
+    async def _publish(self, post_id: str) -> dict[str, Any]:
+        if not self.store.claim(post_id):
+            status = self._row(post_id)["status"]
+            raise Refused(409, f"post {post_id} is {status}, not {', '.join(ARMABLE)}")
+        await publish(self.store, self.x, self.media, self._row(post_id), by_scheduler=False)
+        post = self.shape(self._row(post_id))
+        said: dict[str, Any] = {
+            k: post[k] for k in ("status", "url", "x_post_id", "error") if k in post
+        }
+        return {"success": post["status"] == "posted", **said, "post": post}
+
+    async def delete_post(self, request: ApiRequest, post_id: str) -> dict[str, Any]:
+        row = self._row(post_id)
+        answer: dict[str, Any] = {"success": True, "deleted": True, "id": post_id}
+        tweets = (row["result"] or {}).get("tweets") or []
+        wanted = dict(request.params).get("delete_from_x", "true") == "true"
+        answer["x_deleted"] = False
+        if wanted and tweets and row["status"] in ("posted", "failed"):
+            try:
+                for tweet in reversed(tweets):  # the replies first: never an orphaned reply
+                    await self.x.delete(tweet["id"])
+                answer["x_deleted"] = True
+            except XError as exc:
+                answer["x_delete_error"] = str(exc)
+        self.store.delete(post_id)
+        return answer
+
+    # --- media and account ----------------------------------------------------------------
+
+    async def upload(self, request: ApiRequest) -> dict[str, Any]:
+        upload = request.files
+        if upload is None:
+            raise Refused(400, "no file")
+        kind = sniff(upload.content[:16])
+        if kind is None:
+            raise Refused(400, "not a JPG, PNG, GIF, WebP, MP4 or MOV file")
+        extension, content_type, _ = KINDS[kind]
+        alt = dict(request.form).get("alt_text")
+        url = self.media.save(upload.content, extension, content_type, alt)
+        return {"success": True, "url": url, "alt_text": alt}
+
+    async def account(self) -> dict[str, Any]:
+        me = await self.x.me()
+        premium = me.get("verified_type") not in (None, "none")
+        return {
+            "id": me["id"],
+            "x_handle": f"@{me['username']}",
+            "name": me.get("name"),
+            "is_primary": True,
+            "x_premium": premium,
+        }
+
+    async def get_account(self, request: ApiRequest) -> dict[str, Any]:
+        counts = {
+            s: self.store.page(s, 0, 1)[1]
+            for s in ("draft", "scheduled", "posted", "failed", "missed")
+        }
+        running = self.store.scheduler_running()
+        return {
+            "authenticated": True,
+            "subscription": {"plan": "X API (direct)", "status": "active", "has_access": True},
+            "stats": {
+                "total_posts": sum(counts.values()),
+                "scheduled_posts": counts["scheduled"],
+                "posted_posts": counts["posted"],
+                "draft_posts": counts["draft"],
+            },
+            "post_counts": counts,
+            "scheduler": "running" if running else NO_SCHEDULER.split(", so")[0],
+            "x_rate_limit": self.x.rate,
+            "x_accounts": [await self.account()],
+        }
+
+    async def list_accounts(self, request: ApiRequest) -> dict[str, Any]:
+        return {"accounts": [await self.account()]}
+
+
+def _rate_limited(exc: XRateLimited, request: ApiRequest) -> ApiError:
+    wait = max(0.0, exc.reset - datetime.now(UTC).timestamp()) if exc.reset else None
+    when = iso(exc.reset) if exc.reset else "later"
+    return RateLimited(
+        429,
+        upstream_message=f"X's rate limit is reached until {when}",
+        retry_after=wait,
+        method=request.method,
+        path=request.path,
+        hint=f"X takes requests again at {when}; nothing more was sent. Try then.",
+    )
+
+
+ROUTES: tuple[tuple[str, str, Handler], ...] = (
+    ("GET", "/api/v1/me", XUpstream.get_account),
+    ("GET", "/api/v1/accounts", XUpstream.list_accounts),
+    ("POST", "/api/v1/posts", XUpstream.create_post),
+    ("GET", "/api/v1/posts", XUpstream.list_posts),
+    ("POST", "/api/v1/posts/batch-schedule", XUpstream.batch_schedule_posts),
+    ("GET", "/api/v1/posts/([^/]+)", XUpstream.get_post),
+    ("PUT", "/api/v1/posts/([^/]+)", XUpstream.update_post),
+    ("DELETE", "/api/v1/posts/([^/]+)", XUpstream.delete_post),
+    ("POST", "/api/v1/posts/([^/]+)/schedule", XUpstream.schedule_post),
+    ("POST", "/api/v1/posts/([^/]+)/publish", XUpstream.publish_post),
+    ("POST", "/api/v1/upload", XUpstream.upload),
+)
+
+
+def open_x_upstream(settings: Settings, http: httpx2.AsyncClient) -> XUpstream:
+    """The X provider for the person signed in on this computer (`opentweet-mcp login x`):
+    the sign-in, the posts, the files and the threads' logs, all in one folder of theirs."""
+    folder = settings.x_state or state_folder()
+    tokens = TokenFile(folder / "x-tokens.json", XApp.from_settings(settings))
+    return XUpstream(
+        XClient(tokens, http, folder / "x-threads"),
+        LocalSchedule(folder / "x-posts.sqlite3"),
+        MediaFolder(folder / "x-media"),
+    )
+
+
+async def run_scheduler(
+    upstream: XUpstream,
+    *,
+    grace: float = GRACE,
+    once: bool = False,
+    report: Callable[[dict[str, list[str]]], None] | None = None,
+) -> None:
+    """Publish what is due every PASS_EVERY seconds (or once), saying what each pass did."""
+    while True:
+        done = await publish_due(upstream.store, upstream.x, upstream.media, grace)
+        if report is not None and (once or any(done.values())):
+            report(done)
+        if once:
+            return
+        await anyio.sleep(PASS_EVERY)

@@ -1,0 +1,274 @@
+"""`--provider x`: the same tools, approvals and results, posting straight to X (the simulator,
+over real sockets) with drafts and the schedule kept locally."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from mcp import Client
+
+from opentweet_mcp.config import ConfigError, Settings
+from opentweet_mcp.server import build_server, selected_tools
+from opentweet_mcp.xapi.auth import TokenFile, XApp
+from opentweet_mcp.xapi.client import XClient
+from opentweet_mcp.xapi.media import MediaFolder
+from opentweet_mcp.xapi.publish import publish_due
+from opentweet_mcp.xapi.schedule import LocalSchedule
+from opentweet_mcp.xsim.runner import signed_in
+from tests.harness import PNG, TEST_SECRET, confirmed, data, future, text
+
+ENV = {"PATH": "/usr/bin:/bin", "OPENTWEET_MCP_SECRET": "x-provider-tests"}
+
+
+@pytest.fixture
+def x_settings(xsim_server: tuple[str, Any], tmp_path: Path) -> Settings:
+    xsim_server[1].xsim.reset()
+    base = Settings(provider="x", secret=TEST_SECRET, confirm="token", timeout=5)
+    return signed_in(base, xsim_server[0], tmp_path / "x")
+
+
+def folder(settings: Settings) -> Path:
+    assert settings.x_state is not None
+    return settings.x_state
+
+
+@asynccontextmanager
+async def session(settings: Settings) -> AsyncIterator[Client]:
+    async with Client(build_server(settings), mode="legacy") as client:
+        yield client
+
+
+@asynccontextmanager
+async def scheduler_client(settings: Settings) -> AsyncIterator[XClient]:
+    """The X client a separate `opentweet-mcp scheduler` process would have."""
+    tokens = TokenFile(folder(settings) / "x-tokens.json", XApp.from_settings(settings))
+    async with httpx2.AsyncClient(timeout=5) as http:
+        yield XClient(tokens, http, folder(settings) / "x-threads")
+
+
+def tweets(xsim_server: tuple[str, Any]) -> list[dict[str, Any]]:
+    """What X took: every tweet created, oldest first."""
+    return [
+        r["body"]
+        for r in xsim_server[1].xsim.store.requests()
+        if r["method"] == "POST" and r["path"] == "/2/tweets" and r["status"] == 201
+    ]
+
+
+async def test_the_tools_are_those_x_can_serve_and_the_others_say_why(
+    x_settings: Settings,
+) -> None:
+    names = {spec.name for spec in selected_tools(x_settings)}
+    assert {"create_post", "upload_media", "check_post", "get_account"} <= names
+    assert not names & {"add_to_evergreen", "search_inspiration", "get_tweet_analytics"}
+    with pytest.raises(ConfigError, match="--provider x has no search_inspiration"):
+        selected_tools(replace(x_settings, tools=("search_inspiration",)))
+    listed = subprocess.run(
+        [sys.executable, "-m", "opentweet_mcp", "tools", "--provider", "x"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=ENV,
+    )
+    assert "not served by --provider x: the evergreen tools (the evergreen queue" in listed.stdout
+    async with session(x_settings) as client:
+        schema = {t.name: t for t in (await client.list_tools()).tools}["create_post"]
+        params = set(schema.input_schema["properties"])
+        assert {"poll_options", "quote_tweet_id", "reply_settings"} <= params
+        assert not params & {"community_id", "auto_retweet_enabled"}  # OpenTweet's alone
+        refused = await client.call_tool("create_post", {"text": "x", "community_id": "123"})
+        assert refused.is_error and "community_id: an OpenTweet feature" in text(refused)
+
+
+async def test_a_scheduled_post_needs_approval_and_goes_out_once_when_due(
+    x_settings: Settings, xsim_server: tuple[str, Any]
+) -> None:
+    arguments = {"text": "Later", "scheduled_date": future(1)}
+    store = LocalSchedule(folder(x_settings) / "x-posts.sqlite3")
+    async with session(x_settings) as client:
+        preview = await client.call_tool("create_post", arguments)
+        assert data(preview)["status"] == "confirmation_required"
+        assert store.page(None, 0, 10)[1] == 0  # nothing kept before the approval
+        done = await confirmed(client, "create_post", arguments)
+        said = text(done)
+        assert said.startswith("Scheduled: post "), said
+        assert "WARNING: no scheduler is running" in said  # nobody believes it will go out
+        post_id = data(done)["posts"][0]["id"]
+        assert "Scheduler: no scheduler is running" in text(
+            await client.call_tool("get_account", {})
+        )
+        # an hour later a scheduler publishes it; restarted, it finds nothing more to do
+        async with scheduler_client(x_settings) as x:
+            media = MediaFolder(folder(x_settings) / "x-media")
+            for _ in range(2):
+                later = LocalSchedule(store.path, clock=lambda: time.time() + 3600)
+                await publish_due(later, x, media)
+        posted = data(await client.call_tool("get_post", {"id": post_id}))["post"]
+        assert posted["status"] == "posted" and posted["url"].startswith("https://x.com/")
+        assert "Scheduler: running" in text(await client.call_tool("get_account", {}))
+    assert [t["text"] for t in tweets(xsim_server)] == ["Later"]
+
+
+async def test_a_thread_that_fails_at_tweet_3_says_what_is_on_x_and_continues(
+    x_settings: Settings, xsim_server: tuple[str, Any]
+) -> None:
+    thread = {"text": "1/4 on retries", "thread_tweets": [f"{n}/4 on retries" for n in (2, 3, 4)]}
+    async with session(x_settings) as client:
+        post_id = data(await client.call_tool("create_post", thread))["posts"][0]["id"]
+        xsim_server[1].xsim.configure(tweets_fail_after=2)
+        failed = await confirmed(client, "publish_post", {"id": post_id})
+        said = text(failed)
+        assert failed.is_error and said.startswith(f"NOT PUBLISHED — post {post_id} failed")
+        assert "stopped at tweet 3 of 4" in said and "Part of it IS on X: https://x.com/" in said
+        assert "Nothing is on X" not in said
+        assert len(tweets(xsim_server)) == 2
+        # a new approval, and the thread continues after tweet 2: nothing reposted
+        xsim_server[1].xsim.configure(tweets_fail_after=None)
+        done = await confirmed(client, "publish_post", {"id": post_id})
+        assert text(done).startswith("Published to X: status posted"), text(done)
+    sent = tweets(xsim_server)
+    assert [t["text"] for t in sent] == [thread["text"], *thread["thread_tweets"]]
+    replies = [t.get("reply", {}).get("in_reply_to_tweet_id") for t in sent]
+    assert replies[0] is None and all(replies[1:])
+
+
+async def test_media_with_alt_text_goes_out_with_its_tweet(
+    x_settings: Settings, xsim_server: tuple[str, Any]
+) -> None:
+    async with session(x_settings) as client:
+        upload = await client.call_tool(
+            "upload_media",
+            {"data_base64": PNG, "filename": "chart.png", "alt_text": "Sales doubled in May"},
+        )
+        url = data(upload)["url"]
+        assert url.startswith("https://media.opentweet-mcp.invalid/media/")
+        assert [r for r in xsim_server[1].xsim.store.requests() if "media" in r["path"]] == []
+        link = await client.call_tool(
+            "create_post", {"text": "A link", "media_urls": ["https://example.com/a.png"]}
+        )
+        assert link.is_error and "X takes files, not links" in text(link)
+        done = await confirmed(
+            client, "create_post", {"text": "May", "media_urls": [url], "publish_now": True}
+        )
+        assert text(done).startswith("Published to X"), text(done)
+    log = xsim_server[1].xsim.store.requests()
+    alt = [r["body"] for r in log if r["path"] == "/1.1/media/metadata/create.json"]
+    assert alt and alt[0]["alt_text"] == {"text": "Sales doubled in May"}
+    assert tweets(xsim_server)[0]["media"]["media_ids"] == [alt[0]["media_id"]]
+
+
+async def test_a_poll_and_a_quote_are_shown_and_approved_as_they_go_out(
+    x_settings: Settings, xsim_server: tuple[str, Any]
+) -> None:
+    poll = {
+        "text": "Which one?",
+        "poll_options": ["tabs", "spaces"],
+        "poll_minutes": 60,
+        "reply_settings": "following",
+        "publish_now": True,
+    }
+    async with session(x_settings) as client:
+        preview = await client.call_tool("create_post", poll)
+        shown = text(preview)
+        assert (
+            "Poll: tabs / spaces, open 60 minutes" in shown and "Who may reply: following" in shown
+        )
+        token = data(preview)["confirmation_token"]
+        other = {**poll, "poll_options": ["tabs", "spaces", "both"], "confirmation_token": token}
+        changed = await client.call_tool("create_post", other)  # not what was approved
+        assert changed.is_error and "does not match this create_post call" in text(changed)
+        assert tweets(xsim_server) == []
+        done = await client.call_tool("create_post", {**poll, "confirmation_token": token})
+        tweet_id = data(done)["x_post_id"]
+        quote = {"text": "Vote!", "quote_tweet_id": tweet_id, "publish_now": True}
+        assert f"Quotes tweet {tweet_id}" in text(await client.call_tool("create_post", quote))
+        await confirmed(client, "create_post", quote)
+    first, second = tweets(xsim_server)
+    assert first["poll"] == {"options": ["tabs", "spaces"], "duration_minutes": 60}
+    assert first["reply_settings"] == "following" and second["quote_tweet_id"] == tweet_id
+
+
+async def test_deleting_a_published_thread_takes_its_tweets_off_x(
+    x_settings: Settings, xsim_server: tuple[str, Any]
+) -> None:
+    thread = {"text": "First", "thread_tweets": ["Second"], "publish_now": True}
+    async with session(x_settings) as client:
+        post_id = data(await confirmed(client, "create_post", thread))["post"]["id"]
+        gone = data(await confirmed(client, "delete_post", {"id": post_id}))
+        assert gone["x_deleted"] is True
+        missing = await client.call_tool("get_post", {"id": post_id})
+        assert missing.is_error and "HTTP 404" in text(missing)
+    deletes = [r for r in xsim_server[1].xsim.store.requests() if r["method"] == "DELETE"]
+    assert len(deletes) == 2 and all(r["status"] == 200 for r in deletes)
+
+
+async def test_a_rate_limit_says_when_x_takes_tweets_again_and_the_scheduler_waits(
+    x_settings: Settings, xsim_server: tuple[str, Any]
+) -> None:
+    xsim_server[1].xsim.configure(tweets_per_window=0, window_seconds=86400)  # resets far off
+    async with session(x_settings) as client:
+        limited = await confirmed(client, "create_post", {"text": "Now", "publish_now": True})
+        said = text(limited)
+        assert limited.is_error and "X's rate limit is reached until" in said, said
+        scheduled = await confirmed(
+            client, "create_post", {"text": "Soon", "scheduled_date": future(0.01)}
+        )
+        post_id = data(scheduled)["posts"][0]["id"]
+    store = LocalSchedule(folder(x_settings) / "x-posts.sqlite3", clock=lambda: time.time() + 60)
+    async with scheduler_client(x_settings) as x:
+        x.rate_wait = 0
+        done = await publish_due(store, x, MediaFolder(folder(x_settings) / "x-media"))
+    assert done["scheduled"] == [post_id]  # due again when X's window opens, not missed
+    row = store.get(post_id)
+    assert row is not None and row["status"] == "scheduled" and row["due"] > time.time()
+    assert tweets(xsim_server) == []
+
+
+async def test_the_server_can_run_the_scheduler_itself(x_settings: Settings) -> None:
+    async with session(replace(x_settings, scheduler=True)) as client:
+        for _ in range(50):
+            said = text(await client.call_tool("get_account", {}))
+            if "Scheduler: running" in said:
+                break
+            await __import__("anyio").sleep(0.1)
+        assert "Scheduler: running" in said
+
+
+def test_the_x_provider_runs_on_its_simulator_with_no_account(tmp_path: Path) -> None:
+    db = str(tmp_path / "x.db")
+    env = {**ENV, "XDG_STATE_HOME": str(tmp_path / "state"), "HOME": str(tmp_path)}
+
+    def call(tool: str, arguments: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "opentweet_mcp", "call", tool, arguments]
+        argv += ["--provider", "x", "--confirm", "token", "--sandbox", db]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env)
+
+    account = call("get_account", "{}")
+    assert account.returncode == 0, account.stderr
+    assert "X accounts: @sandbox_user (primary)" in account.stdout
+    arguments = '{"text": "Hello from the sandbox", "publish_now": true}'
+    preview = call("create_post", arguments)
+    token = preview.stdout.split('confirmation_token="')[1].split('"')[0]
+    published = call("create_post", arguments[:-1] + f', "confirmation_token": "{token}"}}')
+    assert published.stdout.startswith("Published to X: status posted"), published.stderr
+
+
+async def test_opentweet_refuses_what_only_x_posts(sandbox: Any) -> None:
+    from tests.harness import session as opentweet_session
+
+    async with opentweet_session(sandbox.base_url) as client:
+        listed = {t.name: t for t in (await client.list_tools()).tools}
+        assert "poll_options" not in listed["create_post"].input_schema["properties"]
+        refused = await client.call_tool("create_post", {"text": "?", "poll_options": ["a", "b"]})
+        assert refused.is_error and "OpenTweet's API has no such field" in text(refused)
+        assert "alt_text" not in listed["upload_media"].input_schema["properties"]
+    assert sandbox.requests() == []
