@@ -20,7 +20,10 @@ if TYPE_CHECKING:
 
 
 class Upstream(Protocol):
-    """What a tool calls: one operation in, the parsed JSON answer out (or an OpenTweetError)."""
+    """What a tool calls: one operation in, the parsed JSON answer out (or an OpenTweetError).
+    `name` says where its posts are kept ("deleted from OpenTweet")."""
+
+    name: str
 
     async def send(self, request: ApiRequest) -> dict[str, Any]: ...
 

@@ -3,6 +3,7 @@ over real sockets) with drafts and the schedule kept locally."""
 
 from __future__ import annotations
 
+import base64
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ import pytest
 from mcp import Client
 
 from opentweet_mcp.config import ConfigError, Settings
+from opentweet_mcp.guard.answers import CARD_META
 from opentweet_mcp.server import build_server, selected_tools
 from opentweet_mcp.xapi.auth import TokenFile, XApp
 from opentweet_mcp.xapi.client import XClient
@@ -24,7 +26,7 @@ from opentweet_mcp.xapi.media import MediaFolder
 from opentweet_mcp.xapi.publish import publish_due
 from opentweet_mcp.xapi.schedule import LocalSchedule
 from opentweet_mcp.xsim.runner import signed_in
-from tests.harness import PNG, TEST_SECRET, confirmed, data, future, text
+from tests.harness import PNG, TEST_SECRET, AppsSupport, confirmed, data, future, text
 
 ENV = {"PATH": "/usr/bin:/bin", "OPENTWEET_MCP_SECRET": "x-provider-tests"}
 
@@ -203,6 +205,8 @@ async def test_deleting_a_published_thread_takes_its_tweets_off_x(
     thread = {"text": "First", "thread_tweets": ["Second"], "publish_now": True}
     async with session(x_settings) as client:
         post_id = data(await confirmed(client, "create_post", thread))["post"]["id"]
+        preview = text(await client.call_tool("delete_post", {"id": post_id}))
+        assert "deleted from the local drafts and from X" in preview, preview
         gone = data(await confirmed(client, "delete_post", {"id": post_id}))
         assert gone["x_deleted"] is True
         missing = await client.call_tool("get_post", {"id": post_id})
@@ -272,3 +276,40 @@ async def test_opentweet_refuses_what_only_x_posts(sandbox: Any) -> None:
         assert refused.is_error and "OpenTweet's API has no such field" in text(refused)
         assert "alt_text" not in listed["upload_media"].input_schema["properties"]
     assert sandbox.requests() == []
+
+
+async def test_a_video_is_processed_by_x_before_its_tweet_goes_out(
+    x_settings: Settings, xsim_server: tuple[str, Any]
+) -> None:
+    xsim_server[1].xsim.configure(processing_delay=0.3)
+    video = base64.b64encode(b"\0\0\0\x18ftypmp42" + b"v" * 5000).decode()
+    async with session(x_settings) as client:
+        url = data(
+            await client.call_tool("upload_media", {"data_base64": video, "filename": "a.mp4"})
+        )["url"]
+        done = await confirmed(
+            client, "create_post", {"text": "Launch", "media_urls": [url], "publish_now": True}
+        )
+        assert text(done).startswith("Published to X"), text(done)
+    uploads = [r for r in xsim_server[1].xsim.store.requests() if "media/upload" in r["path"]]
+    posts = [r for r in uploads if r["method"] == "POST"]
+    statuses = [r for r in uploads if r["method"] == "GET" and "command=STATUS" in r["query"]]
+    assert len(posts) == 3 and statuses  # INIT, APPEND, FINALIZE; then STATUS until ready
+    assert tweets(xsim_server)[0]["media"]["media_ids"]
+
+
+async def test_a_person_approves_on_the_card_and_the_post_goes_to_x(
+    x_settings: Settings, xsim_server: tuple[str, Any]
+) -> None:
+    options: dict[str, Any] = {"extensions": [AppsSupport()]}
+    server = build_server(replace(x_settings, confirm="auto"))
+    async with Client(server, mode="legacy", **options) as client:
+        asked = await client.call_tool("create_post", {"text": "By a person", "publish_now": True})
+        assert data(asked)["status"] == "approval_pending" and tweets(xsim_server) == []
+        hold = (asked.meta or {})[CARD_META]
+        answer = {"approval_id": hold["id"], "secret": hold["secret"]}
+        approved = await client.call_tool("approve_pending", answer)
+        assert text(approved).startswith("Published to X"), text(approved)
+        again = await client.call_tool("approve_pending", answer)  # one approval, one post
+        assert again.is_error and "already approved" in text(again)
+    assert [t["text"] for t in tweets(xsim_server)] == ["By a person"]

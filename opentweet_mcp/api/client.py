@@ -134,6 +134,8 @@ class OpenTweetClient:
     pool on first use (close it with `aclose`), or uses a shared one (`http`), which its
     owner closes."""
 
+    name = "OpenTweet"  # where its posts are kept, as previews say it
+
     def __init__(
         self,
         api_key: str,

@@ -210,13 +210,14 @@ def _removal(
     label = f"post {removal.post_id}"
     handle = handles(removal.account)
     on_x = removal.status == "posted"
+    kept = removal.kept_by
     if on_x and removal.from_x:
-        where = "deleted from OpenTweet and from X"
+        where = f"deleted from {kept} and from X"
         warnings.append(f"{label} is live on X: the tweet is deleted from X; this cannot be undone")
     elif on_x:
-        where = "deleted from OpenTweet only; the tweet stays live on X"
+        where = f"deleted from {kept} only; the tweet stays live on X"
     else:
-        where = f"deleted from OpenTweet (status {_field(removal.status)}; never published)"
+        where = f"deleted from {kept} (status {_field(removal.status)}; never published)"
     lines = [f"Post {removal.post_id} — as {_field(handle)} — {where}"]
     if removal.url:
         lines.append(f"  On X: {_field(removal.url)}")
@@ -229,6 +230,7 @@ def _removal(
         "status": _field(removal.status),
         "url": _field(removal.url) if removal.url else None,
         "from_x": removal.from_x,
+        "kept_by": removal.kept_by,
         "tweets": _tweet_data(removal.tweets, parsed, shown),
     }
     return lines, _compact(data)

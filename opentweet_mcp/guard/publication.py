@@ -68,6 +68,7 @@ class Removal:
     url: str | None
     tweets: tuple[Tweet, ...]
     from_x: bool  # the published tweet is deleted from X as well
+    kept_by: str = "OpenTweet"  # where the post itself is deleted from (the provider's store)
 
 
 @dataclass(frozen=True)

@@ -578,8 +578,9 @@ async def delete_post(
             url=str(post["url"]) if post.get("url") else None,
             tweets=tweets_of(post),
             from_x=on_x and delete_from_x,
+            kept_by=caller.client.name,
         )
-        where = "from OpenTweet and from X" if removal.from_x else "from OpenTweet"
+        where = f"from {removal.kept_by}" + (" and from X" if removal.from_x else "")
         return Publication(f"delete post {id} {where}", removals=(removal,))
 
     async def perform() -> CallToolResult:

@@ -84,6 +84,8 @@ def _epoch(value: Any, now: float) -> float:
 class XUpstream:
     """The operations for one signed-in X user: posts in `store`, files in `media`."""
 
+    name = "the local drafts"
+
     def __init__(self, x: XClient, store: LocalSchedule, media: MediaFolder) -> None:
         self.x = x
         self.store = store
@@ -291,7 +293,8 @@ class XUpstream:
         tweets = (row["result"] or {}).get("tweets") or []
         wanted = dict(request.params).get("delete_from_x", "true") == "true"
         answer["x_deleted"] = False
-        if wanted and tweets and row["status"] in ("posted", "failed"):
+        # only a post on X: the preview a person approved says a failed one never went out
+        if wanted and tweets and row["status"] == "posted":
             try:
                 for tweet in reversed(tweets):  # the replies first: never an orphaned reply
                     await self.x.delete(tweet["id"])
