@@ -364,6 +364,7 @@ def _scheduler(settings: Settings, *, once: bool, grace: float) -> int:
         async with httpx2.AsyncClient(timeout=settings.timeout) as http:
             upstream = open_x_upstream(settings, http)
             try:
+                upstream.x.tokens.access_token()  # signed in (and renewed), or say so now
                 await run_scheduler(upstream, grace=grace, once=once, report=report)
             finally:
                 upstream.store.close()

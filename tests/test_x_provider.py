@@ -313,3 +313,16 @@ async def test_a_person_approves_on_the_card_and_the_post_goes_to_x(
         again = await client.call_tool("approve_pending", answer)  # one approval, one post
         assert again.is_error and "already approved" in text(again)
     assert [t["text"] for t in tweets(xsim_server)] == ["By a person"]
+
+
+async def test_x_refusing_a_duplicate_is_said_plainly(
+    x_settings: Settings, xsim_server: tuple[str, Any]
+) -> None:
+    same = {"text": "Release notes are up", "publish_now": True}
+    async with session(x_settings) as client:
+        await confirmed(client, "create_post", same)
+        again = await confirmed(client, "create_post", same)
+    said = text(again)
+    assert again.is_error and "duplicate content" in said and "word it differently" in said
+    assert "Nothing is on X from this attempt" in said and "thread" not in said.split("\n")[0]
+    assert len(tweets(xsim_server)) == 1

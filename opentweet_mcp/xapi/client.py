@@ -69,13 +69,18 @@ class ThreadBroken(XError):
     """A thread stopped at tweet `failed_at` (1-based): `posted` are on X, the rest are not."""
 
     def __init__(self, posted: Sequence[Posted], failed_at: int, total: int, cause: XError) -> None:
-        on_x = "; ".join(f"tweet {n} {p.url}" for n, p in enumerate(posted, 1)) or "none"
-        super().__init__(
-            f"the thread stopped at tweet {failed_at} of {total}: {cause}. On X: {on_x}. "
-            f"Not on X: tweets {failed_at}–{total}. Posting the same thread again continues "
-            f"from tweet {failed_at}; nothing already on X is posted again.",
-            cause.status,
-        )
+        said = str(cause).rstrip(".")
+        if not posted:  # nothing of it is on X: X's refusal is the whole story
+            message = f"X refused tweet 1 of {total}: {said}" if total > 1 else said
+        else:
+            on_x = "; ".join(f"tweet {n} {p.url}" for n, p in enumerate(posted, 1))
+            rest = f"tweets {failed_at}–{total}" if failed_at < total else f"tweet {total}"
+            message = (
+                f"the thread stopped at tweet {failed_at} of {total}: {said}. On X: {on_x}. "
+                f"Not on X: {rest}. Posting the same thread again continues from tweet "
+                f"{failed_at}; nothing already on X is posted again."
+            )
+        super().__init__(message, cause.status)
         self.posted = list(posted)
         self.failed_at = failed_at
         self.cause = cause
@@ -190,9 +195,10 @@ class XClient:
                 raise XRateLimited(f"X's rate limit is reached until {when or 'later'}", reset)
             await anyio.sleep(max(wait, 0) + 1)
         if answer.status_code >= 400:
-            raise XError(
-                f"X answered HTTP {answer.status_code}: {_message(answer)}", answer.status_code
-            )
+            said = _message(answer)
+            if "duplicate content" in said:
+                said += " (X takes a text from you once: word it differently)"
+            raise XError(f"X answered HTTP {answer.status_code}: {said}", answer.status_code)
         if answer.status_code == 204 or not answer.content:
             return {}
         data: dict[str, Any] = answer.json()

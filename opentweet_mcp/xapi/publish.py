@@ -75,6 +75,9 @@ async def publish(
             return "scheduled"
         store.finish(post_id, "failed", result)
         return "failed"
+    except Exception as exc:  # not X's answer (the sign-in gone…): failed, never left claimed
+        store.finish(post_id, "failed", {"error": str(exc), "tweets": []})
+        raise
     store.finish(post_id, "posted", {"tweets": [asdict(p) for p in posted]})
     return "posted"
 

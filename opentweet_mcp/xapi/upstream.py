@@ -98,26 +98,15 @@ class XUpstream:
                 try:
                     answer: dict[str, Any] = await handler(self, request, *found.groups())
                 except Refused as exc:
-                    raise error_for_status(
-                        exc.status, {"error": str(exc)}, method=method, path=request.path
-                    ) from None
+                    raise _error(exc.status, str(exc)) from None
                 except XRateLimited as exc:
-                    raise _rate_limited(exc, request) from None
+                    raise _rate_limited(exc) from None
                 except SignInError as exc:
-                    raise error_for_status(
-                        401, {"error": str(exc)}, method=method, path=request.path
-                    ) from None
+                    raise _error(401, str(exc)) from None
                 except XError as exc:
-                    raise error_for_status(
-                        exc.status or 502, {"error": str(exc)}, method=method, path=request.path
-                    ) from None
+                    raise _error(exc.status or 502, str(exc)) from None
                 return answer
-        raise error_for_status(
-            404,
-            {"error": "--provider x has no such operation (it serves posts, media and account)"},
-            method=request.method,
-            path=request.path,
-        )
+        raise _error(404, "--provider x has no such operation")
 
     # --- what a post looks like -----------------------------------------------------------
 
@@ -354,15 +343,30 @@ class XUpstream:
         return {"accounts": [await self.account()]}
 
 
-def _rate_limited(exc: XRateLimited, request: ApiRequest) -> ApiError:
+# what to do about a refusal, said for X (error_for_status's own hints speak of OpenTweet)
+HINTS = {
+    400: "Refused as invalid: fix what the message names, then try again.",
+    401: "Sign in to X again: run `opentweet-mcp login x` in a terminal, then try again.",
+    403: "X refused it, for the reason it gives; nothing was posted by this request.",
+    404: "No such post here: find it with list_posts.",
+    409: "The post is published or being published: check it with get_post.",
+}
+
+
+def _error(status: int, message: str) -> ApiError:
+    # no method and path in the message: no HTTP request was made to those OpenTweet paths
+    error = error_for_status(status, {"error": message}, method="", path="")
+    error.hint = HINTS.get(status, "X failed to answer; nothing more was sent. Try again later.")
+    return error
+
+
+def _rate_limited(exc: XRateLimited) -> ApiError:
     wait = max(0.0, exc.reset - datetime.now(UTC).timestamp()) if exc.reset else None
     when = iso(exc.reset) if exc.reset else "later"
     return RateLimited(
         429,
         upstream_message=f"X's rate limit is reached until {when}",
         retry_after=wait,
-        method=request.method,
-        path=request.path,
         hint=f"X takes requests again at {when}; nothing more was sent. Try then.",
     )
 
