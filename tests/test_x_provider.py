@@ -326,3 +326,37 @@ async def test_x_refusing_a_duplicate_is_said_plainly(
     assert again.is_error and "duplicate content" in said and "word it differently" in said
     assert "Nothing is on X from this attempt" in said and "thread" not in said.split("\n")[0]
     assert len(tweets(xsim_server)) == 1
+
+
+async def test_tweets_already_on_x_cannot_change_and_a_missed_post_can_be_rescheduled(
+    x_settings: Settings, xsim_server: tuple[str, Any]
+) -> None:
+    thread = {"text": "1/3 plan", "thread_tweets": ["2/3 plan", "3/3 plan"]}
+    async with session(x_settings) as client:
+        post_id = data(await client.call_tool("create_post", thread))["posts"][0]["id"]
+        xsim_server[1].xsim.configure(tweets_fail_after=1)
+        await confirmed(client, "publish_post", {"id": post_id})  # tweet 1 is on X
+        xsim_server[1].xsim.configure(tweets_fail_after=None)
+        first = {"id": post_id, "text": "1/3 a new plan"}
+        refused = await client.call_tool("update_post", first)
+        assert refused.is_error and "tweets 1–1 of post" in text(refused)
+        done = await confirmed(client, "publish_post", {"id": post_id})
+        assert text(done).startswith("Published to X"), text(done)
+        assert [t["text"] for t in tweets(xsim_server)] == ["1/3 plan", "2/3 plan", "3/3 plan"]
+
+        late = data(
+            await confirmed(
+                client, "create_post", {"text": "Too late", "scheduled_date": future(0.01)}
+            )
+        )
+        late_id = late["posts"][0]["id"]
+    store = LocalSchedule(folder(x_settings) / "x-posts.sqlite3", clock=lambda: time.time() + 3600)
+    assert store.claim_due() == ([], [late_id])  # found an hour late: missed, not published
+    async with session(x_settings) as client:
+        missed = data(await client.call_tool("get_post", {"id": late_id}))["post"]
+        assert missed["status"] == "missed"
+        again = await confirmed(
+            client, "schedule_post", {"id": late_id, "scheduled_date": future(2)}
+        )
+        assert data(again)["post"]["status"] == "scheduled"
+    assert len(tweets(xsim_server)) == 3

@@ -158,7 +158,7 @@ def refuse_published(post: dict[str, Any], post_id: str, what: str) -> None:
     status = post.get("status")
     if status == "posted":
         raise StateRefused(f"post {post_id} is already published ({post.get('url')}); {what}")
-    if status not in (None, "draft", "scheduled", "failed"):
+    if status not in (None, "draft", "scheduled", "failed", "missed"):  # missed: --provider x
         raise StateRefused(
             f"post {post_id} has status {status!r}: a publish is under way; {what}. Check it "
             "with get_post in a minute"

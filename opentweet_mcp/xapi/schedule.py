@@ -24,7 +24,8 @@ GRACE = 15 * 60.0  # seconds after its time a post may still go out
 STALE_CLAIM = 10 * 60.0  # seconds after which an unfinished claim is taken up again
 PASS_EVERY = 30.0  # seconds between a scheduler's passes
 ALIVE = 3 * PASS_EVERY  # a scheduler that has not passed for this long is taken as stopped
-ARMABLE = ("draft", "scheduled", "failed")  # statuses a post may be published or changed from
+# statuses a post may be published or changed from: not on X, not on its way there
+ARMABLE = ("draft", "scheduled", "failed", "missed")
 _ARMABLE_SQL = "(" + ", ".join(f"'{status}'" for status in ARMABLE) + ")"
 
 _SCHEMA = (
@@ -110,9 +111,10 @@ class LocalSchedule:
     def change(
         self, post_id: str, fields: Mapping[str, Any], due: float | None, status: str
     ) -> bool:
-        """Replace a post's fields, due time and status, if it is still unpublished."""
+        """Replace a post's fields, due time and status, if it is still unpublished. What an
+        earlier attempt left (tweets on X, the error) stays: the thread continues from it."""
         changed = self._db.execute(
-            "UPDATE posts SET fields = ?, due = ?, status = ?, result = NULL "
+            "UPDATE posts SET fields = ?, due = ?, status = ? "
             f"WHERE id = ? AND status IN {_ARMABLE_SQL}",
             (json.dumps(dict(fields)), due, status, post_id),
         )

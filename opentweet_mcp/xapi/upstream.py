@@ -222,8 +222,15 @@ class XUpstream:
     def _change(
         self, row: Mapping[str, Any], fields: Mapping[str, Any], due: float | None, status: str
     ) -> dict[str, Any]:
-        if status == "failed":  # a failed post, changed, is a draft again (or scheduled)
+        if status in ("failed", "missed"):  # changed, it is a draft again (or scheduled)
             status = "scheduled" if due is not None else "draft"
+        on_x = len((row["result"] or {}).get("tweets") or []) if row["status"] != "posted" else 0
+        if on_x and _tweets(fields)[:on_x] != _tweets(row["fields"])[:on_x]:
+            raise Refused(
+                409,
+                f"tweets 1–{on_x} of post {row['id']} are on X already and cannot change: "
+                "change the tweets after them, or delete the post",
+            )
         if not self.store.change(row["id"], fields, due, status):
             raise Refused(
                 409, f"post {row['id']} is {self._row(row['id'])['status']}: it cannot change"
@@ -341,6 +348,18 @@ class XUpstream:
 
     async def list_accounts(self, request: ApiRequest) -> dict[str, Any]:
         return {"accounts": [await self.account()]}
+
+
+def _tweets(fields: Mapping[str, Any]) -> list[Any]:
+    """A post's tweets as they go out: each one's text and media; the first's poll and the
+    rest with it."""
+    texts = [fields.get("text"), *(fields.get("thread_tweets") or [])]
+    media = [fields.get("media_urls") or [], *(fields.get("thread_media") or [])]
+    extras = [fields.get(k) for k in ("poll", "quote_tweet_id", "reply_settings")]
+    return [
+        [text, media[i] if i < len(media) else [], extras if i == 0 else None]
+        for i, text in enumerate(texts)
+    ]
 
 
 # what to do about a refusal, said for X (error_for_status's own hints speak of OpenTweet)
