@@ -25,6 +25,10 @@ class Upstream(Protocol):
 
     name: str
 
+    def media_note(self, url: str) -> str | None:
+        """What a preview should say of a media URL beside the URL (None: nothing known)."""
+        ...
+
     async def send(self, request: ApiRequest) -> dict[str, Any]: ...
 
 

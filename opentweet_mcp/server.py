@@ -36,7 +36,6 @@ from opentweet_mcp.tools import TOOLSETS
 from opentweet_mcp.tools.gating import registered
 from opentweet_mcp.tools.spec import ToolSpec
 from opentweet_mcp.validate import UPLOAD_ORIGIN, argument_problem
-from opentweet_mcp.xapi.schedule import PASS_EVERY
 
 SERVER_NAME = "opentweet"
 
@@ -227,6 +226,7 @@ async def _scheduler(services: Services) -> None:
     """--scheduler: the X provider's due posts published from this process, every 30 s, for
     as long as it serves. A pass that fails (X unreachable, the sign-in gone) is logged and
     the next one tried."""
+    from opentweet_mcp.xapi.schedule import PASS_EVERY
     from opentweet_mcp.xapi.upstream import XUpstream, run_scheduler
 
     log = logging.getLogger("opentweet_mcp.scheduler")

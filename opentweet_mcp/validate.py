@@ -252,7 +252,22 @@ ReplySettings = Annotated[
     Literal["following", "mentionedUsers", "subscribers", "verified"],
     Field(description="Who may reply"),
 ]
-AltText = Annotated[str, Field(min_length=1, max_length=1000, description="For screen readers")]
+
+
+def check_alt_text(value: str) -> str:
+    """Alt text is read aloud and shown as is: no control characters that could hide words."""
+    if any((ord(c) < 32 and c not in "\n\t") or 0x7F <= ord(c) < 0xA0 for c in value):
+        raise ValueError("alt_text holds control characters; give plain text")
+    if visible(value) != value:
+        raise ValueError("alt_text holds hidden characters (bidi or zero-width); give plain text")
+    return value
+
+
+AltText = Annotated[
+    str,
+    Field(min_length=1, max_length=1000, description="For screen readers"),
+    AfterValidator(check_alt_text),
+]
 # The networks a publish goes to: sent as ["x"] when not given, since a request that names none
 # follows the account's cross-post setting and may reach other networks too.
 Platforms = Annotated[

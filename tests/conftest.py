@@ -13,12 +13,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
 from starlette.applications import Starlette
 
+from opentweet_mcp.config import Settings
 from opentweet_mcp.sandbox.app import Sandbox
 from opentweet_mcp.sandbox.runner import SandboxServer
 from opentweet_mcp.xsim.app import XSimApp, create_x_app
@@ -96,6 +98,18 @@ def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxHandle]:
     sandbox_server.sandbox.reset()
     yield SandboxHandle(sandbox_server)
     sandbox_server.sandbox.reset()
+
+
+@pytest.fixture
+def x_settings(xsim_server: tuple[str, XSimApp], tmp_path: Path) -> Settings:
+    """Settings for `--provider x` on the simulator, signed in through its test mode, with
+    the provider's files in the test's own folder."""
+    from opentweet_mcp.xsim.runner import signed_in
+    from tests.harness import TEST_SECRET
+
+    xsim_server[1].xsim.reset()
+    base = Settings(provider="x", secret=TEST_SECRET, confirm="token", timeout=5)
+    return signed_in(base, xsim_server[0], tmp_path / "x")
 
 
 @pytest.fixture(scope="session")

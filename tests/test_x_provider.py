@@ -7,63 +7,23 @@ import base64
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import pytest
 from mcp import Client
 
 from opentweet_mcp.config import ConfigError, Settings
 from opentweet_mcp.guard.answers import CARD_META
 from opentweet_mcp.server import build_server, selected_tools
-from opentweet_mcp.xapi.auth import TokenFile, XApp
-from opentweet_mcp.xapi.client import XClient
 from opentweet_mcp.xapi.media import MediaFolder
 from opentweet_mcp.xapi.publish import publish_due
 from opentweet_mcp.xapi.schedule import LocalSchedule
-from opentweet_mcp.xsim.runner import signed_in
-from tests.harness import PNG, TEST_SECRET, AppsSupport, confirmed, data, future, text
+from tests.harness import PNG, AppsSupport, confirmed, data, future, text
+from tests.x_harness import folder, scheduler_client, session, tweets
 
 ENV = {"PATH": "/usr/bin:/bin", "OPENTWEET_MCP_SECRET": "x-provider-tests"}
-
-
-@pytest.fixture
-def x_settings(xsim_server: tuple[str, Any], tmp_path: Path) -> Settings:
-    xsim_server[1].xsim.reset()
-    base = Settings(provider="x", secret=TEST_SECRET, confirm="token", timeout=5)
-    return signed_in(base, xsim_server[0], tmp_path / "x")
-
-
-def folder(settings: Settings) -> Path:
-    assert settings.x_state is not None
-    return settings.x_state
-
-
-@asynccontextmanager
-async def session(settings: Settings) -> AsyncIterator[Client]:
-    async with Client(build_server(settings), mode="legacy") as client:
-        yield client
-
-
-@asynccontextmanager
-async def scheduler_client(settings: Settings) -> AsyncIterator[XClient]:
-    """The X client a separate `opentweet-mcp scheduler` process would have."""
-    tokens = TokenFile(folder(settings) / "x-tokens.json", XApp.from_settings(settings))
-    async with httpx2.AsyncClient(timeout=5) as http:
-        yield XClient(tokens, http, folder(settings) / "x-threads")
-
-
-def tweets(xsim_server: tuple[str, Any]) -> list[dict[str, Any]]:
-    """What X took: every tweet created, oldest first."""
-    return [
-        r["body"]
-        for r in xsim_server[1].xsim.store.requests()
-        if r["method"] == "POST" and r["path"] == "/2/tweets" and r["status"] == 201
-    ]
 
 
 async def test_the_tools_are_those_x_can_serve_and_the_others_say_why(
@@ -351,7 +311,7 @@ async def test_tweets_already_on_x_cannot_change_and_a_missed_post_can_be_resche
         )
         late_id = late["posts"][0]["id"]
     store = LocalSchedule(folder(x_settings) / "x-posts.sqlite3", clock=lambda: time.time() + 3600)
-    assert store.claim_due() == ([], [late_id])  # found an hour late: missed, not published
+    assert store.claim_due() == ([], [late_id], [])  # found an hour late: missed, not published
     async with session(x_settings) as client:
         missed = data(await client.call_tool("get_post", {"id": late_id}))["post"]
         assert missed["status"] == "missed"

@@ -93,7 +93,7 @@ def test_two_schedulers_never_claim_one_post_twice(tmp_path: Path) -> None:
 
     def claim(index: int) -> None:
         for _ in range(5):
-            posts, _ = LocalSchedule(path).claim_due()
+            posts, _, _ = LocalSchedule(path).claim_due()
             claims[index] |= {p["id"] for p in posts}
 
     threads = [threading.Thread(target=claim, args=(n,)) for n in range(2)]
@@ -121,12 +121,18 @@ async def test_an_interrupted_thread_continues_without_reposting(
     done = await publish_due(schedule, client, media, grace=3600)
     assert done["posted"] == [post_id]
     assert created(xsim_server) == thread  # tweet 1 not posted again
-    # and one claimed by a scheduler that died is taken up again once its claim is stale
+    # one claimed by a process that died is marked failed once the claim has gone stale,
+    # never published behind anyone's back: publishing it again takes a new approval
     stuck = schedule.add(post("claimed, then the process died"), now[0] - 1)
     schedule.claim_due()
     assert (await publish_due(schedule, client, media))["posted"] == []
     now[0] += STALE_CLAIM + 1
-    assert (await publish_due(schedule, client, media, grace=3600))["posted"] == [stuck]
+    done = await publish_due(schedule, client, media, grace=3600)
+    assert done["failed"] == [stuck] and done["posted"] == []
+    abandoned = schedule.get(stuck)
+    assert abandoned is not None and abandoned["status"] == "failed"
+    assert "stopped part way" in abandoned["result"]["error"]
+    assert created(xsim_server) == thread
 
 
 def test_the_scheduler_command_publishes_what_is_due(

@@ -136,6 +136,9 @@ class OpenTweetClient:
 
     name = "OpenTweet"  # where its posts are kept, as previews say it
 
+    def media_note(self, url: str) -> str | None:
+        return None  # OpenTweet fetches media from their addresses: nothing to add
+
     def __init__(
         self,
         api_key: str,

@@ -125,6 +125,7 @@ class PublishState:
     error: str | None
     results: tuple[Delivery, ...] = ()
     on_x: tuple[str, ...] = ()  # a failed thread's tweets that are on X all the same (their urls)
+    maybe_on_x: str | None = None  # a tweet whose answer was lost: it may be on X
 
     @property
     def pending(self) -> bool:
@@ -193,4 +194,5 @@ def publish_state(data: Any, *, request: ApiRequest | None = None) -> PublishSta
         on_x=next(
             (tuple(map(str, h["on_x"])) for h in holders if isinstance(h.get("on_x"), list)), ()
         ),
+        maybe_on_x=_text_field(holders, "may_be_on_x"),
     )

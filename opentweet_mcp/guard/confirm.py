@@ -426,11 +426,11 @@ class Guard:
         try:
             listed = await caller.accounts()
         except OpenTweetError:
-            return Handles({}, None)  # the preview says "account <id>" instead
+            return Handles({}, None, caller.client.media_note)  # "account <id>" instead
         accounts = [a for a in listed if a.get("id")]
         by_id = {str(a["id"]): str(a.get("x_handle") or a["id"]) for a in accounts}
         primary = next((by_id[str(a["id"])] for a in accounts if a.get("is_primary")), None)
-        return Handles(by_id, primary)
+        return Handles(by_id, primary, caller.client.media_note)
 
 
 def _now() -> datetime:

@@ -9,7 +9,7 @@ structured for clients that draw their own approval card.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,11 +35,18 @@ class Preview:
 
 
 class Handles:
-    """X account ids → "@handle", with the primary account's for posts that name none."""
+    """X account ids → "@handle", with the primary account's for posts that name none; and
+    what the provider says of a media URL (the X provider's files: type, size, alt text)."""
 
-    def __init__(self, handles: Mapping[str, str], primary: str | None) -> None:
+    def __init__(
+        self,
+        handles: Mapping[str, str],
+        primary: str | None,
+        media: Callable[[str], str | None] = lambda url: None,
+    ) -> None:
         self._handles = handles
         self._primary = primary
+        self.media = media
 
     def __call__(self, account: str | None) -> str:
         if account is None:
@@ -89,12 +96,19 @@ def _time(iso: str) -> str:
     return _field(f"{iso[:10]} {iso[11:19]} UTC" if len(iso) >= 19 else iso)
 
 
+def _media(url: str, handles: Handles) -> str:
+    """A media URL as a person reads it: with what the provider knows of the file."""
+    note = handles.media(url)
+    return f"{_field(url)} ({_field(note)})" if note else _field(url)
+
+
 def _tweet_lines(
     tweets: tuple[Tweet, ...],
     parses: list[ParsedTweet],
     shown: list[str],
     warnings: list[str],
     label: str,
+    handles: Handles,
 ) -> list[str]:
     lines: list[str] = []
     for number, (tweet, parsed, text) in enumerate(zip(tweets, parses, shown, strict=True), 1):
@@ -105,8 +119,9 @@ def _tweet_lines(
         )
         lines += [f"    │ {line}" for line in text.split("\n")]
         for url in tweet.media:
-            lines.append(f"    Media: {_field(url)}")
-        if tweet.media and MEDIA_WARNING not in warnings:
+            lines.append(f"    Media: {_media(url, handles)}")
+        remote = [url for url in tweet.media if handles.media(url) is None]
+        if remote and MEDIA_WARNING not in warnings:  # fetched when it goes out, not kept
             warnings.append(MEDIA_WARNING)
         links = len(parsed.url_spans)
         if links:
@@ -118,15 +133,19 @@ def _tweet_lines(
 
 
 def _tweet_data(
-    tweets: tuple[Tweet, ...], parsed: list[ParsedTweet], shown: list[str]
+    tweets: tuple[Tweet, ...], parsed: list[ParsedTweet], shown: list[str], handles: Handles
 ) -> list[dict[str, Any]]:
-    """Each tweet's text, weighted length and media (left out when it has none), and the text
-    with its hidden characters shown, when it has any (for cards to draw as is)."""
+    """Each tweet's text, weighted length and media (left out when it has none) with what the
+    provider says of each file, and the text with its hidden characters shown, when it has any
+    (for cards to draw as is)."""
     data = []
     for tweet, each, text in zip(tweets, parsed, shown, strict=True):
         item: dict[str, Any] = {"text": tweet.text, "length": each.weighted_length}
         if tweet.media:
             item["media"] = [_field(url) for url in tweet.media]
+            notes = [handles.media(url) for url in tweet.media]
+            if any(notes):
+                item["media_notes"] = [_field(note) if note else "" for note in notes]
         if text != tweet.text:
             item["shown"] = text
         data.append(item)
@@ -146,7 +165,7 @@ def _post(
         moved = f"from {_field(handles(post.moved_from))} to {_field(handle)}"
         lines.append(f"  Moves {moved}")
         warnings.append(f"{label} moves {moved}")
-    lines += _tweet_lines(post.tweets, parsed, shown, warnings, label)
+    lines += _tweet_lines(post.tweets, parsed, shown, warnings, label, handles)
     if post.when is not None:
         lines.append(f"  Networks: {_networks(post.platforms)}")
         others = [name for name in post.platforms if name != "x"]
@@ -188,7 +207,7 @@ def _post(
         "when": post.when,
         "was": post.was,
         "moved_from": _field(handles(post.moved_from)) if post.moved_from else None,
-        "tweets": _tweet_data(post.tweets, parsed, shown),
+        "tweets": _tweet_data(post.tweets, parsed, shown, handles),
         "community_id": post.community_id,
         "share_with_followers": post.share_with_followers,
         "auto_retweet": post.auto_retweet,
@@ -209,7 +228,7 @@ def _removal(
     """The lines and the data of one post that is deleted."""
     label = f"post {removal.post_id}"
     handle = handles(removal.account)
-    on_x = removal.status == "posted"
+    on_x = removal.status == "posted" or removal.url is not None  # or part of a thread
     kept = removal.kept_by
     if on_x and removal.from_x:
         where = f"deleted from {kept} and from X"
@@ -223,7 +242,7 @@ def _removal(
         lines.append(f"  On X: {_field(removal.url)}")
     parsed = [parse_tweet(tweet.text) for tweet in removal.tweets]
     shown = [visible(tweet.text) for tweet in removal.tweets]
-    lines += _tweet_lines(removal.tweets, parsed, shown, [], label)
+    lines += _tweet_lines(removal.tweets, parsed, shown, [], label, handles)
     data = {
         "id": removal.post_id,
         "account": _field(handle),
@@ -231,7 +250,7 @@ def _removal(
         "url": _field(removal.url) if removal.url else None,
         "from_x": removal.from_x,
         "kept_by": removal.kept_by,
-        "tweets": _tweet_data(removal.tweets, parsed, shown),
+        "tweets": _tweet_data(removal.tweets, parsed, shown, handles),
     }
     return lines, _compact(data)
 

@@ -570,12 +570,15 @@ async def delete_post(
 
     async def read() -> Publication:
         post = await read_post(caller, id, account)
-        on_x = post.get("status") == "posted"
+        # on X: published, or part of a thread that stopped (--provider x lists those)
+        part = post.get("on_x") if isinstance(post.get("on_x"), list) else []
+        url = post.get("url") or (part[0] if part else None)
+        on_x = post.get("status") == "posted" or bool(part)
         removal = Removal(
             post_id=id,
             account=str(post["x_account_id"]) if post.get("x_account_id") else None,
             status=str(post["status"]) if post.get("status") else None,
-            url=str(post["url"]) if post.get("url") else None,
+            url=str(url) if url else None,
             tweets=tweets_of(post),
             from_x=on_x and delete_from_x,
             kept_by=caller.client.name,

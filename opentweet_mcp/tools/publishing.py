@@ -70,13 +70,24 @@ def told(state: PublishState, data: Any, *, note: str = "") -> CallToolResult:
             data,
         )
     if state.failed:
-        on_x = (
-            f"\nPart of it IS on X: {', '.join(state.on_x)}. Tell the user; publishing it again "
-            "(with their approval again) continues the thread after those, never reposting them."
-            if state.on_x
-            else "\nNothing is on X from this attempt. Tell the user; publishing it again needs "
-            "their approval again."
-        )
+        if state.maybe_on_x:
+            on_x = (
+                f"\nIt MAY be on X: {state.maybe_on_x}"
+                + (f"; on X for sure: {', '.join(state.on_x)}" if state.on_x else "")
+                + ". Tell the user to look at the profile; publishing it again (with their "
+                "approval again) finds what X has and never posts it twice."
+            )
+        elif state.on_x:
+            on_x = (
+                f"\nPart of it IS on X: {', '.join(state.on_x)}. Tell the user; publishing it "
+                "again (with their approval again) continues the thread after those, never "
+                "reposting them."
+            )
+        else:
+            on_x = (
+                "\nNothing is on X from this attempt. Tell the user; publishing it again needs "
+                "their approval again."
+            )
         result = success(
             f"NOT PUBLISHED — post {state.post_id} failed"
             + (f": {state.error}" if state.error else "")

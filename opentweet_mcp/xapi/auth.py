@@ -42,6 +42,11 @@ class SignInError(Exception):
     """Signing in or refreshing failed; the message says what to do."""
 
 
+class TokenServiceDown(SignInError):
+    """X's token service could not answer (unreachable, or 5xx): try again later; the sign-in
+    itself still holds."""
+
+
 @dataclass(frozen=True)
 class XApp:
     """The X developer app the user signs in to, and where X is."""
@@ -112,14 +117,17 @@ def _token_call(app: XApp, form: dict[str, str], now: float) -> Tokens:
             f"{app.api_root}/2/oauth2/token", data=body, headers=headers, timeout=30
         )
     except httpx2.HTTPError as exc:
-        raise SignInError(f"X could not be reached for a token: {exc}") from None
+        raise TokenServiceDown(f"X could not be reached for a token: {exc}") from None
     try:
         payload = answer.json()
     except ValueError:
         payload = {}
+    if not isinstance(payload, dict):
+        payload = {}
     if answer.status_code != 200:
         said = payload.get("error_description") or payload.get("error") or answer.text[:200]
-        raise SignInError(f"X refused the token request (HTTP {answer.status_code}): {said}")
+        failure = TokenServiceDown if answer.status_code >= 500 else SignInError
+        raise failure(f"X refused the token request (HTTP {answer.status_code}): {said}")
     return Tokens.from_answer(payload, now)
 
 

@@ -12,9 +12,11 @@ resets. X's error shapes (problem JSON, v1.1 `errors`) become one message.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
+import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,7 +58,12 @@ class XRateLimited(XError):
 
 
 class XOutcomeUnknown(XError):
-    """The request may have reached X, but its answer was lost."""
+    """The request may have reached X, but its answer was lost (or was a 5xx)."""
+
+
+class XNotShown(XError):
+    """A tweet whose answer did not say was looked for on the user's timeline, and is not
+    there: taken as not posted (should X show it later, posting it again finds it)."""
 
 
 @dataclass(frozen=True)
@@ -66,11 +73,22 @@ class Posted:
 
 
 class ThreadBroken(XError):
-    """A thread stopped at tweet `failed_at` (1-based): `posted` are on X, the rest are not."""
+    """A thread stopped at tweet `failed_at` (1-based): `posted` are on X; the rest are not,
+    except that tweet `failed_at` itself may be when X's answer was lost (`unsure`)."""
 
-    def __init__(self, posted: Sequence[Posted], failed_at: int, total: int, cause: XError) -> None:
+    def __init__(
+        self, posted: Sequence[Posted], failed_at: int, total: int, cause: Exception
+    ) -> None:
         said = str(cause).rstrip(".")
-        if not posted:  # nothing of it is on X: X's refusal is the whole story
+        self.unsure = isinstance(cause, XOutcomeUnknown)
+        if self.unsure:
+            on_x = "; ".join(f"tweet {n} {p.url}" for n, p in enumerate(posted, 1)) or "none"
+            message = (
+                f"tweet {failed_at} of {total} MAY be on X ({said}; its answer does not say, "
+                f"and X's timeline could not be read). On X for sure: {on_x}. Publishing it "
+                "again finds the tweet if X has it, and never posts it twice."
+            )
+        elif not posted:  # nothing of it is on X: X's refusal is the whole story
             message = f"X refused tweet 1 of {total}: {said}" if total > 1 else said
         else:
             on_x = "; ".join(f"tweet {n} {p.url}" for n, p in enumerate(posted, 1))
@@ -80,7 +98,7 @@ class ThreadBroken(XError):
                 f"Not on X: {rest}. Posting the same thread again continues from tweet "
                 f"{failed_at}; nothing already on X is posted again."
             )
-        super().__init__(message, cause.status)
+        super().__init__(message, cause.status if isinstance(cause, XError) else None)
         self.posted = list(posted)
         self.failed_at = failed_at
         self.cause = cause
@@ -125,6 +143,8 @@ class ThreadLog:
     tweets: Sequence[TweetSpec]
     key: str | None = None
     posted: list[Posted] = field(default_factory=list)
+    # the tweet (0-based) whose answer was lost and not found: it may be on X
+    unsure: int | None = None
 
     def __post_init__(self) -> None:
         canonical = json.dumps([t.body(None) for t in self.tweets], sort_keys=True)
@@ -132,13 +152,29 @@ class ThreadLog:
         self.path = self.folder / f"thread-{hashlib.sha256(name.encode()).hexdigest()[:24]}.json"
         try:
             saved = json.loads(self.path.read_text(encoding="utf-8"))
-            self.posted = [Posted(**item) for item in saved]
         except FileNotFoundError:
-            self.posted = []
+            return
+        self.posted = [Posted(**item) for item in saved["posted"]]
+        self.unsure = saved.get("unsure")
 
     def add(self, posted: Posted) -> None:
         self.posted.append(posted)
-        write_private(self.path, [p.__dict__ for p in self.posted])
+        self.unsure = None
+        self._save()
+
+    def lost(self, index: int) -> None:
+        self.unsure = index
+        self._save()
+
+    def _save(self) -> None:
+        saved = {"posted": [p.__dict__ for p in self.posted], "unsure": self.unsure}
+        write_private(self.path, saved)
+
+
+def _comparable(text: str) -> str:
+    """A tweet's text as X echoes it and as it was sent, made alike: X answers links as t.co
+    links and `&`, `<`, `>` as entities."""
+    return " ".join(re.sub(r"https?://\S+", "<link>", html.unescape(text)).split())
 
 
 def _message(answer: httpx2.Response) -> str:
@@ -198,10 +234,19 @@ class XClient:
             said = _message(answer)
             if "duplicate content" in said:
                 said += " (X takes a text from you once: word it differently)"
-            raise XError(f"X answered HTTP {answer.status_code}: {said}", answer.status_code)
+            failed = f"X answered HTTP {answer.status_code}: {said}"
+            if answer.status_code >= 500 and method == "POST":  # it may have done it first
+                raise XOutcomeUnknown(failed, answer.status_code)
+            raise XError(failed, answer.status_code)
         if answer.status_code == 204 or not answer.content:
             return {}
-        data: dict[str, Any] = answer.json()
+        try:
+            data = answer.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):  # X took the request; what it did is unreadable
+            unreadable = f"X answered HTTP {answer.status_code} with an unreadable body"
+            raise (XOutcomeUnknown if method == "POST" else XError)(unreadable)
         return data
 
     async def me(self) -> dict[str, Any]:
@@ -217,20 +262,39 @@ class XClient:
     async def user_id(self) -> str:
         return str((await self.me())["id"])
 
-    async def post(self, tweet: TweetSpec, reply_to: str | None = None) -> Posted:
+    async def post(
+        self, tweet: TweetSpec, reply_to: str | None = None, *, maybe_posted: bool = False
+    ) -> Posted:
         """Post one tweet. When the answer is lost, X may have it: the user's latest tweets
         are read, and the tweet found there (same text, same parent) is taken as posted
-        rather than posted twice."""
+        rather than posted twice. So too when X refuses it as a duplicate after an earlier
+        attempt's answer was lost (`maybe_posted`)."""
         # the handle first: nothing may fail between X taking the tweet and the log noting it
         username = await self.username()
         try:
             data = (await self._call("POST", "/2/tweets", json=tweet.body(reply_to)))["data"]
-        except XOutcomeUnknown:
-            found = await self._find(tweet.text, reply_to)
-            if found is None:
+        except XOutcomeUnknown as lost:
+            data = {"id": await self._found_or(lost, tweet, reply_to)}
+        except XError as refused:
+            # X refuses a text it already has: after an earlier lost answer, it may be ours
+            duplicate = refused.status == 403 and "duplicate content" in str(refused)
+            if not (maybe_posted and duplicate):
                 raise
-            data = {"id": found}
+            data = {"id": await self._found_or(refused, tweet, reply_to)}
         return Posted(str(data["id"]), f"https://x.com/{username}/status/{data['id']}")
+
+    async def _found_or(self, failure: XError, tweet: TweetSpec, reply_to: str | None) -> str:
+        """The tweet's id if the user's timeline shows it posted, else `failure` (a lost
+        answer stays unknown when the timeline cannot be read)."""
+        try:
+            found = await self._find(tweet.text, reply_to)
+        except XError:
+            raise failure from None
+        if found is None:
+            if isinstance(failure, XOutcomeUnknown):
+                raise XNotShown(f"{failure} (X's timeline does not show it)", failure.status)
+            raise failure
+        return found
 
     async def _find(self, text: str, reply_to: str | None) -> str | None:
         """The id of the user's recent tweet with this text replying to `reply_to`, if any."""
@@ -239,7 +303,7 @@ class XClient:
         for item in recent.get("data") or []:
             parents = [r.get("id") for r in item.get("referenced_tweets") or []]
             same_parent = parents[:1] == [reply_to] if reply_to else not parents
-            if item.get("text") == text and same_parent:
+            if same_parent and _comparable(str(item.get("text", ""))) == _comparable(text):
                 return str(item["id"])
         return None
 
@@ -301,19 +365,37 @@ class XClient:
         return media_id
 
     async def delete(self, tweet_id: str) -> bool:
-        return bool((await self._call("DELETE", f"/2/tweets/{tweet_id}"))["data"]["deleted"])
+        """Take a tweet off X; one X no longer has counts as deleted (an earlier attempt may
+        have done it)."""
+        try:
+            return bool((await self._call("DELETE", f"/2/tweets/{tweet_id}"))["data"]["deleted"])
+        except XError as exc:
+            if exc.status == 404:
+                return True
+            raise
 
     async def post_thread(
-        self, tweets: Sequence[TweetSpec], key: str | None = None
+        self,
+        tweets: Sequence[TweetSpec],
+        key: str | None = None,
+        progress: Callable[[], None] | None = None,
     ) -> list[Posted]:
         """Post `tweets` as a reply chain, continuing a thread (named by `key`, else by its
-        content) that stopped part way."""
+        content) that stopped part way; `progress` is called after each tweet."""
         log = ThreadLog(self.state, tweets, key)
         for index in range(len(log.posted), len(tweets)):
             reply_to = log.posted[-1].id if log.posted else None
             try:
-                posted = await self.post(tweets[index], reply_to)
-            except XError as exc:
+                posted = await self.post(tweets[index], reply_to, maybe_posted=log.unsure == index)
+            except Exception as exc:  # whatever stopped it, say what is on X
+                if isinstance(exc, XOutcomeUnknown | XNotShown):
+                    log.lost(index)  # should X have it after all, the next attempt finds it
                 raise ThreadBroken(log.posted, index + 1, len(tweets), exc) from exc
             log.add(posted)
+            if progress is not None:
+                progress()
         return list(log.posted)
+
+    def thread_so_far(self, key: str) -> list[Posted]:
+        """What of the thread named `key` is on X, as its log says."""
+        return ThreadLog(self.state, (), key).posted

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,18 +34,16 @@ class MediaFolder:
         self.folder = folder
 
     def save(self, content: bytes, extension: str, content_type: str, alt_text: str | None) -> str:
-        """Keep a file; the URL to attach it by. The same file with the same alt text is kept
-        once."""
-        digest = hashlib.sha256(content + b"\0" + (alt_text or "").encode()).hexdigest()[:32]
-        name = f"{digest}.{extension}"
+        """Keep a file; the URL to attach it by. The URL names the file and its alt text (a
+        hash of both, each whole): what was approved by its URL is what goes out, and the
+        same file with the same alt text is kept once. Nothing kept is ever rewritten."""
+        about = {"content_type": content_type, "alt_text": alt_text}
+        named = json.dumps([hashlib.sha256(content).hexdigest(), about], sort_keys=True)
+        name = f"{hashlib.sha256(named.encode()).hexdigest()[:32]}.{extension}"
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        path = self.folder / name
-        if not path.exists():
-            path.write_bytes(content)
-            path.chmod(0o600)
-        write_private(
-            self.folder / f"{name}.json", {"content_type": content_type, "alt_text": alt_text}
-        )
+        if not (self.folder / f"{name}.json").exists():  # written last: the file is whole
+            _write_new(self.folder / name, content)
+            write_private(self.folder / f"{name}.json", about)
         return PREFIX + name
 
     def load(self, url: str) -> StoredMedia | None:
@@ -60,3 +59,11 @@ class MediaFolder:
         except (OSError, ValueError):
             return None
         return StoredMedia(content, str(about["content_type"]), about.get("alt_text"))
+
+
+def _write_new(path: Path, content: bytes) -> None:
+    """The file written whole or not at all (a temporary file renamed), readable by its owner."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_bytes(content)
+    temporary.chmod(0o600)
+    os.replace(temporary, path)

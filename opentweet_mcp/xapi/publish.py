@@ -7,6 +7,7 @@ go out the same way, each only after its claim (`LocalSchedule.claim` / `claim_d
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import asdict
 from typing import Any
@@ -14,6 +15,8 @@ from typing import Any
 from opentweet_mcp.xapi.client import ThreadBroken, TweetSpec, XClient, XError, XRateLimited
 from opentweet_mcp.xapi.media import MediaFolder
 from opentweet_mcp.xapi.schedule import GRACE, LocalSchedule
+
+log = logging.getLogger("opentweet_mcp.xapi")
 
 
 class MediaGone(XError):
@@ -57,40 +60,53 @@ async def publish(
     *,
     by_scheduler: bool,
 ) -> str:
-    """Publish a claimed post; its new status. Rate-limited by X, the scheduler's post is
-    scheduled again for when the window opens (its thread continues then); a post published
-    now fails, saying when X takes tweets again."""
+    """Publish a claimed post; its new status. However it ends, what is on X is written down
+    (from the thread's log), so no result says "nothing on X" while part of it is. Rate-limited
+    by X, the scheduler's post is due again when the window opens (its thread continues then);
+    any other failure leaves the post failed, to be published again only with a new approval."""
     post_id = post["id"]
     try:
         tweets = await tweets_of(post["fields"], x, media)
-        posted = await x.post_thread(tweets, key=post_id)
-    except XError as exc:
-        cause = exc.cause if isinstance(exc, ThreadBroken) else exc
-        on_x = [asdict(p) for p in exc.posted] if isinstance(exc, ThreadBroken) else []
+        posted = await x.post_thread(tweets, key=post_id, progress=lambda: store.touch(post_id))
+    except Exception as exc:  # every failure is recorded: the post is never left claimed
+        if not isinstance(exc, XError):
+            log.warning("publishing post %s failed: %r", post_id, exc)
+        on_x = [asdict(p) for p in x.thread_so_far(post_id)]
         result: dict[str, Any] = {"error": str(exc), "tweets": on_x}
+        if isinstance(exc, ThreadBroken) and exc.unsure:
+            result["unsure"] = exc.failed_at
+        cause = exc.cause if isinstance(exc, ThreadBroken) else exc
         if isinstance(cause, XRateLimited) and by_scheduler:
-            # due again when X's window opens: within the grace from then, never "missed"
             reset = float(cause.reset or time.time() + 15 * 60)
             store.finish(post_id, "scheduled", result, due=max(reset, time.time()) + 1)
             return "scheduled"
         store.finish(post_id, "failed", result)
         return "failed"
-    except Exception as exc:  # not X's answer (the sign-in gone…): failed, never left claimed
-        store.finish(post_id, "failed", {"error": str(exc), "tweets": []})
-        raise
     store.finish(post_id, "posted", {"tweets": [asdict(p) for p in posted]})
     return "posted"
+
+
+ABANDONED = (
+    "the process publishing it stopped part way; publishing it again (with a new approval) "
+    "continues its thread after the tweets already on X"
+)
 
 
 async def publish_due(
     store: LocalSchedule, x: XClient, media: MediaFolder, grace: float = GRACE
 ) -> dict[str, list[str]]:
     """One pass of the scheduler: every due post published once (threads continue where they
-    stopped), the late ones marked missed. What happened, by outcome."""
+    stopped), the late ones marked missed, abandoned claims marked failed with what is on X.
+    What happened, by outcome."""
     store.beat()
-    posts, missed = store.claim_due(grace)
+    posts, missed, stalled = store.claim_due(grace)
     done: dict[str, list[str]] = {"posted": [], "failed": [], "missed": missed, "scheduled": []}
+    for post_id in stalled:
+        on_x = [asdict(p) for p in x.thread_so_far(post_id)]
+        store.finish(post_id, "failed", {"error": ABANDONED, "tweets": on_x})
+        done["failed"].append(post_id)
     for post in posts:
+        store.touch(post["id"])  # its claim starts now, not when the pass began
         status = await publish(store, x, media, post, by_scheduler=True)
         done[status].append(post["id"])
     return done

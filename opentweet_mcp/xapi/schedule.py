@@ -2,9 +2,11 @@
 
 X has no scheduling API for this, so the posts live in SQLite in the state folder. Every
 publish — now, or by the scheduler — first claims the post in one statement (to `publishing`,
-only from draft, scheduled or failed), so two processes, or one restarted, never both send it.
-A post claimed but left unfinished (the process stopped mid-thread) is taken up again after a
-while, and its thread continues where it stopped (`ThreadLog`): nothing is posted twice. A post
+only from an unpublished status, and only if its content is still what was read and approved),
+so two processes, or one restarted, never both send it, nor send an edit nobody approved. A
+claim is renewed after every tweet; one left unrenewed for STALE_CLAIM (the process stopped
+mid-thread) is marked failed, with what is on X: publishing it again needs a new approval, and
+its thread then continues where it stopped (`ThreadLog`), never posting a tweet twice. A post
 found too late — past the grace period after its time — is marked `missed`, not published.
 Each pass of a scheduler is noted (`beat`), so a tool can tell when none is running.
 """
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 GRACE = 15 * 60.0  # seconds after its time a post may still go out
-STALE_CLAIM = 10 * 60.0  # seconds after which an unfinished claim is taken up again
+STALE_CLAIM = 10 * 60.0  # seconds without progress after which a claim is taken as abandoned
 PASS_EVERY = 30.0  # seconds between a scheduler's passes
 ALIVE = 3 * PASS_EVERY  # a scheduler that has not passed for this long is taken as stopped
 # statuses a post may be published or changed from: not on X, not on its way there
@@ -77,7 +79,7 @@ class LocalSchedule:
         status = "scheduled" if due is not None else "draft"
         self._db.execute(
             "INSERT INTO posts (id, fields, due, status, created) VALUES (?, ?, ?, ?, ?)",
-            (post_id, json.dumps(dict(fields)), due, status, self.clock()),
+            (post_id, _json(fields), due, status, self.clock()),
         )
         return post_id
 
@@ -87,6 +89,7 @@ class LocalSchedule:
 
     def page(self, status: str | None, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
         """Newest first, of one status or all; and how many there are in all."""
+        offset = min(offset, 2**62)  # past any post, within SQLite's integers
         where, args = ("WHERE status = ?", (status,)) if status else ("", ())
         total = self._db.execute(f"SELECT COUNT(*) FROM posts {where}", args).fetchone()[0]
         rows = self._rows(f"{where} ORDER BY created DESC LIMIT ? OFFSET ?", (*args, limit, offset))
@@ -109,29 +112,44 @@ class LocalSchedule:
         ]
 
     def change(
-        self, post_id: str, fields: Mapping[str, Any], due: float | None, status: str
+        self,
+        post_id: str,
+        fields: Mapping[str, Any],
+        due: float | None,
+        status: str,
+        expected: Mapping[str, Any] | None = None,
     ) -> bool:
-        """Replace a post's fields, due time and status, if it is still unpublished. What an
-        earlier attempt left (tweets on X, the error) stays: the thread continues from it."""
+        """Replace a post's fields, due time and status, if it is still unpublished (and, given
+        `expected`, still holds those fields). What an earlier attempt left (tweets on X, the
+        error) stays: the thread continues from it."""
         changed = self._db.execute(
             "UPDATE posts SET fields = ?, due = ?, status = ? "
-            f"WHERE id = ? AND status IN {_ARMABLE_SQL}",
-            (json.dumps(dict(fields)), due, status, post_id),
+            f"WHERE id = ? AND status IN {_ARMABLE_SQL} AND fields = coalesce(?, fields)",
+            (_json(fields), due, status, post_id, _json(expected)),
         )
         return changed.rowcount == 1
 
-    def claim(self, post_id: str) -> bool:
-        """Take an unpublished post for publishing now: True for exactly one caller."""
+    def claim(self, post_id: str, expected: Mapping[str, Any] | None = None) -> bool:
+        """Take an unpublished post for publishing now (given `expected`, only while it holds
+        those fields): True for exactly one caller."""
         taken = self._db.execute(
             "UPDATE posts SET status = 'publishing', claimed = ? "
-            f"WHERE id = ? AND status IN {_ARMABLE_SQL}",
-            (self.clock(), post_id),
+            f"WHERE id = ? AND status IN {_ARMABLE_SQL} AND fields = coalesce(?, fields)",
+            (self.clock(), post_id, _json(expected)),
         )
         return taken.rowcount == 1
 
-    def claim_due(self, grace: float = GRACE) -> tuple[list[dict[str, Any]], list[str]]:
-        """The posts to publish now, each claimed for this caller alone, and the ids of those
-        found too late (now marked `missed`). One transaction: a post is claimed once."""
+    def touch(self, post_id: str) -> None:
+        """The claim's owner is making progress: the claim is not abandoned."""
+        self._db.execute(
+            "UPDATE posts SET claimed = ? WHERE id = ? AND status = 'publishing'",
+            (self.clock(), post_id),
+        )
+
+    def claim_due(self, grace: float = GRACE) -> tuple[list[dict[str, Any]], list[str], list[str]]:
+        """The posts to publish now, each claimed for this caller alone; the ids of those found
+        too late (now `missed`); and of those whose publishing was abandoned (now `failed`).
+        One transaction: a post is claimed once."""
         now = self.clock()
         with self._transaction():
             rows = self._db.execute(
@@ -139,9 +157,12 @@ class LocalSchedule:
                 "OR (status = 'publishing' AND claimed <= ?)",
                 (now, now - STALE_CLAIM),
             ).fetchall()
-            claimed, missed = [], []
+            claimed, missed, stalled = [], [], []
             for post_id, due, status in rows:
-                if status == "scheduled" and now - due > grace:
+                if status == "publishing":
+                    self._db.execute("UPDATE posts SET status = 'failed' WHERE id = ?", (post_id,))
+                    stalled.append(post_id)
+                elif now - due > grace:
                     self._db.execute("UPDATE posts SET status = 'missed' WHERE id = ?", (post_id,))
                     missed.append(post_id)
                 else:
@@ -151,7 +172,7 @@ class LocalSchedule:
                     )
                     claimed.append(post_id)
         posts = [post for post in (self.get(post_id) for post_id in claimed) if post]
-        return posts, missed
+        return posts, missed, stalled
 
     def finish(self, post_id: str, status: str, result: Any, due: float | None = None) -> None:
         """What publishing a claimed post came to: posted, failed, or (rate-limited by X)
@@ -184,3 +205,8 @@ class LocalSchedule:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _json(fields: Mapping[str, Any] | None) -> str | None:
+    """Fields as the store keeps them (what `add` and `change` write), for comparing."""
+    return None if fields is None else json.dumps(dict(fields))

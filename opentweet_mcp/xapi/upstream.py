@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -90,6 +91,18 @@ class XUpstream:
         self.x = x
         self.store = store
         self.media = media
+        # each post's fields as this process last read or wrote them: what the gate approved
+        # is what a write here may replace or publish (another process may have changed it)
+        self._seen: dict[str, dict[str, Any]] = {}
+
+    def media_note(self, url: str) -> str | None:
+        """A kept file as a preview names it: its type, size and alt text (which goes out
+        with it); None for any URL that is not one of them."""
+        stored = self.media.load(url)
+        if stored is None:
+            return None
+        alt = f"alt text: “{stored.alt_text}”" if stored.alt_text else "no alt text"
+        return f"{stored.content_type}, {len(stored.content) / 1024:.0f} KB, {alt}"
 
     async def send(self, request: ApiRequest) -> dict[str, Any]:
         for method, pattern, handler in ROUTES:
@@ -129,9 +142,12 @@ class XUpstream:
         tweets = result.get("tweets") or []
         if row["status"] == "posted" and tweets:
             post |= {"x_post_id": tweets[0]["id"], "url": tweets[0]["url"], "tweets": tweets}
-        if result.get("error"):
-            post["error"] = result["error"]
+        elif tweets:  # part of a thread that stopped: on X all the same
             post["on_x"] = [t["url"] for t in tweets]
+        if result.get("error") and row["status"] != "posted":
+            post["error"] = result["error"]
+        if result.get("unsure"):
+            post["may_be_on_x"] = f"tweet {result['unsure']} (X's answer did not say)"
         if row["status"] == "scheduled" and not self.store.scheduler_running():
             post["warning"] = NO_SCHEDULER
         return post
@@ -141,6 +157,11 @@ class XUpstream:
         if row is None:
             raise Refused(404, f"post {post_id} not found")
         return row
+
+    def _shown(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """A post as a read answers it, remembered as what this process was shown."""
+        self._seen[row["id"]] = row["fields"]
+        return self.shape(row)
 
     async def _account(self, body: Mapping[str, Any]) -> None:
         """An x_account_id, when given, must be the signed-in user's own."""
@@ -186,7 +207,7 @@ class XUpstream:
         created = [self.store.add(fields, due) for fields, due in checked]
         if body.get("publish_now"):
             return await self._publish(created[0])
-        posts = [self.shape(self._row(post_id)) for post_id in created]
+        posts = [self._shown(self._row(post_id)) for post_id in created]
         return {"success": True, "count": len(posts), "posts": posts}
 
     async def list_posts(self, request: ApiRequest) -> dict[str, Any]:
@@ -200,12 +221,12 @@ class XUpstream:
             rows, total = self.store.page(status, (page - 1) * limit, limit)
         pages = max(1, math.ceil(total / limit))
         return {
-            "posts": [self.shape(row) for row in rows],
+            "posts": [self._shown(row) for row in rows],
             "pagination": {"page": page, "limit": limit, "total": total, "pages": pages},
         }
 
     async def get_post(self, request: ApiRequest, post_id: str) -> dict[str, Any]:
-        return {"success": True, "post": self.shape(self._row(post_id))}
+        return {"success": True, "post": self._shown(self._row(post_id))}
 
     async def update_post(self, request: ApiRequest, post_id: str) -> dict[str, Any]:
         body = request.json or {}
@@ -213,29 +234,41 @@ class XUpstream:
         row = self._row(post_id)
         fields = self._fields(body, row["fields"])
         due, status = row["due"], row["status"]
-        if "scheduled_date" in body:
+        if "scheduled_date" in body:  # a date the gate had approved with this content
             when = body["scheduled_date"]
             due = _epoch(when, self.store.clock()) if when is not None else None
             status = "scheduled" if due is not None else "draft"
+        elif status in ("failed", "missed"):  # changed, it is a draft: armed again only by
+            due, status = None, "draft"  # a schedule or a publish that a person approves
         return self._change(row, fields, due, status)
 
     def _change(
         self, row: Mapping[str, Any], fields: Mapping[str, Any], due: float | None, status: str
     ) -> dict[str, Any]:
-        if status in ("failed", "missed"):  # changed, it is a draft again (or scheduled)
-            status = "scheduled" if due is not None else "draft"
-        on_x = len((row["result"] or {}).get("tweets") or []) if row["status"] != "posted" else 0
+        on_x = len(self.x.thread_so_far(row["id"])) if row["status"] != "posted" else 0
         if on_x and _tweets(fields)[:on_x] != _tweets(row["fields"])[:on_x]:
             raise Refused(
                 409,
                 f"tweets 1–{on_x} of post {row['id']} are on X already and cannot change: "
                 "change the tweets after them, or delete the post",
             )
-        if not self.store.change(row["id"], fields, due, status):
-            raise Refused(
-                409, f"post {row['id']} is {self._row(row['id'])['status']}: it cannot change"
+        if not self.store.change(row["id"], fields, due, status, self._seen.get(row["id"])):
+            raise self._changed_meanwhile(row["id"])
+        return {"success": True, "post": self._shown(self._row(row["id"]))}
+
+    def _changed_meanwhile(self, post_id: str) -> Refused:
+        """Why a write found the post other than this process last saw it."""
+        seen = self._seen.get(post_id)
+        row = self._row(post_id)
+        if row["status"] not in ARMABLE:
+            return Refused(409, f"post {post_id} is {row['status']}: it cannot change")
+        if seen is not None and seen != row["fields"]:
+            return Refused(
+                409,
+                f"post {post_id} was changed meanwhile (by another process); nothing was sent: "
+                "read it again and ask for approval of what it holds now",
             )
-        return {"success": True, "post": self.shape(self._row(row["id"]))}
+        return Refused(409, f"post {post_id} could not be claimed; nothing was sent")
 
     async def schedule_post(self, request: ApiRequest, post_id: str) -> dict[str, Any]:
         body = request.json or {}
@@ -273,13 +306,14 @@ class XUpstream:
         return await self._publish(post_id)
 
     async def _publish(self, post_id: str) -> dict[str, Any]:
-        if not self.store.claim(post_id):
-            status = self._row(post_id)["status"]
-            raise Refused(409, f"post {post_id} is {status}, not {', '.join(ARMABLE)}")
+        if not self.store.claim(post_id, self._seen.get(post_id)):
+            raise self._changed_meanwhile(post_id)
         await publish(self.store, self.x, self.media, self._row(post_id), by_scheduler=False)
         post = self.shape(self._row(post_id))
         said: dict[str, Any] = {
-            k: post[k] for k in ("status", "url", "x_post_id", "error") if k in post
+            k: post[k]
+            for k in ("status", "url", "x_post_id", "error", "on_x", "may_be_on_x")
+            if k in post
         }
         return {"success": post["status"] == "posted", **said, "post": post}
 
@@ -287,16 +321,25 @@ class XUpstream:
         row = self._row(post_id)
         answer: dict[str, Any] = {"success": True, "deleted": True, "id": post_id}
         tweets = (row["result"] or {}).get("tweets") or []
+        if row["status"] != "posted":  # what of it is on X, as its thread's log says
+            tweets = [asdict(p) for p in self.x.thread_so_far(post_id)]
         wanted = dict(request.params).get("delete_from_x", "true") == "true"
         answer["x_deleted"] = False
-        # only a post on X: the preview a person approved says a failed one never went out
-        if wanted and tweets and row["status"] == "posted":
+        if wanted and tweets:  # the preview showed them on X (a whole post, or part of one)
+            left = list(tweets)
             try:
                 for tweet in reversed(tweets):  # the replies first: never an orphaned reply
                     await self.x.delete(tweet["id"])
-                answer["x_deleted"] = True
-            except XError as exc:
-                answer["x_delete_error"] = str(exc)
+                    left.pop()
+            except XError as exc:  # keep the post, with what is still on X
+                self.store.finish(post_id, row["status"], {"error": str(exc), "tweets": left})
+                still = ", ".join(t["url"] for t in left)
+                raise Refused(
+                    502,
+                    f"deleting from X failed ({exc}); still on X: {still}. The post is kept: "
+                    "delete it again to take the rest off X",
+                ) from None
+            answer["x_deleted"] = True
         self.store.delete(post_id)
         return answer
 

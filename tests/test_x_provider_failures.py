@@ -1,0 +1,142 @@
+"""`--provider x` when things go wrong: edits of posts that did not go out, answers lost or
+unreadable, a second process changing a post, deletions X refuses, alt text behind a URL.
+Each of these once let content reach X unapproved, or said something untrue (an adversarial
+review's findings); the simulator runs over real sockets."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx2
+import pytest
+
+from opentweet_mcp.api.operations import ApiRequest
+from opentweet_mcp.config import Settings
+from opentweet_mcp.sandbox.faults import Fault
+from opentweet_mcp.xapi.media import MediaFolder
+from opentweet_mcp.xapi.publish import publish_due
+from opentweet_mcp.xapi.schedule import LocalSchedule
+from opentweet_mcp.xapi.upstream import open_x_upstream
+from tests.harness import PNG, confirmed, data, future, text
+from tests.x_harness import folder, scheduler_client, session
+
+
+def on_x(xsim_server: tuple[str, Any]) -> list[str]:
+    """The texts X holds, oldest first (whatever the request log says of their answers)."""
+    store = xsim_server[1].xsim.store
+    return [tweet["text"] for user in ("1900000000000000001",) for tweet in store.posts(user)[::-1]]
+
+
+def fault(xsim_server: tuple[str, Any], **rule: Any) -> None:
+    xsim_server[1].xsim.faults.add(Fault.from_json(rule))
+
+
+async def run_scheduler(settings: Settings, ahead: float) -> dict[str, list[str]]:
+    """One scheduler pass as of `ahead` seconds from now."""
+    store = LocalSchedule(folder(settings) / "x-posts.sqlite3", clock=lambda: time.time() + ahead)
+    async with scheduler_client(settings) as x:
+        return await publish_due(store, x, MediaFolder(folder(settings) / "x-media"))
+
+
+async def test_a_post_that_did_not_go_out_and_is_edited_waits_for_a_new_approval(
+    x_settings: Settings, xsim_server: tuple[str, Any]
+) -> None:
+    async with session(x_settings) as client:
+        await confirmed(client, "create_post", {"text": "Same words", "publish_now": True})
+        scheduled = {"text": "Same words", "scheduled_date": future(0.01)}
+        post_id = data(await confirmed(client, "create_post", scheduled))["posts"][0]["id"]
+        done = await run_scheduler(x_settings, 120)  # X refuses it: a duplicate
+        assert done["failed"] == [post_id]
+        edited = await client.call_tool("update_post", {"id": post_id, "text": "Never approved"})
+        post = data(edited)["post"]
+        assert post["status"] == "draft" and post["scheduled_date"] is None
+        assert (await run_scheduler(x_settings, 240))["posted"] == []
+    assert on_x(xsim_server) == ["Same words"]
+
+
+async def test_an_unreadable_answer_is_looked_up_on_x_and_never_posted_twice(
+    x_settings: Settings, xsim_server: tuple[str, Any]
+) -> None:
+    fault(xsim_server, action="malformed", path="/2/tweets", method="POST", times=1)
+    thread = {"text": "1/3 odd", "thread_tweets": ["2/3 odd", "3/3 odd"], "publish_now": True}
+    async with session(x_settings) as client:
+        done = await confirmed(client, "create_post", thread)
+        assert text(done).startswith("Published to X"), text(done)
+    assert on_x(xsim_server) == ["1/3 odd", "2/3 odd", "3/3 odd"]
+
+
+async def test_a_lost_answer_that_cannot_be_checked_is_said_to_be_maybe_on_x(
+    x_settings: Settings, xsim_server: tuple[str, Any]
+) -> None:
+    fault(xsim_server, action="reset_after", path="/2/tweets", method="POST", times=1)
+    fault(xsim_server, status=503, path="/2/users/[0-9]+/tweets", method="GET", times=1)
+    async with session(x_settings) as client:
+        lost = await confirmed(client, "create_post", {"text": "Hello?", "publish_now": True})
+        said = text(lost)
+        assert lost.is_error and "It MAY be on X: tweet 1" in said, said
+        assert "Nothing is on X" not in said
+        post_id = data(await client.call_tool("list_posts", {}))["posts"][0]["id"]
+        # published again (approved again): X refuses the text it has, and it is found there
+        found = await confirmed(client, "publish_post", {"id": post_id})
+        assert text(found).startswith("Published to X"), text(found)
+    assert on_x(xsim_server) == ["Hello?"]
+
+
+async def test_a_post_changed_by_another_process_after_it_was_read_is_not_published(
+    x_settings: Settings, xsim_server: tuple[str, Any]
+) -> None:
+    async with httpx2.AsyncClient(timeout=5) as http:
+        mine, theirs = open_x_upstream(x_settings, http), open_x_upstream(x_settings, http)
+        post_id = mine.store.add({"text": "As approved"})
+        read = await mine.send(ApiRequest("GET", f"/api/v1/posts/{post_id}"))
+        assert read["post"]["text"] == "As approved"  # what the gate showed and approved
+        await theirs.send(ApiRequest("PUT", f"/api/v1/posts/{post_id}", json={"text": "Swapped"}))
+        with pytest.raises(Exception, match="changed meanwhile"):
+            await mine.send(ApiRequest("POST", f"/api/v1/posts/{post_id}/publish", json={}))
+    assert on_x(xsim_server) == []
+
+
+async def test_a_deletion_x_refuses_keeps_the_post_with_what_is_still_on_x(
+    x_settings: Settings, xsim_server: tuple[str, Any]
+) -> None:
+    thread = {"text": "D1", "thread_tweets": ["D2"], "publish_now": True}
+    async with session(x_settings) as client:
+        post_id = data(await confirmed(client, "create_post", thread))["post"]["id"]
+        fault(xsim_server, status=503, path="/2/tweets/", method="DELETE", times=1)
+        refused = await confirmed(client, "delete_post", {"id": post_id})
+        assert refused.is_error and "still on X" in text(refused), text(refused)
+        kept = data(await client.call_tool("get_post", {"id": post_id}))["post"]
+        assert kept["status"] == "posted"
+        gone = data(await confirmed(client, "delete_post", {"id": post_id}))
+        assert gone["x_deleted"] is True
+    assert on_x(xsim_server) == []
+
+
+async def test_alt_text_is_shown_before_approval_and_bound_to_its_url(
+    x_settings: Settings, xsim_server: tuple[str, Any]
+) -> None:
+    async with session(x_settings) as client:
+        upload = {"data_base64": PNG, "filename": "a.png", "alt_text": "A chart"}
+        url = data(await client.call_tool("upload_media", upload))["url"]
+        other = data(await client.call_tool("upload_media", {**upload, "alt_text": "Buy coins"}))
+        assert other["url"] != url  # another alt text is another file: the URL binds it
+        hidden = await client.call_tool("upload_media", {**upload, "alt_text": "A chart\u202e"})
+        assert hidden.is_error and "hidden characters" in text(hidden)
+        arguments = {"text": "Chart", "media_urls": [url], "publish_now": True}
+        preview = text(await client.call_tool("create_post", arguments))
+        assert "image/png" in preview and "alt text: “A chart”" in preview, preview
+        assert "fetched from their addresses" not in preview  # the file is kept here
+        await confirmed(client, "create_post", arguments)
+    alt = [
+        r["body"]["alt_text"]["text"]
+        for r in xsim_server[1].xsim.store.requests()
+        if r["path"] == "/1.1/media/metadata/create.json"
+    ]
+    assert alt == ["A chart"]
+
+
+async def test_a_page_far_past_the_end_is_empty(x_settings: Settings) -> None:
+    async with session(x_settings) as client:
+        listed = await client.call_tool("list_posts", {"page": 10**20})
+        assert data(listed)["posts"] == []

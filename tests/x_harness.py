@@ -1,0 +1,45 @@
+"""What the `--provider x` tests share: a session on a server signed in to the simulator, the
+provider's folder, the X client a separate scheduler process would have, and what X took."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx2
+from mcp import Client
+
+from opentweet_mcp.config import Settings
+from opentweet_mcp.server import build_server
+from opentweet_mcp.xapi.auth import TokenFile, XApp
+from opentweet_mcp.xapi.client import XClient
+
+
+def folder(settings: Settings) -> Path:
+    assert settings.x_state is not None
+    return settings.x_state
+
+
+@asynccontextmanager
+async def session(settings: Settings) -> AsyncIterator[Client]:
+    async with Client(build_server(settings), mode="legacy") as client:
+        yield client
+
+
+@asynccontextmanager
+async def scheduler_client(settings: Settings) -> AsyncIterator[XClient]:
+    """The X client a separate `opentweet-mcp scheduler` process would have."""
+    tokens = TokenFile(folder(settings) / "x-tokens.json", XApp.from_settings(settings))
+    async with httpx2.AsyncClient(timeout=5) as http:
+        yield XClient(tokens, http, folder(settings) / "x-threads")
+
+
+def tweets(xsim_server: tuple[str, Any]) -> list[dict[str, Any]]:
+    """What X took: every tweet created, oldest first."""
+    return [
+        r["body"]
+        for r in xsim_server[1].xsim.store.requests()
+        if r["method"] == "POST" and r["path"] == "/2/tweets" and r["status"] == 201
+    ]
