@@ -5,9 +5,11 @@ review's findings); the simulator runs over real sockets."""
 
 from __future__ import annotations
 
+import base64
 import time
 from typing import Any
 
+import anyio
 import httpx2
 import pytest
 
@@ -140,3 +142,85 @@ async def test_a_page_far_past_the_end_is_empty(x_settings: Settings) -> None:
     async with session(x_settings) as client:
         listed = await client.call_tool("list_posts", {"page": 10**20})
         assert data(listed)["posts"] == []
+
+
+async def test_a_publisher_whose_claim_was_given_up_on_stops_before_its_next_tweet(
+    x_settings: Settings, xsim_server: tuple[str, Any]
+) -> None:
+    """A scheduler pass that finds a claim unrenewed for 10 minutes marks it failed; the
+    publisher still holding it (a long upload) sees that, and posts nothing more."""
+    xsim_server[1].xsim.configure(processing_delay=1.5)
+    video = base64.b64encode(b"\0\0\0\x18ftypmp42" + b"v" * 5000).decode()
+    async with session(x_settings) as client:
+        upload = {"data_base64": video, "filename": "launch.mp4"}
+        url = data(await client.call_tool("upload_media", upload))["url"]
+        scheduled = {"text": "Launch", "media_urls": [url], "scheduled_date": future(0.01)}
+        post_id = data(await confirmed(client, "create_post", scheduled))["posts"][0]["id"]
+    path, media = (
+        folder(x_settings) / "x-posts.sqlite3",
+        MediaFolder(folder(x_settings) / "x-media"),
+    )
+    passes: dict[str, dict[str, list[str]]] = {}
+
+    async def first() -> None:
+        async with scheduler_client(x_settings) as x:
+            late = LocalSchedule(path, clock=lambda: time.time() + 60)
+            passes["first"] = await publish_due(late, x, media)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(first)
+        while not [r for r in xsim_server[1].xsim.store.requests() if "STATUS" in r["query"]]:
+            await anyio.sleep(0.05)  # the first pass waits for X to process the video
+        async with scheduler_client(x_settings) as x:
+            much_later = LocalSchedule(path, clock=lambda: time.time() + 60 + 11 * 60)
+            passes["second"] = await publish_due(much_later, x, media)
+    assert passes["second"]["failed"] == [post_id]  # its claim taken as abandoned
+    stopped = LocalSchedule(path).get(post_id)
+    assert stopped is not None and stopped["status"] == "failed"
+    assert "stopped part way" in stopped["result"]["error"]
+    assert on_x(xsim_server) == []  # the first publisher posted nothing after losing it
+
+
+async def test_a_lost_answer_is_matched_to_the_tweet_it_sent_not_an_older_one(
+    x_settings: Settings, xsim_server: tuple[str, Any]
+) -> None:
+    async with session(x_settings) as client:
+        await confirmed(client, "create_post", {"text": "Quote this", "publish_now": True})
+        quoted = on_x(xsim_server)
+        first = data(await client.call_tool("list_posts", {}))["posts"][0]["x_post_id"]
+        # the quote tweet's answer is lost: it is found on X (a quote is not a reply)
+        fault(xsim_server, action="reset_after", path="/2/tweets", method="POST", times=1)
+        quote = {"text": "Agreed!", "quote_tweet_id": first, "publish_now": True}
+        done = await confirmed(client, "create_post", quote)
+        assert text(done).startswith("Published to X"), text(done)
+        # a tweet that never reached X is not matched to an earlier tweet with its words
+        fault(xsim_server, action="reset_before", path="/2/tweets", method="POST", times=1)
+        never = {"text": "Quote this", "reply_settings": "following", "publish_now": True}
+        lost = await confirmed(client, "create_post", never)
+        assert lost.is_error and "Published" not in text(lost)
+    assert on_x(xsim_server) == [*quoted, "Agreed!"]
+
+
+async def test_a_post_that_may_be_on_x_is_looked_for_when_deleted(
+    x_settings: Settings, xsim_server: tuple[str, Any]
+) -> None:
+    fault(xsim_server, action="reset_after", path="/2/tweets", method="POST", times=1)
+    fault(xsim_server, status=503, path="/2/users/[0-9]+/tweets", method="GET", times=1)
+    async with session(x_settings) as client:
+        await confirmed(client, "create_post", {"text": "Maybe out there", "publish_now": True})
+        post_id = data(await client.call_tool("list_posts", {}))["posts"][0]["id"]
+        preview = text(await client.call_tool("delete_post", {"id": post_id}))
+        assert "May be on X: tweet 1" in preview and "never published" not in preview, preview
+        gone = data(await confirmed(client, "delete_post", {"id": post_id}))
+        assert gone["x_deleted"] is True
+    assert on_x(xsim_server) == []
+
+
+async def test_a_post_being_published_cannot_be_deleted(x_settings: Settings) -> None:
+    store = LocalSchedule(folder(x_settings) / "x-posts.sqlite3")
+    post_id = store.add({"text": "On its way"})
+    assert store.claim(post_id) is not None  # a publisher holds it this moment
+    async with session(x_settings) as client:
+        refused = await confirmed(client, "delete_post", {"id": post_id})
+        assert refused.is_error and "being published" in text(refused)
+    assert store.get(post_id) is not None

@@ -51,12 +51,12 @@ async def test_a_thread_that_fails_at_tweet_3_continues_without_reposting(
     x: XClient, xsim_server: tuple[str, Any]
 ) -> None:
     thread = [TweetSpec(f"{n}/4 a thread about retries") for n in range(1, 5)]
-    xsim_server[1].xsim.configure(tweets_fail_after=2)
+    xsim_server[1].xsim.configure(tweets_fail_after=2, tweets_fail_status=400)  # a refusal
     with pytest.raises(ThreadBroken) as broken:
         await x.post_thread(thread)
     assert broken.value.failed_at == 3 and len(broken.value.posted) == 2
     said = str(broken.value)
-    assert "stopped at tweet 3 of 4" in said and "HTTP 503" in said
+    assert "stopped at tweet 3 of 4" in said and "HTTP 400" in said
     assert "Not on X: tweets 3–4" in said and broken.value.posted[1].url in said
     assert len(tweets_on_x(xsim_server)) == 2
 
@@ -87,6 +87,17 @@ async def test_media_with_alt_text_goes_out_once_processed(
         assert (await http.post("/1.1/media/metadata/create.json", json=alt)).status_code == 200
     posted = await x.post(TweetSpec("With a chart", media_ids=(media_id,)))
     assert posted.id
+
+
+async def test_a_5xx_mid_thread_is_said_to_be_maybe_on_x_until_it_is_looked_for(
+    x: XClient, xsim_server: tuple[str, Any]
+) -> None:
+    xsim_server[1].xsim.configure(tweets_fail_after=1)  # 503: X may or may not have it
+    with pytest.raises(ThreadBroken) as broken:
+        await x.post_thread([TweetSpec(f"{n}/3 unclear") for n in (1, 2, 3)])
+    said = str(broken.value)
+    assert broken.value.unsure and "tweet 2 of 3 MAY be on X (X answered HTTP 503" in said
+    assert "On X for sure: tweet 1 https://x.com/" in said and "Not on X: tweet 3." in said
 
 
 async def test_a_rate_limit_says_when_it_resets(x: XClient, xsim_server: tuple[str, Any]) -> None:

@@ -116,7 +116,9 @@ async def test_an_interrupted_thread_continues_without_reposting(
     assert created(xsim_server) == ["1/3 scheduled thread"]
     # the scheduler stopped after tweet 1: later, the post is published again, and continues
     xsim_server[1].xsim.configure(tweets_fail_after=None)
-    schedule.finish(post_id, "scheduled", None)
+    stopped = schedule.get(post_id)
+    assert stopped is not None and stopped["status"] == "failed"
+    assert schedule.change(post_id, stopped["fields"], now[0], "scheduled")  # approved again
     now[0] += 60
     done = await publish_due(schedule, client, media, grace=3600)
     assert done["posted"] == [post_id]

@@ -228,7 +228,8 @@ def _removal(
     """The lines and the data of one post that is deleted."""
     label = f"post {removal.post_id}"
     handle = handles(removal.account)
-    on_x = removal.status == "posted" or removal.url is not None  # or part of a thread
+    # on X: published, or part of a thread, or a tweet that may be (--provider x)
+    on_x = removal.status == "posted" or bool(removal.url or removal.maybe_on_x)
     kept = removal.kept_by
     if on_x and removal.from_x:
         where = f"deleted from {kept} and from X"
@@ -240,6 +241,11 @@ def _removal(
     lines = [f"Post {removal.post_id} — as {_field(handle)} — {where}"]
     if removal.url:
         lines.append(f"  On X: {_field(removal.url)}")
+    if removal.maybe_on_x:
+        lines.append(
+            f"  May be on X: {_field(removal.maybe_on_x)}; it is looked for there and, "
+            + ("if found, deleted too" if removal.from_x else "if found, left there")
+        )
     parsed = [parse_tweet(tweet.text) for tweet in removal.tweets]
     shown = [visible(tweet.text) for tweet in removal.tweets]
     lines += _tweet_lines(removal.tweets, parsed, shown, [], label, handles)
@@ -249,6 +255,7 @@ def _removal(
         "status": _field(removal.status),
         "url": _field(removal.url) if removal.url else None,
         "from_x": removal.from_x,
+        "maybe_on_x": removal.maybe_on_x,
         "kept_by": removal.kept_by,
         "tweets": _tweet_data(removal.tweets, parsed, shown, handles),
     }

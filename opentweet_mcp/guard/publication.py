@@ -69,6 +69,7 @@ class Removal:
     tweets: tuple[Tweet, ...]
     from_x: bool  # the published tweet is deleted from X as well
     kept_by: str = "OpenTweet"  # where the post itself is deleted from (the provider's store)
+    maybe_on_x: str | None = None  # a tweet X's answer did not say it took (--provider x)
 
 
 @dataclass(frozen=True)

@@ -573,7 +573,7 @@ async def delete_post(
         # on X: published, or part of a thread that stopped (--provider x lists those)
         part = post.get("on_x") if isinstance(post.get("on_x"), list) else []
         url = post.get("url") or (part[0] if part else None)
-        on_x = post.get("status") == "posted" or bool(part)
+        on_x = post.get("status") == "posted" or bool(part) or bool(post.get("may_be_on_x"))
         removal = Removal(
             post_id=id,
             account=str(post["x_account_id"]) if post.get("x_account_id") else None,
@@ -582,6 +582,7 @@ async def delete_post(
             tweets=tweets_of(post),
             from_x=on_x and delete_from_x,
             kept_by=caller.client.name,
+            maybe_on_x=str(post["may_be_on_x"]) if post.get("may_be_on_x") else None,
         )
         where = f"from {removal.kept_by}" + (" and from X" if removal.from_x else "")
         return Publication(f"delete post {id} {where}", removals=(removal,))

@@ -14,10 +14,10 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -80,13 +80,19 @@ class ThreadBroken(XError):
         self, posted: Sequence[Posted], failed_at: int, total: int, cause: Exception
     ) -> None:
         said = str(cause).rstrip(".")
-        self.unsure = isinstance(cause, XOutcomeUnknown)
+        self.unsure = isinstance(cause, XOutcomeUnknown | XNotShown)
         if self.unsure:
             on_x = "; ".join(f"tweet {n} {p.url}" for n, p in enumerate(posted, 1)) or "none"
+            later = (
+                f" Not on X: tweets {failed_at + 1}–{total}."
+                if failed_at + 1 < total
+                else f" Not on X: tweet {total}."
+                if failed_at < total
+                else ""
+            )
             message = (
-                f"tweet {failed_at} of {total} MAY be on X ({said}; its answer does not say, "
-                f"and X's timeline could not be read). On X for sure: {on_x}. Publishing it "
-                "again finds the tweet if X has it, and never posts it twice."
+                f"tweet {failed_at} of {total} MAY be on X ({said}). On X for sure: {on_x}."
+                f"{later} Publishing it again looks for it on X first, and never posts it twice."
             )
         elif not posted:  # nothing of it is on X: X's refusal is the whole story
             message = f"X refused tweet 1 of {total}: {said}" if total > 1 else said
@@ -143,8 +149,9 @@ class ThreadLog:
     tweets: Sequence[TweetSpec]
     key: str | None = None
     posted: list[Posted] = field(default_factory=list)
-    # the tweet (0-based) whose answer was lost and not found: it may be on X
+    # the tweet (0-based) whose answer did not say whether X took it, and since when
     unsure: int | None = None
+    unsure_since: float | None = None
 
     def __post_init__(self) -> None:
         canonical = json.dumps([t.body(None) for t in self.tweets], sort_keys=True)
@@ -155,26 +162,55 @@ class ThreadLog:
         except FileNotFoundError:
             return
         self.posted = [Posted(**item) for item in saved["posted"]]
-        self.unsure = saved.get("unsure")
+        self.unsure, self.unsure_since = saved.get("unsure"), saved.get("unsure_since")
 
     def add(self, posted: Posted) -> None:
         self.posted.append(posted)
-        self.unsure = None
+        self.unsure = self.unsure_since = None
         self._save()
 
-    def lost(self, index: int) -> None:
-        self.unsure = index
+    def lost(self, index: int, since: float) -> None:
+        """Tweet `index`, sent at `since`, may be on X: the next attempt looks for it first."""
+        if self.unsure != index:  # the first attempt's time: the tweet is no older
+            self.unsure, self.unsure_since = index, since
+        self._save()
+
+    def keep(self, posted: Sequence[Posted]) -> None:
+        """What is left on X after some of it was deleted."""
+        self.posted = list(posted)
+        self.unsure = self.unsure_since = None
         self._save()
 
     def _save(self) -> None:
-        saved = {"posted": [p.__dict__ for p in self.posted], "unsure": self.unsure}
+        saved = {
+            "posted": [p.__dict__ for p in self.posted],
+            "unsure": self.unsure,
+            "unsure_since": self.unsure_since,
+        }
         write_private(self.path, saved)
 
 
-def _comparable(text: str) -> str:
-    """A tweet's text as X echoes it and as it was sent, made alike: X answers links as t.co
-    links and `&`, `<`, `>` as entities."""
-    return " ".join(re.sub(r"https?://\S+", "<link>", html.unescape(text)).split())
+SKEW = 60.0  # seconds this computer's clock may be behind X's
+
+
+def _posted_at(item: dict[str, Any]) -> float:
+    """When X says a tweet was created (epoch seconds); 0 when it does not say."""
+    try:
+        return datetime.fromisoformat(str(item["created_at"]).replace("Z", "+00:00")).timestamp()
+    except (KeyError, ValueError):
+        return 0.0
+
+
+def _as_sent(item: dict[str, Any]) -> str:
+    """A tweet's text as it was sent, from how X lists it: X shortens links to t.co (the
+    `entities` give them back), adds a t.co link for attached media, and escapes `&<>`."""
+    text = str(item.get("text", ""))
+    for link in (item.get("entities") or {}).get("urls") or []:
+        short = str(link.get("url", ""))
+        if short:
+            original = "" if link.get("media_key") else str(link.get("expanded_url") or short)
+            text = text.replace(short, original)
+    return " ".join(html.unescape(text).split())
 
 
 def _message(answer: httpx2.Response) -> str:
@@ -263,47 +299,67 @@ class XClient:
         return str((await self.me())["id"])
 
     async def post(
-        self, tweet: TweetSpec, reply_to: str | None = None, *, maybe_posted: bool = False
+        self, tweet: TweetSpec, reply_to: str | None = None, *, maybe_since: float | None = None
     ) -> Posted:
-        """Post one tweet. When the answer is lost, X may have it: the user's latest tweets
-        are read, and the tweet found there (same text, same parent) is taken as posted
-        rather than posted twice. So too when X refuses it as a duplicate after an earlier
-        attempt's answer was lost (`maybe_posted`)."""
+        """Post one tweet. When X's answer does not say whether it took it (lost, unreadable,
+        5xx), the user's tweets since this attempt are read, and the one found there (same
+        text, replying to the same tweet) is taken as posted rather than posted twice. So too
+        when X refuses it as a duplicate after an earlier attempt, at `maybe_since`, ended
+        that way."""
         # the handle first: nothing may fail between X taking the tweet and the log noting it
         username = await self.username()
+        started = time.time()
         try:
             data = (await self._call("POST", "/2/tweets", json=tweet.body(reply_to)))["data"]
         except XOutcomeUnknown as lost:
-            data = {"id": await self._found_or(lost, tweet, reply_to)}
+            data = {"id": await self._found_or(lost, tweet, reply_to, started)}
         except XError as refused:
-            # X refuses a text it already has: after an earlier lost answer, it may be ours
+            # X refuses a text it already has: after an earlier unclear answer, it may be ours
             duplicate = refused.status == 403 and "duplicate content" in str(refused)
-            if not (maybe_posted and duplicate):
+            if maybe_since is None or not duplicate:
                 raise
-            data = {"id": await self._found_or(refused, tweet, reply_to)}
+            data = {"id": await self._found_or(refused, tweet, reply_to, maybe_since)}
         return Posted(str(data["id"]), f"https://x.com/{username}/status/{data['id']}")
 
-    async def _found_or(self, failure: XError, tweet: TweetSpec, reply_to: str | None) -> str:
-        """The tweet's id if the user's timeline shows it posted, else `failure` (a lost
-        answer stays unknown when the timeline cannot be read)."""
+    async def _found_or(
+        self, failure: XError, tweet: TweetSpec, reply_to: str | None, since: float
+    ) -> str:
+        """The tweet's id if the user's tweets since `since` show it, else why not: unknown
+        stays unknown when they cannot be read; not shown is said as such."""
         try:
-            found = await self._find(tweet.text, reply_to)
+            found = await self.find(tweet.text, reply_to, since)
         except XError:
             raise failure from None
-        if found is None:
-            if isinstance(failure, XOutcomeUnknown):
-                raise XNotShown(f"{failure} (X's timeline does not show it)", failure.status)
-            raise failure
-        return found
+        if found is not None:
+            return found
+        if isinstance(failure, XOutcomeUnknown):
+            raise XNotShown(f"{failure}, and X's timeline does not show it", failure.status)
+        raise XError(  # a duplicate of an earlier attempt's tweet that X does not list
+            "X refuses it as a duplicate, so an earlier attempt probably posted it, though "
+            "X's timeline does not show it: look at the profile before anything else",
+            failure.status,
+        )
 
-    async def _find(self, text: str, reply_to: str | None) -> str | None:
-        """The id of the user's recent tweet with this text replying to `reply_to`, if any."""
-        query = {"max_results": "20", "tweet.fields": "referenced_tweets"}
+    async def find(self, text: str, reply_to: str | None, since: float) -> str | None:
+        """The id of the user's tweet posted since `since` (a minute's clock skew allowed)
+        with this text, replying to `reply_to` (a quote is not a reply), and not already
+        another post's (the threads' logs), if any."""
+        taken = self._known_tweets()
+        query = {"max_results": "20", "tweet.fields": "referenced_tweets,created_at,entities"}
         recent = await self._call("GET", f"/2/users/{await self.user_id()}/tweets", params=query)
         for item in recent.get("data") or []:
-            parents = [r.get("id") for r in item.get("referenced_tweets") or []]
+            parents = [
+                r.get("id")
+                for r in item.get("referenced_tweets") or []
+                if r.get("type") == "replied_to"
+            ]
             same_parent = parents[:1] == [reply_to] if reply_to else not parents
-            if same_parent and _comparable(str(item.get("text", ""))) == _comparable(text):
+            if (
+                same_parent
+                and str(item.get("id")) not in taken
+                and _posted_at(item) >= since - SKEW
+                and _as_sent(item) == " ".join(text.split())
+            ):
                 return str(item["id"])
         return None
 
@@ -378,24 +434,38 @@ class XClient:
         self,
         tweets: Sequence[TweetSpec],
         key: str | None = None,
-        progress: Callable[[], None] | None = None,
+        still_ours: Callable[[], None] | None = None,
     ) -> list[Posted]:
         """Post `tweets` as a reply chain, continuing a thread (named by `key`, else by its
-        content) that stopped part way; `progress` is called after each tweet."""
+        content) that stopped part way; `still_ours` is called before each tweet, and stops
+        the thread by raising (the post is no longer this caller's to publish)."""
         log = ThreadLog(self.state, tweets, key)
         for index in range(len(log.posted), len(tweets)):
             reply_to = log.posted[-1].id if log.posted else None
+            since = log.unsure_since if log.unsure == index else None
+            started = time.time()
             try:
-                posted = await self.post(tweets[index], reply_to, maybe_posted=log.unsure == index)
+                if still_ours is not None:
+                    still_ours()
+                posted = await self.post(tweets[index], reply_to, maybe_since=since)
             except Exception as exc:  # whatever stopped it, say what is on X
                 if isinstance(exc, XOutcomeUnknown | XNotShown):
-                    log.lost(index)  # should X have it after all, the next attempt finds it
+                    log.lost(index, started)  # should X have it after all, it is found then
                 raise ThreadBroken(log.posted, index + 1, len(tweets), exc) from exc
             log.add(posted)
-            if progress is not None:
-                progress()
         return list(log.posted)
 
-    def thread_so_far(self, key: str) -> list[Posted]:
-        """What of the thread named `key` is on X, as its log says."""
-        return ThreadLog(self.state, (), key).posted
+    def _known_tweets(self) -> set[str]:
+        """The ids of every tweet a thread's log says is on X: each is some post's own."""
+        known: set[str] = set()
+        for path in self.state.glob("thread-*.json"):
+            try:
+                saved = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            known |= {str(item.get("id")) for item in saved.get("posted") or []}
+        return known
+
+    def thread_so_far(self, key: str) -> ThreadLog:
+        """What of the thread named `key` is on X (and which tweet may be), as its log says."""
+        return ThreadLog(self.state, (), key)

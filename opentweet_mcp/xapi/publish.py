@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -23,8 +24,15 @@ class MediaGone(XError):
     """A post names a file this server no longer holds."""
 
 
-async def tweets_of(fields: dict[str, Any], x: XClient, media: MediaFolder) -> list[TweetSpec]:
-    """The post's tweets as X takes them, its files uploaded (each with its alt text)."""
+class ClaimLost(Exception):
+    """The post stopped being this caller's to publish (its claim was taken as abandoned)."""
+
+
+async def tweets_of(
+    fields: dict[str, Any], x: XClient, media: MediaFolder, still_ours: Callable[[], None]
+) -> list[TweetSpec]:
+    """The post's tweets as X takes them, its files uploaded (each with its alt text), the
+    claim checked and renewed around every upload."""
     texts = [fields["text"], *(fields.get("thread_tweets") or [])]
     media_lists = [fields.get("media_urls") or [], *(fields.get("thread_media") or [])]
     tweets = []
@@ -34,9 +42,11 @@ async def tweets_of(fields: dict[str, Any], x: XClient, media: MediaFolder) -> l
             stored = media.load(url)
             if stored is None:
                 raise MediaGone(f"{url} is no longer kept here: upload the file again")
+            still_ours()
             ids.append(
                 await x.upload_media(stored.content, stored.content_type, alt_text=stored.alt_text)
             )
+            still_ours()
         first = index == 0
         poll = fields.get("poll") if first else None
         tweets.append(
@@ -60,30 +70,40 @@ async def publish(
     *,
     by_scheduler: bool,
 ) -> str:
-    """Publish a claimed post; its new status. However it ends, what is on X is written down
-    (from the thread's log), so no result says "nothing on X" while part of it is. Rate-limited
-    by X, the scheduler's post is due again when the window opens (its thread continues then);
-    any other failure leaves the post failed, to be published again only with a new approval."""
-    post_id = post["id"]
+    """Publish a post claimed by `post["owner"]`; its new status. However it ends, what is on
+    X is written down (from the thread's log), so no result says "nothing on X" while part of
+    it is. Should the claim be taken as abandoned meanwhile, publishing stops before the next
+    upload or tweet and writes nothing over what the finder wrote. Rate-limited by X, the
+    scheduler's post is due again when the window opens (its thread continues then); any
+    other failure leaves the post failed, to be published again only with a new approval."""
+    post_id, owner = post["id"], post["owner"]
+
+    def still_ours() -> None:
+        if not store.touch(post_id, owner):
+            raise ClaimLost(f"post {post_id} stopped being this publisher's to publish")
+
     try:
-        tweets = await tweets_of(post["fields"], x, media)
-        posted = await x.post_thread(tweets, key=post_id, progress=lambda: store.touch(post_id))
+        tweets = await tweets_of(post["fields"], x, media, still_ours)
+        posted = await x.post_thread(tweets, key=post_id, still_ours=still_ours)
     except Exception as exc:  # every failure is recorded: the post is never left claimed
         if not isinstance(exc, XError):
             log.warning("publishing post %s failed: %r", post_id, exc)
-        on_x = [asdict(p) for p in x.thread_so_far(post_id)]
-        result: dict[str, Any] = {"error": str(exc), "tweets": on_x}
-        if isinstance(exc, ThreadBroken) and exc.unsure:
-            result["unsure"] = exc.failed_at
+        thread = x.thread_so_far(post_id)
+        result: dict[str, Any] = {
+            "error": str(exc),
+            "tweets": [asdict(p) for p in thread.posted],
+        }
+        if thread.unsure is not None:
+            result["unsure"] = thread.unsure + 1
         cause = exc.cause if isinstance(exc, ThreadBroken) else exc
         if isinstance(cause, XRateLimited) and by_scheduler:
             reset = float(cause.reset or time.time() + 15 * 60)
-            store.finish(post_id, "scheduled", result, due=max(reset, time.time()) + 1)
-            return "scheduled"
-        store.finish(post_id, "failed", result)
+            due = max(reset, time.time()) + 1
+            return "scheduled" if store.finish(post_id, owner, "scheduled", result, due) else "lost"
+        store.finish(post_id, owner, "failed", result)
         return "failed"
-    store.finish(post_id, "posted", {"tweets": [asdict(p) for p in posted]})
-    return "posted"
+    finished = store.finish(post_id, owner, "posted", {"tweets": [asdict(p) for p in posted]})
+    return "posted" if finished else "lost"
 
 
 ABANDONED = (
@@ -102,11 +122,10 @@ async def publish_due(
     posts, missed, stalled = store.claim_due(grace)
     done: dict[str, list[str]] = {"posted": [], "failed": [], "missed": missed, "scheduled": []}
     for post_id in stalled:
-        on_x = [asdict(p) for p in x.thread_so_far(post_id)]
-        store.finish(post_id, "failed", {"error": ABANDONED, "tweets": on_x})
+        on_x = [asdict(p) for p in x.thread_so_far(post_id).posted]
+        store.finish(post_id, None, "failed", {"error": ABANDONED, "tweets": on_x})
         done["failed"].append(post_id)
     for post in posts:
-        store.touch(post["id"])  # its claim starts now, not when the pass began
         status = await publish(store, x, media, post, by_scheduler=True)
-        done[status].append(post["id"])
+        done.setdefault(status, []).append(post["id"])
     return done

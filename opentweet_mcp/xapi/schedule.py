@@ -37,6 +37,7 @@ _SCHEMA = (
         due REAL,
         status TEXT NOT NULL,
         claimed REAL,
+        owner TEXT,
         result TEXT,
         created REAL NOT NULL
     )""",
@@ -59,6 +60,9 @@ class LocalSchedule:
         self._db.execute("PRAGMA journal_mode=WAL")
         for statement in _SCHEMA:
             self._db.execute(statement)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(posts)")}
+        if "owner" not in columns:  # a store from before claims had owners
+            self._db.execute("ALTER TABLE posts ADD COLUMN owner TEXT")
         if path != ":memory:":
             Path(path).chmod(0o600)
 
@@ -129,22 +133,25 @@ class LocalSchedule:
         )
         return changed.rowcount == 1
 
-    def claim(self, post_id: str, expected: Mapping[str, Any] | None = None) -> bool:
+    def claim(self, post_id: str, expected: Mapping[str, Any] | None = None) -> str | None:
         """Take an unpublished post for publishing now (given `expected`, only while it holds
-        those fields): True for exactly one caller."""
+        those fields): the claim's owner token, for exactly one caller; else None."""
+        owner = secrets.token_hex(8)
         taken = self._db.execute(
-            "UPDATE posts SET status = 'publishing', claimed = ? "
+            "UPDATE posts SET status = 'publishing', claimed = ?, owner = ? "
             f"WHERE id = ? AND status IN {_ARMABLE_SQL} AND fields = coalesce(?, fields)",
-            (self.clock(), post_id, _json(expected)),
+            (self.clock(), owner, post_id, _json(expected)),
         )
-        return taken.rowcount == 1
+        return owner if taken.rowcount == 1 else None
 
-    def touch(self, post_id: str) -> None:
-        """The claim's owner is making progress: the claim is not abandoned."""
-        self._db.execute(
-            "UPDATE posts SET claimed = ? WHERE id = ? AND status = 'publishing'",
-            (self.clock(), post_id),
+    def touch(self, post_id: str, owner: str) -> bool:
+        """The claim's owner is making progress: renewed, and True, while the claim is still
+        `owner`'s; False once it is not (taken as abandoned meanwhile)."""
+        renewed = self._db.execute(
+            "UPDATE posts SET claimed = ? WHERE id = ? AND status = 'publishing' AND owner = ?",
+            (self.clock(), post_id, owner),
         )
+        return renewed.rowcount == 1
 
     def claim_due(self, grace: float = GRACE) -> tuple[list[dict[str, Any]], list[str], list[str]]:
         """The posts to publish now, each claimed for this caller alone; the ids of those found
@@ -160,36 +167,51 @@ class LocalSchedule:
             claimed, missed, stalled = [], [], []
             for post_id, due, status in rows:
                 if status == "publishing":
-                    self._db.execute("UPDATE posts SET status = 'failed' WHERE id = ?", (post_id,))
+                    self._db.execute(
+                        "UPDATE posts SET status = 'failed', owner = NULL WHERE id = ?", (post_id,)
+                    )
                     stalled.append(post_id)
                 elif now - due > grace:
                     self._db.execute("UPDATE posts SET status = 'missed' WHERE id = ?", (post_id,))
                     missed.append(post_id)
                 else:
+                    owner = secrets.token_hex(8)
                     self._db.execute(
-                        "UPDATE posts SET status = 'publishing', claimed = ? WHERE id = ?",
-                        (now, post_id),
+                        "UPDATE posts SET status = 'publishing', claimed = ?, owner = ? "
+                        "WHERE id = ?",
+                        (now, owner, post_id),
                     )
-                    claimed.append(post_id)
-        posts = [post for post in (self.get(post_id) for post_id in claimed) if post]
+                    claimed.append((post_id, owner))
+        posts = [
+            post | {"owner": owner}
+            for post_id, owner in claimed
+            if (post := self.get(post_id)) is not None
+        ]
         return posts, missed, stalled
 
-    def finish(self, post_id: str, status: str, result: Any, due: float | None = None) -> None:
+    def finish(
+        self, post_id: str, owner: str | None, status: str, result: Any, due: float | None = None
+    ) -> bool:
         """What publishing a claimed post came to: posted, failed, or (rate-limited by X)
-        scheduled again for `due`."""
-        if due is None:
-            self._db.execute(
-                "UPDATE posts SET status = ?, result = ? WHERE id = ?",
-                (status, json.dumps(result), post_id),
-            )
-        else:
-            self._db.execute(
-                "UPDATE posts SET status = ?, result = ?, due = ? WHERE id = ?",
-                (status, json.dumps(result), due, post_id),
-            )
+        scheduled again for `due`; written only while the claim is still `owner`'s (None: an
+        abandoned claim, written by whoever found it so)."""
+        changed = self._db.execute(
+            "UPDATE posts SET status = ?, result = ?, due = coalesce(?, due), owner = NULL "
+            "WHERE id = ? AND owner IS ?",
+            (status, json.dumps(result), due, post_id, owner),
+        )
+        return changed.rowcount == 1
+
+    def note(self, post_id: str, result: Any) -> None:
+        """What is on X of a post, after a deletion took part of it off."""
+        self._db.execute("UPDATE posts SET result = ? WHERE id = ?", (json.dumps(result), post_id))
 
     def delete(self, post_id: str) -> bool:
-        return self._db.execute("DELETE FROM posts WHERE id = ?", (post_id,)).rowcount == 1
+        """Forget a post, unless it is being published this moment."""
+        gone = self._db.execute(
+            "DELETE FROM posts WHERE id = ? AND status != 'publishing'", (post_id,)
+        )
+        return gone.rowcount == 1
 
     def beat(self) -> None:
         """A scheduler passed now."""

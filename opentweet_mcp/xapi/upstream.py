@@ -26,7 +26,7 @@ from opentweet_mcp.config import Settings
 from opentweet_mcp.guard.sqlite_ledger import state_folder
 from opentweet_mcp.media_types import KINDS, sniff
 from opentweet_mcp.xapi.auth import SignInError, TokenFile, XApp
-from opentweet_mcp.xapi.client import XClient, XError, XRateLimited
+from opentweet_mcp.xapi.client import Posted, ThreadLog, XClient, XError, XRateLimited
 from opentweet_mcp.xapi.media import MediaFolder
 from opentweet_mcp.xapi.publish import publish, publish_due
 from opentweet_mcp.xapi.schedule import ARMABLE, GRACE, PASS_EVERY, LocalSchedule
@@ -245,12 +245,14 @@ class XUpstream:
     def _change(
         self, row: Mapping[str, Any], fields: Mapping[str, Any], due: float | None, status: str
     ) -> dict[str, Any]:
-        on_x = len(self.x.thread_so_far(row["id"])) if row["status"] != "posted" else 0
-        if on_x and _tweets(fields)[:on_x] != _tweets(row["fields"])[:on_x]:
+        thread = self.x.thread_so_far(row["id"])
+        # the tweets on X, and one that may be, are what they are: they cannot change
+        frozen = len(thread.posted) + (thread.unsure is not None)
+        if frozen and _tweets(fields)[:frozen] != _tweets(row["fields"])[:frozen]:
             raise Refused(
                 409,
-                f"tweets 1–{on_x} of post {row['id']} are on X already and cannot change: "
-                "change the tweets after them, or delete the post",
+                f"tweets 1–{frozen} of post {row['id']} are on X already (or may be) and "
+                "cannot change: change the tweets after them, or delete the post",
             )
         if not self.store.change(row["id"], fields, due, status, self._seen.get(row["id"])):
             raise self._changed_meanwhile(row["id"])
@@ -306,9 +308,11 @@ class XUpstream:
         return await self._publish(post_id)
 
     async def _publish(self, post_id: str) -> dict[str, Any]:
-        if not self.store.claim(post_id, self._seen.get(post_id)):
+        owner = self.store.claim(post_id, self._seen.get(post_id))
+        if owner is None:
             raise self._changed_meanwhile(post_id)
-        await publish(self.store, self.x, self.media, self._row(post_id), by_scheduler=False)
+        claimed = self._row(post_id) | {"owner": owner}
+        await publish(self.store, self.x, self.media, claimed, by_scheduler=False)
         post = self.shape(self._row(post_id))
         said: dict[str, Any] = {
             k: post[k]
@@ -319,29 +323,55 @@ class XUpstream:
 
     async def delete_post(self, request: ApiRequest, post_id: str) -> dict[str, Any]:
         row = self._row(post_id)
+        if row["status"] == "publishing":
+            raise Refused(409, f"post {post_id} is being published this moment: try again soon")
         answer: dict[str, Any] = {"success": True, "deleted": True, "id": post_id}
-        tweets = (row["result"] or {}).get("tweets") or []
-        if row["status"] != "posted":  # what of it is on X, as its thread's log says
-            tweets = [asdict(p) for p in self.x.thread_so_far(post_id)]
         wanted = dict(request.params).get("delete_from_x", "true") == "true"
+        thread = self.x.thread_so_far(post_id)
+        tweets = list(thread.posted)
+        if wanted and thread.unsure is not None:  # look for the tweet that may be on X
+            maybe = await self._unsure_tweet(row, thread)
+            tweets += [maybe] if maybe is not None else []
         answer["x_deleted"] = False
         if wanted and tweets:  # the preview showed them on X (a whole post, or part of one)
             left = list(tweets)
             try:
                 for tweet in reversed(tweets):  # the replies first: never an orphaned reply
-                    await self.x.delete(tweet["id"])
+                    await self.x.delete(tweet.id)
                     left.pop()
             except XError as exc:  # keep the post, with what is still on X
-                self.store.finish(post_id, row["status"], {"error": str(exc), "tweets": left})
-                still = ", ".join(t["url"] for t in left)
+                thread.keep(left)
+                on_x = [asdict(t) for t in left]
+                self.store.note(post_id, (row["result"] or {}) | {"tweets": on_x})
+                still = ", ".join(t.url for t in left)
                 raise Refused(
                     502,
                     f"deleting from X failed ({exc}); still on X: {still}. The post is kept: "
                     "delete it again to take the rest off X",
                 ) from None
+            thread.keep([])
             answer["x_deleted"] = True
-        self.store.delete(post_id)
+        if not self.store.delete(post_id):
+            raise Refused(409, f"post {post_id} is being published this moment: try again soon")
         return answer
+
+    async def _unsure_tweet(self, row: Mapping[str, Any], thread: ThreadLog) -> Posted | None:
+        """The tweet whose answer did not say, if X's timeline shows it; None if it does not.
+        Unreadable, nothing is deleted: it may be there."""
+        index = thread.unsure or 0
+        texts = [row["fields"]["text"], *(row["fields"].get("thread_tweets") or [])]
+        reply_to = thread.posted[-1].id if thread.posted else None
+        try:
+            found = await self.x.find(texts[index], reply_to, thread.unsure_since or 0.0)
+        except XError as exc:
+            raise Refused(
+                503,
+                f"tweet {index + 1} of post {row['id']} may be on X, and X's timeline cannot be "
+                f"read now ({exc}); nothing was deleted: try again",
+            ) from None
+        if found is None:
+            return None
+        return Posted(found, f"https://x.com/{await self.x.username()}/status/{found}")
 
     # --- media and account ----------------------------------------------------------------
 
@@ -411,7 +441,7 @@ HINTS = {
     401: "Sign in to X again: run `opentweet-mcp login x` in a terminal, then try again.",
     403: "X refused it, for the reason it gives; nothing was posted by this request.",
     404: "No such post here: find it with list_posts.",
-    409: "The post is published or being published: check it with get_post.",
+    409: "It cannot be done to the post as it stands: the message says why; get_post shows it.",
 }
 
 

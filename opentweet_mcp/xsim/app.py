@@ -23,6 +23,8 @@ sandbox's fault rules).
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 
 from starlette.applications import Starlette
@@ -141,7 +143,8 @@ async def create_tweet(xsim: XSim, request: Request) -> Response:
     tweet = _check_tweet(xsim, user, body)
     fail_after = xsim.knob("tweets_fail_after")
     if fail_after is not None and xsim.store.count(f"tweets:{user['id']}") >= int(fail_after):
-        raise problem(503, "Service Unavailable", "Service Unavailable")
+        status = int(xsim.knob("tweets_fail_status"))
+        raise problem(status, HTTPStatus(status).phrase, HTTPStatus(status).phrase)
     said = " ".join(tweet["text"].split()).casefold()
     recent = xsim.get("said", digest(f"{user['id']}\n{said}"))
     if said and recent is not None and recent["at"] > xsim.clock() - DAY:
@@ -172,8 +175,8 @@ async def get_tweet(xsim: XSim, request: Request) -> Response:
 
 
 async def user_tweets(xsim: XSim, request: Request) -> Response:
-    """The user's timeline, newest first (`max_results` 5–100); `tweet.fields=referenced_tweets`
-    adds what each replies to."""
+    """The user's timeline, newest first (`max_results` 5–100); `tweet.fields` may ask for
+    `created_at` and `referenced_tweets` (what each replies to or quotes)."""
     user = xsim.user_of(request)
     headers = xsim.count(user, "user_tweets", int(xsim.knob("requests_per_window")))
     if request.path_params["id"] != user["id"]:
@@ -184,14 +187,20 @@ async def user_tweets(xsim: XSim, request: Request) -> Response:
         count = 0
     if not 5 <= count <= 100:
         raise problem(400, "Invalid Request", "max_results must be between 5 and 100")
-    replies = "referenced_tweets" in request.query_params.get("tweet.fields", "")
+    fields = request.query_params.get("tweet.fields", "").split(",")
     data = []
     for tweet in xsim.store.posts(user["id"])[:count]:
-        item = {"id": tweet["id"], "text": tweet["text"]}
-        if replies and tweet.get("in_reply_to_tweet_id"):
-            item["referenced_tweets"] = [
-                {"type": "replied_to", "id": tweet["in_reply_to_tweet_id"]}
-            ]
+        item: dict[str, Any] = {"id": tweet["id"], "text": tweet["text"]}
+        if "created_at" in fields:
+            at = datetime.fromtimestamp(tweet["created_at"], UTC)
+            item["created_at"] = at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        referenced = [
+            {"type": kind, "id": tweet[key]}
+            for kind, key in (("replied_to", "in_reply_to_tweet_id"), ("quoted", "quote_tweet_id"))
+            if tweet.get(key)
+        ]
+        if "referenced_tweets" in fields and referenced:
+            item["referenced_tweets"] = referenced
         data.append(item)
     return JSONResponse({"data": data, "meta": {"result_count": len(data)}}, headers=headers)
 

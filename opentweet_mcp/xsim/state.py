@@ -65,7 +65,8 @@ class XSim(Knobs):
         "processing_fails": False,  # video processing ends in "failed"
         "tweets_per_window": 100,  # POST /2/tweets per user per 15 minutes
         "requests_per_window": 900,  # any other request per user per 15 minutes
-        "tweets_fail_after": None,  # after this many tweets, creating one answers 503
+        "tweets_fail_after": None,  # after this many tweets, creating one fails, unprocessed,
+        "tweets_fail_status": 503,  # with this status (503: unclear to a client; 400: a refusal)
         "window_seconds": WINDOW,  # the length of a rate-limit window
     }
 
