@@ -68,6 +68,13 @@ def describe_post(post: Mapping[str, Any]) -> str:
     text = str(post.get("text") or "")
     if text:
         parts.append(f'"{preview_text(text)}"')
+    on_x = post.get("on_x")
+    if isinstance(on_x, list) and on_x:  # part of a thread that stopped (--provider x)
+        parts.append("on X: " + " ".join(map(str, on_x)))
+    if post.get("may_be_on_x"):
+        parts.append(f"MAY be on X: {post['may_be_on_x']}")
+    if post.get("error") and post.get("status") != "posted":
+        parts.append(f"error: {preview_text(str(post['error']), 160)}")
     if post.get("warning"):  # the X provider: no scheduler running to publish it
         parts.append(f"WARNING: {post['warning']}")
     return ", ".join(parts)

@@ -178,22 +178,32 @@ async def test_deleting_a_published_thread_takes_its_tweets_off_x(
 async def test_a_rate_limit_says_when_x_takes_tweets_again_and_the_scheduler_waits(
     x_settings: Settings, xsim_server: tuple[str, Any]
 ) -> None:
-    xsim_server[1].xsim.configure(tweets_per_window=0, window_seconds=86400)  # resets far off
+    xsim = xsim_server[1].xsim
+    xsim.configure(tweets_per_window=0, window_seconds=86400)  # X takes tweets again tomorrow
     async with session(x_settings) as client:
         limited = await confirmed(client, "create_post", {"text": "Now", "publish_now": True})
         said = text(limited)
         assert limited.is_error and "X's rate limit is reached until" in said, said
-        scheduled = await confirmed(
-            client, "create_post", {"text": "Soon", "scheduled_date": future(0.01)}
-        )
-        post_id = data(scheduled)["posts"][0]["id"]
+        soon = [
+            data(
+                await confirmed(client, "create_post", {"text": t, "scheduled_date": future(0.01)})
+            )["posts"][0]["id"]
+            for t in ("Soon", "Soon too")
+        ]
     store = LocalSchedule(folder(x_settings) / "x-posts.sqlite3", clock=lambda: time.time() + 60)
+    media = MediaFolder(folder(x_settings) / "x-media")
     async with scheduler_client(x_settings) as x:
         x.rate_wait = 0
-        done = await publish_due(store, x, MediaFolder(folder(x_settings) / "x-media"))
-    assert done["scheduled"] == [post_id]  # due again when X's window opens, not missed
-    row = store.get(post_id)
-    assert row is not None and row["status"] == "scheduled" and row["due"] > time.time()
+        done = await publish_due(store, x, media)
+        assert soon[0] in done["missed"]  # X would take it a day late: nobody approved that
+        xsim.configure(window_seconds=600)  # X takes tweets again within the grace
+        row = store.get(soon[1])
+        assert row is not None and row["status"] == "missed"
+        assert store.change(soon[1], row["fields"], time.time() + 30, "scheduled")
+        done = await publish_due(store, x, media)
+    assert done["scheduled"] == [soon[1]]  # due again when X's window opens, not missed
+    row = store.get(soon[1])
+    assert row is not None and row["status"] == "scheduled" and row["due"] > time.time() + 30
     assert tweets(xsim_server) == []
 
 
@@ -311,7 +321,7 @@ async def test_tweets_already_on_x_cannot_change_and_a_missed_post_can_be_resche
         )
         late_id = late["posts"][0]["id"]
     store = LocalSchedule(folder(x_settings) / "x-posts.sqlite3", clock=lambda: time.time() + 3600)
-    assert store.claim_due() == ([], [late_id], [])  # found an hour late: missed, not published
+    assert store.due() == ([], [late_id])  # found an hour late: missed, not published
     async with session(x_settings) as client:
         missed = data(await client.call_tool("get_post", {"id": late_id}))["post"]
         assert missed["status"] == "missed"

@@ -17,7 +17,7 @@ from opentweet_mcp.api.operations import ApiRequest
 from opentweet_mcp.config import Settings
 from opentweet_mcp.sandbox.faults import Fault
 from opentweet_mcp.xapi.media import MediaFolder
-from opentweet_mcp.xapi.publish import publish_due
+from opentweet_mcp.xapi.publish import publish, publish_due
 from opentweet_mcp.xapi.schedule import LocalSchedule
 from opentweet_mcp.xapi.upstream import open_x_upstream
 from tests.harness import PNG, confirmed, data, future, text
@@ -224,3 +224,66 @@ async def test_a_post_being_published_cannot_be_deleted(x_settings: Settings) ->
         refused = await confirmed(client, "delete_post", {"id": post_id})
         assert refused.is_error and "being published" in text(refused)
     assert store.get(post_id) is not None
+
+
+async def test_a_publish_cancelled_part_way_is_recorded_with_what_is_on_x(
+    x_settings: Settings, xsim_server: tuple[str, Any]
+) -> None:
+    xsim_server[1].xsim.configure(tweets_per_window=1, window_seconds=3600)
+    store = LocalSchedule(folder(x_settings) / "x-posts.sqlite3")
+    post_id = store.add({"text": "C1", "thread_tweets": ["C2"]})
+    owner = store.claim(post_id)
+    claimed = store.get(post_id)
+    assert owner is not None and claimed is not None
+    async with scheduler_client(x_settings) as x:
+        x.rate_wait = 7200  # tweet 2 waits for X's window: the publish is cancelled meanwhile
+        media = MediaFolder(folder(x_settings) / "x-media")
+        with anyio.move_on_after(1.5):
+            await publish(store, x, media, claimed | {"owner": owner})
+    row = store.get(post_id)
+    assert row is not None and row["status"] == "failed"  # not left claimed
+    assert "cancelled part way" in row["result"]["error"]
+    assert [t["id"] for t in row["result"]["tweets"]] == [store_tweet_ids(xsim_server)[0]]
+    async with session(x_settings) as client:
+        said = text(await client.call_tool("get_post", {"id": post_id}))
+    assert "on X: https://x.com/" in said and "MAY be on X: tweet 2" in said, said
+    assert on_x(xsim_server) == ["C1"]
+
+
+async def test_a_long_pass_does_not_hold_the_posts_it_has_not_reached(
+    x_settings: Settings, xsim_server: tuple[str, Any]
+) -> None:
+    xsim_server[1].xsim.configure(processing_delay=1.5)
+    video = base64.b64encode(b"\0\0\0\x18ftypmp42" + b"v" * 5000).decode()
+    async with session(x_settings) as client:
+        url = data(
+            await client.call_tool("upload_media", {"data_base64": video, "filename": "v.mp4"})
+        )["url"]
+        slow = {"text": "A video", "media_urls": [url], "scheduled_date": future(0.01)}
+        await confirmed(client, "create_post", slow)
+        quick = {"text": "Words", "scheduled_date": future(0.011)}
+        quick_id = data(await confirmed(client, "create_post", quick))["posts"][0]["id"]
+    path = folder(x_settings) / "x-posts.sqlite3"
+    media = MediaFolder(folder(x_settings) / "x-media")
+    passes: dict[str, dict[str, list[str]]] = {}
+
+    async def first() -> None:
+        async with scheduler_client(x_settings) as x:
+            passes["first"] = await publish_due(
+                LocalSchedule(path, lambda: time.time() + 60), x, media
+            )
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(first)
+        while not [r for r in xsim_server[1].xsim.store.requests() if "STATUS" in r["query"]]:
+            await anyio.sleep(0.05)  # the first pass is busy with the video
+        async with scheduler_client(x_settings) as x:  # five minutes on: another scheduler
+            second = LocalSchedule(path, lambda: time.time() + 360)
+            passes["second"] = await publish_due(second, x, media)
+    assert passes["second"]["posted"] == [quick_id] and not passes["second"]["failed"]
+    assert quick_id not in passes["first"].get("failed", [])
+    assert sorted(on_x(xsim_server)) == ["A video", "Words"]
+
+
+def store_tweet_ids(xsim_server: tuple[str, Any]) -> list[str]:
+    return [t["id"] for t in xsim_server[1].xsim.store.posts("1900000000000000001")[::-1]]

@@ -24,7 +24,7 @@ from typing import Any
 import anyio
 import httpx2
 
-from opentweet_mcp.xapi.auth import TokenFile, write_private
+from opentweet_mcp.xapi.auth import SignInError, TokenFile, write_private
 
 UPLOAD_PATH = "/1.1/media/upload.json"
 CHUNK = 4 * 1024 * 1024  # bytes per APPEND (the guide sends 5 MB; X takes up to 5 MB)
@@ -175,6 +175,12 @@ class ThreadLog:
             self.unsure, self.unsure_since = index, since
         self._save()
 
+    def settled(self) -> None:
+        """The tweet that was being sent is known not to be on X (X refused it, or it never
+        left)."""
+        self.unsure = self.unsure_since = None
+        self._save()
+
     def keep(self, posted: Sequence[Posted]) -> None:
         """What is left on X after some of it was deleted."""
         self.posted = list(posted)
@@ -191,6 +197,14 @@ class ThreadLog:
 
 
 SKEW = 60.0  # seconds this computer's clock may be behind X's
+
+
+def _not_sent(error: BaseException) -> bool:
+    """Whether a failed tweet is known not to be on X: X refused it, or it never left (no
+    connection, no token). Anything else may have reached X."""
+    if isinstance(error, SignInError):
+        return True
+    return isinstance(error, XError) and not isinstance(error, XOutcomeUnknown | XNotShown)
 
 
 def _posted_at(item: dict[str, Any]) -> float:
@@ -334,9 +348,9 @@ class XClient:
             return found
         if isinstance(failure, XOutcomeUnknown):
             raise XNotShown(f"{failure}, and X's timeline does not show it", failure.status)
-        raise XError(  # a duplicate of an earlier attempt's tweet that X does not list
+        raise XNotShown(  # a duplicate of an earlier attempt's tweet that X does not list
             "X refuses it as a duplicate, so an earlier attempt probably posted it, though "
-            "X's timeline does not show it: look at the profile before anything else",
+            "X's timeline does not show it",
             failure.status,
         )
 
@@ -443,14 +457,16 @@ class XClient:
         for index in range(len(log.posted), len(tweets)):
             reply_to = log.posted[-1].id if log.posted else None
             since = log.unsure_since if log.unsure == index else None
-            started = time.time()
             try:
                 if still_ours is not None:
                     still_ours()
+                # written ahead: should this process stop before X's answer is noted, the
+                # tweet may be on X, and the next attempt looks for it before posting it
+                log.lost(index, time.time())
                 posted = await self.post(tweets[index], reply_to, maybe_since=since)
             except Exception as exc:  # whatever stopped it, say what is on X
-                if isinstance(exc, XOutcomeUnknown | XNotShown):
-                    log.lost(index, started)  # should X have it after all, it is found then
+                if _not_sent(exc):
+                    log.settled()
                 raise ThreadBroken(log.posted, index + 1, len(tweets), exc) from exc
             log.add(posted)
         return list(log.posted)

@@ -2,7 +2,7 @@
 reply chain that continues where an earlier attempt stopped, and the outcome written back.
 
 One function for both paths, so a post published by a tool and one published by the scheduler
-go out the same way, each only after its claim (`LocalSchedule.claim` / `claim_due`).
+go out the same way, each only after its claim (`LocalSchedule.claim`).
 """
 
 from __future__ import annotations
@@ -13,9 +13,18 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from opentweet_mcp.xapi.client import ThreadBroken, TweetSpec, XClient, XError, XRateLimited
+from opentweet_mcp.xapi.auth import TokenServiceDown
+from opentweet_mcp.xapi.client import (
+    ThreadBroken,
+    TweetSpec,
+    XClient,
+    XError,
+    XNotShown,
+    XOutcomeUnknown,
+    XRateLimited,
+)
 from opentweet_mcp.xapi.media import MediaFolder
-from opentweet_mcp.xapi.schedule import GRACE, LocalSchedule
+from opentweet_mcp.xapi.schedule import GRACE, PASS_EVERY, LocalSchedule
 
 log = logging.getLogger("opentweet_mcp.xapi")
 
@@ -62,25 +71,48 @@ async def tweets_of(
     return tweets
 
 
+def _outcome(x: XClient, post_id: str, error: str) -> dict[str, Any]:
+    """What a post that did not finish leaves: the error, and from its thread's log the
+    tweets on X and the one that may be."""
+    thread = x.thread_so_far(post_id)
+    result: dict[str, Any] = {"error": error, "tweets": [asdict(p) for p in thread.posted]}
+    if thread.unsure is not None:
+        result["unsure"] = thread.unsure + 1
+    return result
+
+
+def _transient(error: BaseException) -> bool:
+    """A failure that says nothing about the post: X was not reached (or its token service
+    was down), so nothing of this attempt is on X."""
+    if isinstance(error, TokenServiceDown):
+        return True
+    unclear = XOutcomeUnknown | XNotShown
+    return isinstance(error, XError) and error.status is None and not isinstance(error, unclear)
+
+
 async def publish(
     store: LocalSchedule,
     x: XClient,
     media: MediaFolder,
     post: dict[str, Any],
     *,
-    by_scheduler: bool,
+    grace: float | None = None,
 ) -> str:
-    """Publish a post claimed by `post["owner"]`; its new status. However it ends, what is on
-    X is written down (from the thread's log), so no result says "nothing on X" while part of
-    it is. Should the claim be taken as abandoned meanwhile, publishing stops before the next
-    upload or tweet and writes nothing over what the finder wrote. Rate-limited by X, the
-    scheduler's post is due again when the window opens (its thread continues then); any
-    other failure leaves the post failed, to be published again only with a new approval."""
+    """Publish a post claimed by `post["owner"]`; its new status ("lost": the claim was
+    given up on meanwhile, and what its finder wrote stands). However it ends — cancelled
+    included — what is on X is written down from the thread's log, so no result says
+    "nothing on X" while part of it is, and the post is never left claimed. With a `grace`
+    (the scheduler), a post that X rate-limits or does not answer is due again, its thread
+    continuing then, as long as that stays within the grace after its time; else it is
+    missed. Any other failure leaves it failed: published again only with a new approval."""
     post_id, owner = post["id"], post["owner"]
 
     def still_ours() -> None:
         if not store.touch(post_id, owner):
             raise ClaimLost(f"post {post_id} stopped being this publisher's to publish")
+
+    def end(status: str, result: Any, due: float | None = None) -> str:
+        return status if store.finish(post_id, owner, status, result, due) else "lost"
 
     try:
         tweets = await tweets_of(post["fields"], x, media, still_ours)
@@ -88,22 +120,18 @@ async def publish(
     except Exception as exc:  # every failure is recorded: the post is never left claimed
         if not isinstance(exc, XError):
             log.warning("publishing post %s failed: %r", post_id, exc)
-        thread = x.thread_so_far(post_id)
-        result: dict[str, Any] = {
-            "error": str(exc),
-            "tweets": [asdict(p) for p in thread.posted],
-        }
-        if thread.unsure is not None:
-            result["unsure"] = thread.unsure + 1
+        result = _outcome(x, post_id, str(exc))
         cause = exc.cause if isinstance(exc, ThreadBroken) else exc
-        if isinstance(cause, XRateLimited) and by_scheduler:
-            reset = float(cause.reset or time.time() + 15 * 60)
-            due = max(reset, time.time()) + 1
-            return "scheduled" if store.finish(post_id, owner, "scheduled", result, due) else "lost"
-        store.finish(post_id, owner, "failed", result)
-        return "failed"
-    finished = store.finish(post_id, owner, "posted", {"tweets": [asdict(p) for p in posted]})
-    return "posted" if finished else "lost"
+        if grace is not None and (isinstance(cause, XRateLimited) or _transient(cause)):
+            again = max(float(getattr(cause, "reset", None) or 0), time.time() + PASS_EVERY)
+            if post["due"] is not None and again - post["due"] <= grace:
+                return end("scheduled", result, again)
+            return end("missed", result)  # X would take it too late: nobody approved that
+        return end("failed", result)
+    except BaseException:  # cancelled, or the process told to stop: say so, then stop
+        end("failed", _outcome(x, post_id, "the publish was cancelled part way"))
+        raise
+    return end("posted", {"tweets": [asdict(p) for p in posted]})
 
 
 ABANDONED = (
@@ -112,20 +140,29 @@ ABANDONED = (
 )
 
 
+def give_up_stale(store: LocalSchedule, x: XClient) -> list[str]:
+    """Claims nobody has renewed for STALE_CLAIM, marked failed with what is on X."""
+    stalled = store.release_stale()
+    for post_id in stalled:
+        store.finish(post_id, None, "failed", _outcome(x, post_id, ABANDONED))
+    return stalled
+
+
 async def publish_due(
     store: LocalSchedule, x: XClient, media: MediaFolder, grace: float = GRACE
 ) -> dict[str, list[str]]:
-    """One pass of the scheduler: every due post published once (threads continue where they
-    stopped), the late ones marked missed, abandoned claims marked failed with what is on X.
-    What happened, by outcome."""
+    """One pass of the scheduler: abandoned claims marked failed with what is on X, the late
+    posts marked missed, and every due post claimed just before it is published (so a long
+    pass never holds claims it is not working on), each once. What happened, by outcome."""
     store.beat()
-    posts, missed, stalled = store.claim_due(grace)
-    done: dict[str, list[str]] = {"posted": [], "failed": [], "missed": missed, "scheduled": []}
-    for post_id in stalled:
-        on_x = [asdict(p) for p in x.thread_so_far(post_id).posted]
-        store.finish(post_id, None, "failed", {"error": ABANDONED, "tweets": on_x})
-        done["failed"].append(post_id)
-    for post in posts:
-        status = await publish(store, x, media, post, by_scheduler=True)
-        done.setdefault(status, []).append(post["id"])
+    done: dict[str, list[str]] = {"posted": [], "failed": [], "missed": [], "scheduled": []}
+    done["failed"] += give_up_stale(store, x)
+    due, done["missed"] = store.due(grace)
+    for post_id in due:
+        owner = store.claim(post_id, status="scheduled")
+        post = store.get(post_id)
+        if owner is None or post is None:
+            continue  # another scheduler took it, or it changed meanwhile
+        status = await publish(store, x, media, post | {"owner": owner}, grace=grace)
+        done.setdefault(status, []).append(post_id)
     return done

@@ -133,13 +133,21 @@ class LocalSchedule:
         )
         return changed.rowcount == 1
 
-    def claim(self, post_id: str, expected: Mapping[str, Any] | None = None) -> str | None:
-        """Take an unpublished post for publishing now (given `expected`, only while it holds
-        those fields): the claim's owner token, for exactly one caller; else None."""
+    def claim(
+        self,
+        post_id: str,
+        expected: Mapping[str, Any] | None = None,
+        status: str | None = None,
+    ) -> str | None:
+        """Take a post for publishing now: from any unpublished status (a publish someone
+        approved), or only from `status` (the scheduler: "scheduled"); given `expected`, only
+        while it holds those fields. The claim's owner token, for exactly one caller; else
+        None."""
         owner = secrets.token_hex(8)
+        statuses = f"('{status}')" if status else _ARMABLE_SQL
         taken = self._db.execute(
             "UPDATE posts SET status = 'publishing', claimed = ?, owner = ? "
-            f"WHERE id = ? AND status IN {_ARMABLE_SQL} AND fields = coalesce(?, fields)",
+            f"WHERE id = ? AND status IN {statuses} AND fields = coalesce(?, fields)",
             (self.clock(), owner, post_id, _json(expected)),
         )
         return owner if taken.rowcount == 1 else None
@@ -153,41 +161,34 @@ class LocalSchedule:
         )
         return renewed.rowcount == 1
 
-    def claim_due(self, grace: float = GRACE) -> tuple[list[dict[str, Any]], list[str], list[str]]:
-        """The posts to publish now, each claimed for this caller alone; the ids of those found
-        too late (now `missed`); and of those whose publishing was abandoned (now `failed`).
-        One transaction: a post is claimed once."""
+    def due(self, grace: float = GRACE) -> tuple[list[str], list[str]]:
+        """The scheduled posts due now, oldest first, and those found too late (now marked
+        `missed`, in one transaction)."""
         now = self.clock()
         with self._transaction():
             rows = self._db.execute(
-                "SELECT id, due, status FROM posts WHERE (status = 'scheduled' AND due <= ?) "
-                "OR (status = 'publishing' AND claimed <= ?)",
-                (now, now - STALE_CLAIM),
+                "SELECT id, due FROM posts WHERE status = 'scheduled' AND due <= ? ORDER BY due",
+                (now,),
             ).fetchall()
-            claimed, missed, stalled = [], [], []
-            for post_id, due, status in rows:
-                if status == "publishing":
-                    self._db.execute(
-                        "UPDATE posts SET status = 'failed', owner = NULL WHERE id = ?", (post_id,)
-                    )
-                    stalled.append(post_id)
-                elif now - due > grace:
-                    self._db.execute("UPDATE posts SET status = 'missed' WHERE id = ?", (post_id,))
-                    missed.append(post_id)
-                else:
-                    owner = secrets.token_hex(8)
-                    self._db.execute(
-                        "UPDATE posts SET status = 'publishing', claimed = ?, owner = ? "
-                        "WHERE id = ?",
-                        (now, owner, post_id),
-                    )
-                    claimed.append((post_id, owner))
-        posts = [
-            post | {"owner": owner}
-            for post_id, owner in claimed
-            if (post := self.get(post_id)) is not None
-        ]
-        return posts, missed, stalled
+            missed = [post_id for post_id, due in rows if now - due > grace]
+            for post_id in missed:
+                self._db.execute("UPDATE posts SET status = 'missed' WHERE id = ?", (post_id,))
+        return [post_id for post_id, _ in rows if post_id not in missed], missed
+
+    def release_stale(self) -> list[str]:
+        """Claims not renewed for STALE_CLAIM (their process stopped), now `failed` with no
+        owner: whoever finds them writes what is on X."""
+        now = self.clock()
+        with self._transaction():
+            rows = self._db.execute(
+                "SELECT id FROM posts WHERE status = 'publishing' AND claimed <= ?",
+                (now - STALE_CLAIM,),
+            ).fetchall()
+            for (post_id,) in rows:
+                self._db.execute(
+                    "UPDATE posts SET status = 'failed', owner = NULL WHERE id = ?", (post_id,)
+                )
+        return [post_id for (post_id,) in rows]
 
     def finish(
         self, post_id: str, owner: str | None, status: str, result: Any, due: float | None = None

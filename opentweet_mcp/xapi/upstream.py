@@ -28,7 +28,7 @@ from opentweet_mcp.media_types import KINDS, sniff
 from opentweet_mcp.xapi.auth import SignInError, TokenFile, XApp
 from opentweet_mcp.xapi.client import Posted, ThreadLog, XClient, XError, XRateLimited
 from opentweet_mcp.xapi.media import MediaFolder
-from opentweet_mcp.xapi.publish import publish, publish_due
+from opentweet_mcp.xapi.publish import give_up_stale, publish, publish_due
 from opentweet_mcp.xapi.schedule import ARMABLE, GRACE, PASS_EVERY, LocalSchedule
 
 OPENTWEET_ONLY = (
@@ -102,9 +102,13 @@ class XUpstream:
         if stored is None:
             return None
         alt = f"alt text: “{stored.alt_text}”" if stored.alt_text else "no alt text"
-        return f"{stored.content_type}, {len(stored.content) / 1024:.0f} KB, {alt}"
+        size = len(stored.content)
+        shown = f"{size:,} bytes" if size < 1024 else f"{size / 1024:,.0f} KiB"
+        return f"{stored.content_type}, {shown}, {alt}"
 
     async def send(self, request: ApiRequest) -> dict[str, Any]:
+        # a claim whose process stopped is freed here too, not only by a scheduler's pass
+        give_up_stale(self.store, self.x)
         for method, pattern, handler in ROUTES:
             found = re.fullmatch(pattern, request.path)
             if found and request.method == method:
@@ -252,7 +256,8 @@ class XUpstream:
             raise Refused(
                 409,
                 f"tweets 1–{frozen} of post {row['id']} are on X already (or may be) and "
-                "cannot change: change the tweets after them, or delete the post",
+                "cannot change: publish it as it is, or delete it (which takes them off X) "
+                "and create the post anew",
             )
         if not self.store.change(row["id"], fields, due, status, self._seen.get(row["id"])):
             raise self._changed_meanwhile(row["id"])
@@ -312,7 +317,7 @@ class XUpstream:
         if owner is None:
             raise self._changed_meanwhile(post_id)
         claimed = self._row(post_id) | {"owner": owner}
-        await publish(self.store, self.x, self.media, claimed, by_scheduler=False)
+        await publish(self.store, self.x, self.media, claimed)
         post = self.shape(self._row(post_id))
         said: dict[str, Any] = {
             k: post[k]
@@ -342,7 +347,7 @@ class XUpstream:
             except XError as exc:  # keep the post, with what is still on X
                 thread.keep(left)
                 on_x = [asdict(t) for t in left]
-                self.store.note(post_id, (row["result"] or {}) | {"tweets": on_x})
+                self.store.note(post_id, {"error": str(exc), "tweets": on_x})
                 still = ", ".join(t.url for t in left)
                 raise Refused(
                     502,
