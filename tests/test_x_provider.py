@@ -3,7 +3,6 @@ over real sockets) with drafts and the schedule kept locally."""
 
 from __future__ import annotations
 
-import base64
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from opentweet_mcp.xapi.media import MediaFolder
 from opentweet_mcp.xapi.publish import publish_due
 from opentweet_mcp.xapi.schedule import LocalSchedule
 from tests.harness import PNG, AppsSupport, confirmed, data, future, text
-from tests.x_harness import folder, scheduler_client, session, tweets
+from tests.x_harness import folder, scheduler_client, session, tweets, upload_video
 
 ENV = {"PATH": "/usr/bin:/bin", "OPENTWEET_MCP_SECRET": "x-provider-tests"}
 
@@ -252,11 +251,8 @@ async def test_a_video_is_processed_by_x_before_its_tweet_goes_out(
     x_settings: Settings, xsim_server: tuple[str, Any]
 ) -> None:
     xsim_server[1].xsim.configure(processing_delay=0.3)
-    video = base64.b64encode(b"\0\0\0\x18ftypmp42" + b"v" * 5000).decode()
     async with session(x_settings) as client:
-        url = data(
-            await client.call_tool("upload_media", {"data_base64": video, "filename": "a.mp4"})
-        )["url"]
+        url = await upload_video(client)
         done = await confirmed(
             client, "create_post", {"text": "Launch", "media_urls": [url], "publish_now": True}
         )

@@ -5,7 +5,6 @@ review's findings); the simulator runs over real sockets."""
 
 from __future__ import annotations
 
-import base64
 import time
 from typing import Any
 
@@ -21,7 +20,13 @@ from opentweet_mcp.xapi.publish import publish, publish_due
 from opentweet_mcp.xapi.schedule import LocalSchedule
 from opentweet_mcp.xapi.upstream import open_x_upstream
 from tests.harness import PNG, confirmed, data, future, text
-from tests.x_harness import folder, scheduler_client, session
+from tests.x_harness import (
+    folder,
+    lose_answer_and_timeline,
+    scheduler_client,
+    session,
+    upload_video,
+)
 
 
 def on_x(xsim_server: tuple[str, Any]) -> list[str]:
@@ -71,8 +76,7 @@ async def test_an_unreadable_answer_is_looked_up_on_x_and_never_posted_twice(
 async def test_a_lost_answer_that_cannot_be_checked_is_said_to_be_maybe_on_x(
     x_settings: Settings, xsim_server: tuple[str, Any]
 ) -> None:
-    fault(xsim_server, action="reset_after", path="/2/tweets", method="POST", times=1)
-    fault(xsim_server, status=503, path="/2/users/[0-9]+/tweets", method="GET", times=1)
+    lose_answer_and_timeline(xsim_server)
     async with session(x_settings) as client:
         lost = await confirmed(client, "create_post", {"text": "Hello?", "publish_now": True})
         said = text(lost)
@@ -150,10 +154,8 @@ async def test_a_publisher_whose_claim_was_given_up_on_stops_before_its_next_twe
     """A scheduler pass that finds a claim unrenewed for 10 minutes marks it failed; the
     publisher still holding it (a long upload) sees that, and posts nothing more."""
     xsim_server[1].xsim.configure(processing_delay=1.5)
-    video = base64.b64encode(b"\0\0\0\x18ftypmp42" + b"v" * 5000).decode()
     async with session(x_settings) as client:
-        upload = {"data_base64": video, "filename": "launch.mp4"}
-        url = data(await client.call_tool("upload_media", upload))["url"]
+        url = await upload_video(client)
         scheduled = {"text": "Launch", "media_urls": [url], "scheduled_date": future(0.01)}
         post_id = data(await confirmed(client, "create_post", scheduled))["posts"][0]["id"]
     path, media = (
@@ -204,8 +206,7 @@ async def test_a_lost_answer_is_matched_to_the_tweet_it_sent_not_an_older_one(
 async def test_a_post_that_may_be_on_x_is_looked_for_when_deleted(
     x_settings: Settings, xsim_server: tuple[str, Any]
 ) -> None:
-    fault(xsim_server, action="reset_after", path="/2/tweets", method="POST", times=1)
-    fault(xsim_server, status=503, path="/2/users/[0-9]+/tweets", method="GET", times=1)
+    lose_answer_and_timeline(xsim_server)
     async with session(x_settings) as client:
         await confirmed(client, "create_post", {"text": "Maybe out there", "publish_now": True})
         post_id = data(await client.call_tool("list_posts", {}))["posts"][0]["id"]
@@ -254,11 +255,8 @@ async def test_a_long_pass_does_not_hold_the_posts_it_has_not_reached(
     x_settings: Settings, xsim_server: tuple[str, Any]
 ) -> None:
     xsim_server[1].xsim.configure(processing_delay=1.5)
-    video = base64.b64encode(b"\0\0\0\x18ftypmp42" + b"v" * 5000).decode()
     async with session(x_settings) as client:
-        url = data(
-            await client.call_tool("upload_media", {"data_base64": video, "filename": "v.mp4"})
-        )["url"]
+        url = await upload_video(client)
         slow = {"text": "A video", "media_urls": [url], "scheduled_date": future(0.01)}
         await confirmed(client, "create_post", slow)
         quick = {"text": "Words", "scheduled_date": future(0.011)}

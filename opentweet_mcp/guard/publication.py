@@ -174,7 +174,8 @@ def outgoing(
     """A post (as OpenTweet holds it, or as a create body describes it) going out `when`."""
     offset = post.get("auto_retweet_offset_minutes")
     account = post.get("x_account_id")
-    poll: Mapping[str, Any] = post.get("poll") or {}
+    given = post.get("poll")
+    poll: Mapping[str, Any] = given if isinstance(given, Mapping) else {}  # the X provider's
     community = post.get("community_id")
     return Outgoing(
         post_id=post_id,

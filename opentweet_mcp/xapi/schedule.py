@@ -4,9 +4,10 @@ X has no scheduling API for this, so the posts live in SQLite in the state folde
 publish — now, or by the scheduler — first claims the post in one statement (to `publishing`,
 only from an unpublished status, and only if its content is still what was read and approved),
 so two processes, or one restarted, never both send it, nor send an edit nobody approved. A
-claim is renewed after every tweet; one left unrenewed for STALE_CLAIM (the process stopped
-mid-thread) is marked failed, with what is on X: publishing it again needs a new approval, and
-its thread then continues where it stopped (`ThreadLog`), never posting a tweet twice. A post
+claim is renewed before every upload and tweet; one left unrenewed for STALE_CLAIM (the
+process stopped mid-thread) is marked failed, with what is on X: publishing it again needs a
+new approval, and its thread then continues where it stopped (`ThreadLog`), never posting a
+tweet twice. A post
 found too late — past the grace period after its time — is marked `missed`, not published.
 Each pass of a scheduler is noted (`beat`), so a tool can tell when none is running.
 """
@@ -144,11 +145,11 @@ class LocalSchedule:
         while it holds those fields. The claim's owner token, for exactly one caller; else
         None."""
         owner = secrets.token_hex(8)
-        statuses = f"('{status}')" if status else _ARMABLE_SQL
         taken = self._db.execute(
             "UPDATE posts SET status = 'publishing', claimed = ?, owner = ? "
-            f"WHERE id = ? AND status IN {statuses} AND fields = coalesce(?, fields)",
-            (self.clock(), owner, post_id, _json(expected)),
+            f"WHERE id = ? AND status IN {_ARMABLE_SQL} AND status = coalesce(?, status) "
+            "AND fields = coalesce(?, fields)",
+            (self.clock(), owner, post_id, status, _json(expected)),
         )
         return owner if taken.rowcount == 1 else None
 
