@@ -202,7 +202,7 @@ async def test_a_rate_limit_says_when_x_takes_tweets_again_and_the_scheduler_wai
         done = await publish_due(store, x, media)
     assert done["scheduled"] == [soon[1]]  # due again when X's window opens, not missed
     row = store.get(soon[1])
-    assert row is not None and row["status"] == "scheduled" and row["due"] > time.time() + 30
+    assert row is not None and row["status"] == "scheduled" and row["retry_at"] > time.time() + 30
     assert tweets(xsim_server) == []
 
 

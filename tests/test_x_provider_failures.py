@@ -15,6 +15,7 @@ import pytest
 from opentweet_mcp.api.operations import ApiRequest
 from opentweet_mcp.config import Settings
 from opentweet_mcp.sandbox.faults import Fault
+from opentweet_mcp.xapi.client import CHUNK, ThreadBroken, TweetSpec
 from opentweet_mcp.xapi.media import MediaFolder
 from opentweet_mcp.xapi.publish import publish, publish_due
 from opentweet_mcp.xapi.schedule import LocalSchedule
@@ -285,3 +286,86 @@ async def test_a_long_pass_does_not_hold_the_posts_it_has_not_reached(
 
 def store_tweet_ids(xsim_server: tuple[str, Any]) -> list[str]:
     return [t["id"] for t in xsim_server[1].xsim.store.posts("1900000000000000001")[::-1]]
+
+
+async def test_a_doubt_about_a_tweet_outlives_a_later_refusal(
+    x_settings: Settings, xsim_server: tuple[str, Any]
+) -> None:
+    lose_answer_and_timeline(xsim_server)
+    async with session(x_settings) as client:
+        await confirmed(client, "create_post", {"text": "Launch day!", "publish_now": True})
+        post_id = data(await client.call_tool("list_posts", {}))["posts"][0]["id"]
+        xsim_server[1].xsim.configure(tweets_per_window=0, window_seconds=86400)
+        limited = await confirmed(client, "publish_post", {"id": post_id})  # X: 429
+        assert limited.is_error and "MAY be on X: tweet 1" in text(limited), text(limited)
+        edit = await client.call_tool("update_post", {"id": post_id, "text": "Launch day"})
+        assert edit.is_error and "(or may be)" in text(edit)
+        xsim_server[1].xsim.configure(tweets_per_window=100, window_seconds=900)
+        found = await confirmed(client, "publish_post", {"id": post_id})
+        assert text(found).startswith("Published to X"), text(found)
+    assert on_x(xsim_server) == ["Launch day!"]
+
+
+async def test_the_grace_counts_from_the_approved_time_however_often_x_asks_to_wait(
+    x_settings: Settings, xsim_server: tuple[str, Any]
+) -> None:
+    xsim_server[1].xsim.configure(tweets_per_window=0, window_seconds=600)
+    async with session(x_settings) as client:
+        scheduled = {"text": "Patient", "scheduled_date": future(0.01)}
+        post_id = data(await confirmed(client, "create_post", scheduled))["posts"][0]["id"]
+    store = LocalSchedule(folder(x_settings) / "x-posts.sqlite3")
+    approved = store.get(post_id)["due"]  # type: ignore[index]
+    media = MediaFolder(folder(x_settings) / "x-media")
+    statuses = []
+    async with scheduler_client(x_settings) as x:
+        x.rate_wait = 0
+        for minutes in (1, 11, 16):  # passes as X keeps refusing, until past the grace
+            later = LocalSchedule(store.path, clock=lambda m=minutes: approved + m * 60)
+            await publish_due(later, x, media)
+            statuses.append(store.get(post_id)["status"])  # type: ignore[index]
+    assert statuses[-1] == "missed" and "posted" not in statuses
+    assert on_x(xsim_server) == []
+
+
+async def test_the_scheduler_takes_only_a_post_still_due(x_settings: Settings) -> None:
+    store = LocalSchedule(folder(x_settings) / "x-posts.sqlite3")
+    post_id = store.add({"text": "Moved"}, time.time() - 1)
+    assert store.due() == ([post_id], [])
+    tomorrow = time.time() + 86400  # rescheduled (approved) between the pass's list and claim
+    assert store.change(post_id, {"text": "Moved"}, tomorrow, "scheduled")
+    assert store.claim_due(post_id) is None
+
+
+async def test_a_failure_before_the_tweet_left_casts_no_doubt_on_it(
+    x_settings: Settings, xsim_server: tuple[str, Any]
+) -> None:
+    fault(xsim_server, action="reset_after", path="/2/users/me", method="GET", times=1)
+    async with scheduler_client(x_settings) as x:  # a fresh client: it asks for the handle
+        with pytest.raises(ThreadBroken):
+            await x.post_thread([TweetSpec("Never sent")], key="k")
+        assert x.thread_so_far("k").unsure is None
+    assert on_x(xsim_server) == []
+
+
+async def test_a_long_upload_renews_its_claim_between_chunks(
+    x_settings: Settings, xsim_server: tuple[str, Any]
+) -> None:
+    renewals = []
+    video = b"\0\0\0\x18ftypmp42" + b"v" * (CHUNK + 10)  # two chunks
+    async with scheduler_client(x_settings) as x:
+        await x.upload_media(video, "video/mp4", still_ours=lambda: renewals.append(1))
+    assert len(renewals) >= 2  # before each chunk, and while X processes it
+
+
+async def test_a_post_whose_file_is_gone_fails_rather_than_waiting(
+    x_settings: Settings, xsim_server: tuple[str, Any]
+) -> None:
+    async with session(x_settings) as client:
+        upload = {"data_base64": PNG, "filename": "a.png"}
+        url = data(await client.call_tool("upload_media", upload))["url"]
+        scheduled = {"text": "Gone", "media_urls": [url], "scheduled_date": future(0.01)}
+        post_id = data(await confirmed(client, "create_post", scheduled))["posts"][0]["id"]
+    for kept in (folder(x_settings) / "x-media").iterdir():
+        kept.unlink()
+    done = await run_scheduler(x_settings, 60)
+    assert done["failed"] == [post_id]  # not re-armed again and again

@@ -95,7 +95,7 @@ def test_two_schedulers_never_claim_one_post_twice(tmp_path: Path) -> None:
         for _ in range(5):
             store = LocalSchedule(path)
             due, _ = store.due()
-            claims[index] |= {i for i in due if store.claim(i, status="scheduled") is not None}
+            claims[index] |= {i for i in due if store.claim_due(i) is not None}
 
     threads = [threading.Thread(target=claim, args=(n,)) for n in range(2)]
     for thread in threads:
@@ -127,7 +127,7 @@ async def test_an_interrupted_thread_continues_without_reposting(
     # one claimed by a process that died is marked failed once the claim has gone stale,
     # never published behind anyone's back: publishing it again takes a new approval
     stuck = schedule.add(post("claimed, then the process died"), now[0] - 1)
-    assert schedule.claim(stuck, status="scheduled") is not None
+    assert schedule.claim_due(stuck) is not None
     assert (await publish_due(schedule, client, media))["posted"] == []
     now[0] += STALE_CLAIM + 1
     done = await publish_due(schedule, client, media, grace=3600)

@@ -57,6 +57,10 @@ class XRateLimited(XError):
         self.reset = reset
 
 
+class XUnreachable(XError):
+    """X could not be reached: the request never left."""
+
+
 class XOutcomeUnknown(XError):
     """The request may have reached X, but its answer was lost (or was a 5xx)."""
 
@@ -159,9 +163,15 @@ class ThreadLog:
         self.path = self.folder / f"thread-{hashlib.sha256(name.encode()).hexdigest()[:24]}.json"
         try:
             saved = json.loads(self.path.read_text(encoding="utf-8"))
+            posted = [Posted(**item) for item in saved["posted"]]
         except FileNotFoundError:
             return
-        self.posted = [Posted(**item) for item in saved["posted"]]
+        except (ValueError, TypeError, KeyError):
+            raise XError(
+                f"{self.path} (what of this post is on X) is unreadable: nothing more of it is "
+                "posted until the file is repaired or removed"
+            ) from None
+        self.posted = posted
         self.unsure, self.unsure_since = saved.get("unsure"), saved.get("unsure_since")
 
     def add(self, posted: Posted) -> None:
@@ -266,10 +276,11 @@ class XClient:
                 answer = await self.http.request(
                     method, f"{self.tokens.app.api_root}{path}", headers=headers, **kwargs
                 )
-            except (httpx2.ConnectError, httpx2.ConnectTimeout) as exc:  # never sent
-                raise XError(f"X could not be reached: {exc}") from None
+            except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout) as exc:
+                raise XUnreachable(f"X could not be reached: {exc}") from None  # never sent
             except httpx2.HTTPError as exc:
-                raise XOutcomeUnknown(f"X's answer was lost: {exc!r}") from None
+                lost = f"X's answer was lost: {exc!r}"
+                raise (XOutcomeUnknown(lost) if method == "POST" else XError(lost)) from None
             self.rate = {k: v for k, v in answer.headers.items() if k.startswith("x-rate-limit-")}
             if answer.status_code != 429:
                 break
@@ -343,7 +354,13 @@ class XClient:
         try:
             found = await self.find(tweet.text, reply_to, since)
         except XError:
-            raise failure from None
+            if isinstance(failure, XOutcomeUnknown):
+                raise failure from None
+            raise XNotShown(  # refused as a duplicate: strong sign it is there after all
+                "X refuses it as a duplicate, so an earlier attempt probably posted it; X's "
+                "timeline cannot be read to be sure",
+                failure.status,
+            ) from None
         if found is not None:
             return found
         if isinstance(failure, XOutcomeUnknown):
@@ -384,10 +401,12 @@ class XClient:
         *,
         alt_text: str | None = None,
         wait: float = 60.0,
+        still_ours: Callable[[], None] = lambda: None,
     ) -> str:
         """Upload a file as the guide says, checked against X's limits first: an image in one
         request; a video (or a GIF) in chunks, then its processing followed until it is ready
-        (at most `wait` seconds); then its alt text. The media id to attach."""
+        (at most `wait` seconds), `still_ours` called between its steps; then its alt text.
+        The media id to attach."""
         limit = MEDIA_LIMITS.get(media_type)
         if limit is None:
             raise XError(f"X takes {', '.join(sorted(MEDIA_LIMITS))}, not {media_type!r}")
@@ -398,13 +417,15 @@ class XClient:
             answer = await self._call("POST", UPLOAD_PATH, files=file)
             media_id = str(answer["media_id_string"])
         else:
-            media_id = await self._chunked(content, media_type, wait)
+            media_id = await self._chunked(content, media_type, wait, still_ours)
         if alt_text:
             body = {"media_id": media_id, "alt_text": {"text": alt_text}}
             await self._call("POST", "/1.1/media/metadata/create.json", json=body)
         return media_id
 
-    async def _chunked(self, content: bytes, media_type: str, wait: float) -> str:
+    async def _chunked(
+        self, content: bytes, media_type: str, wait: float, still_ours: Callable[[], None]
+    ) -> str:
         category = "tweet_gif" if media_type == "image/gif" else "tweet_video"
         init = {
             "command": "INIT",
@@ -414,6 +435,7 @@ class XClient:
         }
         media_id = str((await self._call("POST", UPLOAD_PATH, data=init))["media_id_string"])
         for index, start in enumerate(range(0, len(content), CHUNK)):
+            still_ours()
             await self._call(
                 "POST",
                 UPLOAD_PATH,
@@ -427,6 +449,7 @@ class XClient:
             if time.monotonic() > deadline:
                 raise XError(f"media {media_id} is still processing after {wait:.0f} s")
             await anyio.sleep(min(float(info.get("check_after_secs") or 1), 5.0))
+            still_ours()
             status = {"command": "STATUS", "media_id": media_id}
             info = (await self._call("GET", UPLOAD_PATH, params=status)).get("processing_info")
         if info and info.get("state") == "failed":
@@ -460,12 +483,13 @@ class XClient:
             try:
                 if still_ours is not None:
                     still_ours()
+                await self.username()  # asked before the mark: its failure sends no tweet
                 # written ahead: should this process stop before X's answer is noted, the
                 # tweet may be on X, and the next attempt looks for it before posting it
                 log.lost(index, time.time())
                 posted = await self.post(tweets[index], reply_to, maybe_since=since)
             except Exception as exc:  # whatever stopped it, say what is on X
-                if _not_sent(exc):
+                if _not_sent(exc) and since is None:  # an earlier attempt's doubt stays
                     log.settled()
                 raise ThreadBroken(log.posted, index + 1, len(tweets), exc) from exc
             log.add(posted)

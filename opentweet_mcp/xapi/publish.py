@@ -19,9 +19,8 @@ from opentweet_mcp.xapi.client import (
     TweetSpec,
     XClient,
     XError,
-    XNotShown,
-    XOutcomeUnknown,
     XRateLimited,
+    XUnreachable,
 )
 from opentweet_mcp.xapi.media import MediaFolder
 from opentweet_mcp.xapi.schedule import GRACE, PASS_EVERY, LocalSchedule
@@ -53,7 +52,12 @@ async def tweets_of(
                 raise MediaGone(f"{url} is no longer kept here: upload the file again")
             still_ours()
             ids.append(
-                await x.upload_media(stored.content, stored.content_type, alt_text=stored.alt_text)
+                await x.upload_media(
+                    stored.content,
+                    stored.content_type,
+                    alt_text=stored.alt_text,
+                    still_ours=still_ours,
+                )
             )
             still_ours()
         first = index == 0
@@ -74,7 +78,10 @@ async def tweets_of(
 def _outcome(x: XClient, post_id: str, error: str) -> dict[str, Any]:
     """What a post that did not finish leaves: the error, and from its thread's log the
     tweets on X and the one that may be."""
-    thread = x.thread_so_far(post_id)
+    try:
+        thread = x.thread_so_far(post_id)
+    except XError as unreadable:  # the log itself is damaged: say so, keep what was said
+        return {"error": f"{error}; {unreadable}", "tweets": []}
     result: dict[str, Any] = {"error": error, "tweets": [asdict(p) for p in thread.posted]}
     if thread.unsure is not None:
         result["unsure"] = thread.unsure + 1
@@ -84,10 +91,7 @@ def _outcome(x: XClient, post_id: str, error: str) -> dict[str, Any]:
 def _transient(error: BaseException) -> bool:
     """A failure that says nothing about the post: X was not reached (or its token service
     was down), so nothing of this attempt is on X."""
-    if isinstance(error, TokenServiceDown):
-        return True
-    unclear = XOutcomeUnknown | XNotShown
-    return isinstance(error, XError) and error.status is None and not isinstance(error, unclear)
+    return isinstance(error, TokenServiceDown | XUnreachable)
 
 
 async def publish(
@@ -111,8 +115,8 @@ async def publish(
         if not store.touch(post_id, owner):
             raise ClaimLost(f"post {post_id} stopped being this publisher's to publish")
 
-    def end(status: str, result: Any, due: float | None = None) -> str:
-        return status if store.finish(post_id, owner, status, result, due) else "lost"
+    def end(status: str, result: Any, retry_at: float | None = None) -> str:
+        return status if store.finish(post_id, owner, status, result, retry_at) else "lost"
 
     try:
         tweets = await tweets_of(post["fields"], x, media, still_ours)
@@ -124,7 +128,7 @@ async def publish(
         cause = exc.cause if isinstance(exc, ThreadBroken) else exc
         if grace is not None and (isinstance(cause, XRateLimited) or _transient(cause)):
             again = max(float(getattr(cause, "reset", None) or 0), time.time() + PASS_EVERY)
-            if post["due"] is not None and again - post["due"] <= grace:
+            if post["due"] is not None and again - post["due"] <= grace:  # the approved time
                 return end("scheduled", result, again)
             return end("missed", result)  # X would take it too late: nobody approved that
         return end("failed", result)
@@ -159,10 +163,10 @@ async def publish_due(
     done["failed"] += give_up_stale(store, x)
     due, done["missed"] = store.due(grace)
     for post_id in due:
-        owner = store.claim(post_id, status="scheduled")
+        owner = store.claim_due(post_id, grace)
         post = store.get(post_id)
         if owner is None or post is None:
-            continue  # another scheduler took it, or it changed meanwhile
+            continue  # another scheduler took it, it was rescheduled, or its grace ran out
         status = await publish(store, x, media, post | {"owner": owner}, grace=grace)
         done.setdefault(status, []).append(post_id)
     return done

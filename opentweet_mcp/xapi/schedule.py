@@ -36,6 +36,7 @@ _SCHEMA = (
         id TEXT PRIMARY KEY,
         fields TEXT NOT NULL,
         due REAL,
+        retry_at REAL,
         status TEXT NOT NULL,
         claimed REAL,
         owner TEXT,
@@ -45,6 +46,9 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS posts_created ON posts (created)",
     "CREATE TABLE IF NOT EXISTS beats (name TEXT PRIMARY KEY, at REAL NOT NULL)",
 )
+
+
+_COLUMNS = {"owner": "TEXT", "retry_at": "REAL"}
 
 
 class LocalSchedule:
@@ -62,8 +66,9 @@ class LocalSchedule:
         for statement in _SCHEMA:
             self._db.execute(statement)
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(posts)")}
-        if "owner" not in columns:  # a store from before claims had owners
-            self._db.execute("ALTER TABLE posts ADD COLUMN owner TEXT")
+        for column in ("owner", "retry_at"):  # a store from before these existed
+            if column not in columns:
+                self._db.execute(f"ALTER TABLE posts ADD COLUMN {column} {_COLUMNS[column]}")
         if path != ":memory:":
             Path(path).chmod(0o600)
 
@@ -102,7 +107,7 @@ class LocalSchedule:
 
     def _rows(self, clause: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
         found = self._db.execute(
-            f"SELECT id, fields, due, status, result, created FROM posts {clause}", args
+            f"SELECT id, fields, due, status, result, created, retry_at FROM posts {clause}", args
         ).fetchall()
         return [
             {
@@ -112,6 +117,7 @@ class LocalSchedule:
                 "status": row[3],
                 "result": json.loads(row[4]) if row[4] else None,
                 "created": row[5],
+                "retry_at": row[6],
             }
             for row in found
         ]
@@ -128,28 +134,33 @@ class LocalSchedule:
         `expected`, still holds those fields). What an earlier attempt left (tweets on X, the
         error) stays: the thread continues from it."""
         changed = self._db.execute(
-            "UPDATE posts SET fields = ?, due = ?, status = ? "
+            "UPDATE posts SET fields = ?, due = ?, status = ?, retry_at = NULL "
             f"WHERE id = ? AND status IN {_ARMABLE_SQL} AND fields = coalesce(?, fields)",
             (_json(fields), due, status, post_id, _json(expected)),
         )
         return changed.rowcount == 1
 
-    def claim(
-        self,
-        post_id: str,
-        expected: Mapping[str, Any] | None = None,
-        status: str | None = None,
-    ) -> str | None:
-        """Take a post for publishing now: from any unpublished status (a publish someone
-        approved), or only from `status` (the scheduler: "scheduled"); given `expected`, only
-        while it holds those fields. The claim's owner token, for exactly one caller; else
-        None."""
+    def claim(self, post_id: str, expected: Mapping[str, Any] | None = None) -> str | None:
+        """Take an unpublished post for publishing now (a publish someone approved; given
+        `expected`, only while it holds those fields): the claim's owner token, for exactly
+        one caller; else None."""
         owner = secrets.token_hex(8)
         taken = self._db.execute(
             "UPDATE posts SET status = 'publishing', claimed = ?, owner = ? "
-            f"WHERE id = ? AND status IN {_ARMABLE_SQL} AND status = coalesce(?, status) "
-            "AND fields = coalesce(?, fields)",
-            (self.clock(), owner, post_id, status, _json(expected)),
+            f"WHERE id = ? AND status IN {_ARMABLE_SQL} AND fields = coalesce(?, fields)",
+            (self.clock(), owner, post_id, _json(expected)),
+        )
+        return owner if taken.rowcount == 1 else None
+
+    def claim_due(self, post_id: str, grace: float = GRACE) -> str | None:
+        """Take a scheduled post for the scheduler, only while it is still due and within the
+        grace after the time it was approved for (it may have been rescheduled meanwhile)."""
+        owner, now = secrets.token_hex(8), self.clock()
+        taken = self._db.execute(
+            "UPDATE posts SET status = 'publishing', claimed = ?, owner = ? "
+            "WHERE id = ? AND status = 'scheduled' AND coalesce(retry_at, due) <= ? "
+            "AND ? - due <= ?",
+            (now, owner, post_id, now, now, grace),
         )
         return owner if taken.rowcount == 1 else None
 
@@ -166,9 +177,10 @@ class LocalSchedule:
         """The scheduled posts due now, oldest first, and those found too late (now marked
         `missed`, in one transaction)."""
         now = self.clock()
-        with self._transaction():
+        with self._transaction():  # due: at its time, or X's retry; late: after the approved
             rows = self._db.execute(
-                "SELECT id, due FROM posts WHERE status = 'scheduled' AND due <= ? ORDER BY due",
+                "SELECT id, due FROM posts WHERE status = 'scheduled' "
+                "AND coalesce(retry_at, due) <= ? ORDER BY due",
                 (now,),
             ).fetchall()
             missed = [post_id for post_id, due in rows if now - due > grace]
@@ -192,15 +204,21 @@ class LocalSchedule:
         return [post_id for (post_id,) in rows]
 
     def finish(
-        self, post_id: str, owner: str | None, status: str, result: Any, due: float | None = None
+        self,
+        post_id: str,
+        owner: str | None,
+        status: str,
+        result: Any,
+        retry_at: float | None = None,
     ) -> bool:
-        """What publishing a claimed post came to: posted, failed, or (rate-limited by X)
-        scheduled again for `due`; written only while the claim is still `owner`'s (None: an
-        abandoned claim, written by whoever found it so)."""
+        """What publishing a claimed post came to: posted, failed, missed, or scheduled again
+        to be retried at `retry_at` (its approved time kept: the grace counts from that);
+        written only while the claim is still `owner`'s (None: an abandoned claim, written by
+        whoever found it so)."""
         changed = self._db.execute(
-            "UPDATE posts SET status = ?, result = ?, due = coalesce(?, due), owner = NULL "
+            "UPDATE posts SET status = ?, result = ?, retry_at = ?, owner = NULL "
             "WHERE id = ? AND owner IS ?",
-            (status, json.dumps(result), due, post_id, owner),
+            (status, json.dumps(result), retry_at, post_id, owner),
         )
         return changed.rowcount == 1
 

@@ -148,10 +148,12 @@ class XUpstream:
             post |= {"x_post_id": tweets[0]["id"], "url": tweets[0]["url"], "tweets": tweets}
         elif tweets:  # part of a thread that stopped: on X all the same
             post["on_x"] = [t["url"] for t in tweets]
-        if result.get("error") and row["status"] != "posted":
-            post["error"] = result["error"]
+        if result.get("error") and row["status"] in ("failed", "missed", "scheduled"):
+            post["error"] = result["error"]  # the last attempt's (a draft's was edited away)
         if result.get("unsure"):
             post["may_be_on_x"] = f"tweet {result['unsure']} (X's answer did not say)"
+        if row["status"] == "scheduled" and row["retry_at"]:  # X asked it to wait
+            post["next_attempt"] = iso(row["retry_at"])
         if row["status"] == "scheduled" and not self.store.scheduler_running():
             post["warning"] = NO_SCHEDULER
         return post
