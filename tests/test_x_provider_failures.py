@@ -369,3 +369,47 @@ async def test_a_post_whose_file_is_gone_fails_rather_than_waiting(
         kept.unlink()
     done = await run_scheduler(x_settings, 60)
     assert done["failed"] == [post_id]  # not re-armed again and again
+
+
+async def test_a_damaged_thread_log_keeps_the_record_of_what_is_on_x(
+    x_settings: Settings, xsim_server: tuple[str, Any]
+) -> None:
+    thread = {"text": "One", "thread_tweets": ["Two"]}
+    async with session(x_settings) as client:
+        post_id = data(await client.call_tool("create_post", thread))["posts"][0]["id"]
+        xsim_server[1].xsim.configure(tweets_fail_after=1, tweets_fail_status=400)
+        await confirmed(client, "publish_post", {"id": post_id})  # tweet 1 on X, then refused
+        for log in (folder(x_settings) / "x-threads").glob("thread-*.json"):
+            log.write_text("{not json", encoding="utf-8")
+        again = await confirmed(client, "publish_post", {"id": post_id})
+        assert again.is_error and "unreadable" in text(again)
+        said = text(await client.call_tool("get_post", {"id": post_id}))
+    assert "on X: https://x.com/" in said, said  # still said, though the log is damaged
+    assert on_x(xsim_server) == ["One"]
+
+
+async def test_a_slip_before_any_tweet_is_sent_is_tried_again_within_the_grace(
+    x_settings: Settings, xsim_server: tuple[str, Any]
+) -> None:
+    async with session(x_settings) as client:
+        scheduled = {"text": "On time", "scheduled_date": future(0.01)}
+        post_id = data(await confirmed(client, "create_post", scheduled))["posts"][0]["id"]
+    fault(xsim_server, action="malformed", path="/2/users/me", method="GET", times=1)
+    assert (await run_scheduler(x_settings, 60))["scheduled"] == [post_id]
+    assert (await run_scheduler(x_settings, 120))["posted"] == [post_id]
+    assert on_x(xsim_server) == ["On time"]
+
+
+async def test_a_doubt_ends_when_x_refuses_and_its_timeline_shows_nothing(
+    x_settings: Settings, xsim_server: tuple[str, Any]
+) -> None:
+    async with session(x_settings) as client:
+        post_id = data(await client.call_tool("create_post", {"text": "Doubted"}))["posts"][0]["id"]
+        xsim_server[1].xsim.configure(tweets_fail_after=0)  # 503: X does not say
+        first = await confirmed(client, "publish_post", {"id": post_id})
+        assert "MAY be on X" in text(first)
+        xsim_server[1].xsim.configure(tweets_fail_status=400)  # now a plain refusal
+        await confirmed(client, "publish_post", {"id": post_id})
+        edit = await client.call_tool("update_post", {"id": post_id, "text": "Reworded"})
+        assert not edit.is_error, text(edit)  # the doubt has ended: it can be mended
+    assert on_x(xsim_server) == []

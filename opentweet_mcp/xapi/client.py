@@ -57,6 +57,11 @@ class XRateLimited(XError):
         self.reset = reset
 
 
+class XAbsent(XError):
+    """X refused a tweet an earlier attempt left in doubt, and its timeline does not show
+    that earlier one either: it is not on X."""
+
+
 class XUnreachable(XError):
     """X could not be reached: the request never left."""
 
@@ -339,11 +344,20 @@ class XClient:
         except XOutcomeUnknown as lost:
             data = {"id": await self._found_or(lost, tweet, reply_to, started)}
         except XError as refused:
+            if maybe_since is None or isinstance(refused, XRateLimited | XUnreachable):
+                raise
             # X refuses a text it already has: after an earlier unclear answer, it may be ours
             duplicate = refused.status == 403 and "duplicate content" in str(refused)
-            if maybe_since is None or not duplicate:
-                raise
-            data = {"id": await self._found_or(refused, tweet, reply_to, maybe_since)}
+            if duplicate:
+                data = {"id": await self._found_or(refused, tweet, reply_to, maybe_since)}
+            else:  # refused for another reason: is the earlier attempt's tweet there?
+                try:
+                    found = await self.find(tweet.text, reply_to, maybe_since)
+                except XError:
+                    raise refused from None
+                if found is None:
+                    raise XAbsent(str(refused), refused.status) from None
+                data = {"id": found}
         return Posted(str(data["id"]), f"https://x.com/{username}/status/{data['id']}")
 
     async def _found_or(
@@ -409,9 +423,10 @@ class XClient:
         The media id to attach."""
         limit = MEDIA_LIMITS.get(media_type)
         if limit is None:
-            raise XError(f"X takes {', '.join(sorted(MEDIA_LIMITS))}, not {media_type!r}")
+            raise XError(f"X takes {', '.join(sorted(MEDIA_LIMITS))}, not {media_type!r}", 400)
         if not content or len(content) > limit:
-            raise XError(f"{media_type} files are 1 byte to {limit // (1024 * 1024)} MB on X")
+            limit_mb = limit // (1024 * 1024)
+            raise XError(f"{media_type} files are 1 byte to {limit_mb} MB on X", 400)
         if media_type.startswith("image/") and media_type != "image/gif":
             file = {"media": ("media", content, media_type)}
             answer = await self._call("POST", UPLOAD_PATH, files=file)
@@ -489,7 +504,9 @@ class XClient:
                 log.lost(index, time.time())
                 posted = await self.post(tweets[index], reply_to, maybe_since=since)
             except Exception as exc:  # whatever stopped it, say what is on X
-                if _not_sent(exc) and since is None:  # an earlier attempt's doubt stays
+                # this attempt's doubt ends with a refusal; an earlier one's only once X's
+                # timeline shows that tweet is not there
+                if _not_sent(exc) and (since is None or isinstance(exc, XAbsent)):
                     log.settled()
                 raise ThreadBroken(log.posted, index + 1, len(tweets), exc) from exc
             log.add(posted)
@@ -501,9 +518,9 @@ class XClient:
         for path in self.state.glob("thread-*.json"):
             try:
                 saved = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            known |= {str(item.get("id")) for item in saved.get("posted") or []}
+                known |= {str(item["id"]) for item in saved["posted"]}
+            except (OSError, ValueError, TypeError, KeyError):
+                raise XError(f"{path} is unreadable: no tweet is taken as ours") from None
         return known
 
     def thread_so_far(self, key: str) -> ThreadLog:

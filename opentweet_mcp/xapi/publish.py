@@ -13,12 +13,13 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from opentweet_mcp.xapi.auth import TokenServiceDown
 from opentweet_mcp.xapi.client import (
     ThreadBroken,
     TweetSpec,
     XClient,
     XError,
+    XNotShown,
+    XOutcomeUnknown,
     XRateLimited,
     XUnreachable,
 )
@@ -75,23 +76,31 @@ async def tweets_of(
     return tweets
 
 
-def _outcome(x: XClient, post_id: str, error: str) -> dict[str, Any]:
+def _outcome(x: XClient, post_id: str, error: str, before: dict[str, Any] | None) -> dict[str, Any]:
     """What a post that did not finish leaves: the error, and from its thread's log the
-    tweets on X and the one that may be."""
+    tweets on X and the one that may be (with the log damaged, what was known `before`)."""
     try:
         thread = x.thread_so_far(post_id)
-    except XError as unreadable:  # the log itself is damaged: say so, keep what was said
-        return {"error": f"{error}; {unreadable}", "tweets": []}
+    except XError as unreadable:
+        kept = {k: v for k, v in (before or {}).items() if k in ("tweets", "unsure")}
+        said = error if str(unreadable) in error else f"{error}; {unreadable}"
+        return {"tweets": [], **kept, "error": said}
     result: dict[str, Any] = {"error": error, "tweets": [asdict(p) for p in thread.posted]}
     if thread.unsure is not None:
         result["unsure"] = thread.unsure + 1
     return result
 
 
-def _transient(error: BaseException) -> bool:
-    """A failure that says nothing about the post: X was not reached (or its token service
-    was down), so nothing of this attempt is on X."""
-    return isinstance(error, TokenServiceDown | XUnreachable)
+def _final(error: BaseException) -> bool:
+    """A failure that trying again, unchanged, cannot mend: X refused a tweet (4xx other
+    than a rate limit), a file is gone or refused, or the claim was given up on. Anything
+    else (X busy, unreachable, slow, its answer unclear — a tweet in doubt is looked for
+    first) may be tried again within the grace."""
+    if isinstance(error, MediaGone | ClaimLost):
+        return True
+    unclear = XRateLimited | XOutcomeUnknown | XNotShown | XUnreachable
+    status = error.status if isinstance(error, XError) else None
+    return status is not None and 400 <= status < 500 and not isinstance(error, unclear)
 
 
 async def publish(
@@ -124,16 +133,16 @@ async def publish(
     except Exception as exc:  # every failure is recorded: the post is never left claimed
         if not isinstance(exc, XError):
             log.warning("publishing post %s failed: %r", post_id, exc)
-        result = _outcome(x, post_id, str(exc))
+        result = _outcome(x, post_id, str(exc), post["result"])
         cause = exc.cause if isinstance(exc, ThreadBroken) else exc
-        if grace is not None and (isinstance(cause, XRateLimited) or _transient(cause)):
+        if grace is not None and not _final(cause):
             again = max(float(getattr(cause, "reset", None) or 0), time.time() + PASS_EVERY)
             if post["due"] is not None and again - post["due"] <= grace:  # the approved time
                 return end("scheduled", result, again)
             return end("missed", result)  # X would take it too late: nobody approved that
         return end("failed", result)
     except BaseException:  # cancelled, or the process told to stop: say so, then stop
-        end("failed", _outcome(x, post_id, "the publish was cancelled part way"))
+        end("failed", _outcome(x, post_id, "the publish was cancelled part way", post["result"]))
         raise
     return end("posted", {"tweets": [asdict(p) for p in posted]})
 
@@ -148,7 +157,9 @@ def give_up_stale(store: LocalSchedule, x: XClient) -> list[str]:
     """Claims nobody has renewed for STALE_CLAIM, marked failed with what is on X."""
     stalled = store.release_stale()
     for post_id in stalled:
-        store.finish(post_id, None, "failed", _outcome(x, post_id, ABANDONED))
+        row = store.get(post_id)
+        before = row["result"] if row is not None else None
+        store.finish(post_id, None, "failed", _outcome(x, post_id, ABANDONED, before))
     return stalled
 
 

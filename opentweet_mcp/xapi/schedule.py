@@ -134,9 +134,12 @@ class LocalSchedule:
         `expected`, still holds those fields). What an earlier attempt left (tweets on X, the
         error) stays: the thread continues from it."""
         changed = self._db.execute(
-            "UPDATE posts SET fields = ?, due = ?, status = ?, retry_at = NULL "
+            # a wait X asked for stays while the time does; the last attempt's error goes
+            "UPDATE posts SET fields = ?, due = ?, status = ?, "
+            "retry_at = CASE WHEN due IS ? THEN retry_at END, "
+            "result = CASE WHEN result IS NULL THEN NULL ELSE json_remove(result, '$.error') END "
             f"WHERE id = ? AND status IN {_ARMABLE_SQL} AND fields = coalesce(?, fields)",
-            (_json(fields), due, status, post_id, _json(expected)),
+            (_json(fields), due, status, due, post_id, _json(expected)),
         )
         return changed.rowcount == 1
 
