@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
+from opentweet_mcp.guard.publication import tweets_of
 from opentweet_mcp.xapi.client import (
     ThreadBroken,
     TweetSpec,
@@ -37,17 +38,16 @@ class ClaimLost(Exception):
     """The post stopped being this caller's to publish (its claim was taken as abandoned)."""
 
 
-async def tweets_of(
+async def specs_of(
     fields: dict[str, Any], x: XClient, media: MediaFolder, still_ours: Callable[[], None]
 ) -> list[TweetSpec]:
-    """The post's tweets as X takes them, its files uploaded (each with its alt text), the
-    claim checked and renewed around every upload."""
-    texts = [fields["text"], *(fields.get("thread_tweets") or [])]
-    media_lists = [fields.get("media_urls") or [], *(fields.get("thread_media") or [])]
-    tweets = []
-    for index, text in enumerate(texts):
+    """The post's tweets (as the approval gate reads them, `tweets_of`) as X takes them, its
+    files uploaded (each with its alt text), the claim checked and renewed around every
+    upload."""
+    specs = []
+    for index, tweet in enumerate(tweets_of(fields)):
         ids = []
-        for url in media_lists[index] if index < len(media_lists) else []:
+        for url in tweet.media:
             stored = media.load(url)
             if stored is None:
                 raise MediaGone(f"{url} is no longer kept here: upload the file again")
@@ -63,9 +63,9 @@ async def tweets_of(
             still_ours()
         first = index == 0
         poll = fields.get("poll") if first else None
-        tweets.append(
+        specs.append(
             TweetSpec(
-                text,
+                tweet.text,
                 media_ids=tuple(ids),
                 poll_options=tuple(poll["options"]) if poll else (),
                 poll_minutes=poll["duration_minutes"] if poll else None,
@@ -73,7 +73,7 @@ async def tweets_of(
                 reply_settings=fields.get("reply_settings") if first else None,
             )
         )
-    return tweets
+    return specs
 
 
 def _outcome(x: XClient, post_id: str, error: str, before: dict[str, Any] | None) -> dict[str, Any]:
@@ -128,7 +128,7 @@ async def publish(
         return status if store.finish(post_id, owner, status, result, retry_at) else "lost"
 
     try:
-        tweets = await tweets_of(post["fields"], x, media, still_ours)
+        tweets = await specs_of(post["fields"], x, media, still_ours)
         posted = await x.post_thread(tweets, key=post_id, still_ours=still_ours)
     except Exception as exc:  # every failure is recorded: the post is never left claimed
         if not isinstance(exc, XError):

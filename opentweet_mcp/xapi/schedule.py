@@ -193,13 +193,14 @@ class LocalSchedule:
 
     def release_stale(self) -> list[str]:
         """Claims not renewed for STALE_CLAIM (their process stopped), now `failed` with no
-        owner: whoever finds them writes what is on X."""
-        now = self.clock()
+        owner: whoever finds them writes what is on X. Asked on every call of the X provider,
+        so it takes the write lock only when there is one to free."""
+        stale = "SELECT id FROM posts WHERE status = 'publishing' AND claimed <= ?"
+        cutoff = (self.clock() - STALE_CLAIM,)
+        if self._db.execute(stale, cutoff).fetchone() is None:
+            return []
         with self._transaction():
-            rows = self._db.execute(
-                "SELECT id FROM posts WHERE status = 'publishing' AND claimed <= ?",
-                (now - STALE_CLAIM,),
-            ).fetchall()
+            rows = self._db.execute(stale, cutoff).fetchall()
             for (post_id,) in rows:
                 self._db.execute(
                     "UPDATE posts SET status = 'failed', owner = NULL WHERE id = ?", (post_id,)

@@ -23,6 +23,7 @@ import httpx2
 from opentweet_mcp.api.errors import ApiError, RateLimited, error_for_status
 from opentweet_mcp.api.operations import ApiRequest
 from opentweet_mcp.config import Settings
+from opentweet_mcp.guard.publication import tweets_of
 from opentweet_mcp.guard.sqlite_ledger import state_folder
 from opentweet_mcp.media_types import KINDS, sniff
 from opentweet_mcp.xapi.auth import SignInError, TokenFile, XApp
@@ -127,8 +128,9 @@ class XUpstream:
 
     # --- what a post looks like -----------------------------------------------------------
 
-    def shape(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        """A stored post as OpenTweet shows one."""
+    def shape(self, row: Mapping[str, Any], running: bool | None = None) -> dict[str, Any]:
+        """A stored post as OpenTweet shows one; `running`: whether a scheduler runs, when
+        the caller already knows."""
         fields, result = row["fields"], row["result"] or {}
         post: dict[str, Any] = {
             "id": row["id"],
@@ -154,7 +156,9 @@ class XUpstream:
             post["may_be_on_x"] = f"tweet {result['unsure']} (X's answer did not say)"
         if row["status"] == "scheduled" and row["retry_at"]:  # X asked it to wait
             post["next_attempt"] = iso(row["retry_at"])
-        if row["status"] == "scheduled" and not self.store.scheduler_running():
+        if row["status"] == "scheduled" and not (
+            self.store.scheduler_running() if running is None else running
+        ):
             post["warning"] = NO_SCHEDULER
         return post
 
@@ -164,10 +168,10 @@ class XUpstream:
             raise Refused(404, f"post {post_id} not found")
         return row
 
-    def _shown(self, row: Mapping[str, Any]) -> dict[str, Any]:
+    def _shown(self, row: Mapping[str, Any], running: bool | None = None) -> dict[str, Any]:
         """A post as a read answers it, remembered as what this process was shown."""
         self._seen[row["id"]] = row["fields"]
-        return self.shape(row)
+        return self.shape(row, running)
 
     async def _account(self, body: Mapping[str, Any]) -> None:
         """An x_account_id, when given, must be the signed-in user's own."""
@@ -226,8 +230,9 @@ class XUpstream:
         if status != "evergreen":  # X has no evergreen pool: none of its sources here
             rows, total = self.store.page(status, (page - 1) * limit, limit)
         pages = max(1, math.ceil(total / limit))
+        running = self.store.scheduler_running()  # asked once for the page, not per post
         return {
-            "posts": [self._shown(row) for row in rows],
+            "posts": [self._shown(row, running) for row in rows],
             "pagination": {"page": page, "limit": limit, "total": total, "pages": pages},
         }
 
@@ -366,10 +371,10 @@ class XUpstream:
         """The tweet whose answer did not say, if X's timeline shows it; None if it does not.
         Unreadable, nothing is deleted: it may be there."""
         index = thread.unsure or 0
-        texts = [row["fields"]["text"], *(row["fields"].get("thread_tweets") or [])]
+        text = tweets_of(row["fields"])[index].text
         reply_to = thread.posted[-1].id if thread.posted else None
         try:
-            found = await self.x.find(texts[index], reply_to, thread.unsure_since or 0.0)
+            found = await self.x.find(text, reply_to, thread.unsure_since or 0.0)
         except XError as exc:
             raise Refused(
                 503,
@@ -431,15 +436,10 @@ class XUpstream:
 
 
 def _tweets(fields: Mapping[str, Any]) -> list[Any]:
-    """A post's tweets as they go out: each one's text and media; the first's poll and the
-    rest with it."""
-    texts = [fields.get("text"), *(fields.get("thread_tweets") or [])]
-    media = [fields.get("media_urls") or [], *(fields.get("thread_media") or [])]
+    """A post's tweets as they go out: each one's text and media (`tweets_of`, as the gate
+    reads them); the first's poll and the rest with it."""
     extras = [fields.get(k) for k in ("poll", "quote_tweet_id", "reply_settings")]
-    return [
-        [text, media[i] if i < len(media) else [], extras if i == 0 else None]
-        for i, text in enumerate(texts)
-    ]
+    return [(tweet, extras if i == 0 else None) for i, tweet in enumerate(tweets_of(fields))]
 
 
 # what to do about a refusal, said for X (error_for_status's own hints speak of OpenTweet)
